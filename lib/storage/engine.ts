@@ -1,0 +1,75 @@
+/**
+ * The storage interface: what the layers above (executor now, coordinator later) may
+ * ask of a node's local data. Implementations: lib/storage/memory.ts (in-memory, for
+ * the foundation and tests) and the durable LSM engine (commit log + memtables +
+ * SSTables). Both run through the same shared suite (test/unit/storage-suite.ts).
+ *
+ * Nothing here knows about the network, the cluster or CQL.
+ */
+import type { Slice } from '../model/clustering.js';
+import type { Partition, PartitionUpdate } from '../model/partition.js';
+import type { TableMetadata } from '../schema/metadata.js';
+
+/** Which rows of a partition to read. */
+export interface ReadFilter {
+  /** Sorted, non-overlapping clustering slices in table order; [ALL_ROWS] for all. */
+  readonly slices: readonly Slice[];
+  /** Return rows in reverse table order (and stop counting from the end). */
+  readonly reversed: boolean;
+  /** Stop after this many live rows (rows with a live marker or a live cell at
+   *  `nowSeconds`); Infinity for no limit. The static row is always included. */
+  readonly rowLimit: number;
+  readonly nowSeconds: number;
+}
+
+/**
+ * A point on the ring. `key` null means "the whole token": as a start position it
+ * sits before (inclusive) or after (exclusive) every key with that token; as an end
+ * position after (inclusive) or before (exclusive) them.
+ */
+export interface PartitionPosition {
+  readonly token: bigint;
+  readonly key: Buffer | null;
+}
+
+/** A non-wrapping range of partitions in (token, key) order. `end` null = ring end. */
+export interface KeyRange {
+  readonly start: PartitionPosition | null;
+  readonly startInclusive: boolean;
+  readonly end: PartitionPosition | null;
+  readonly endInclusive: boolean;
+}
+
+export const FULL_RANGE: KeyRange = Object.freeze({ start: null, startInclusive: true, end: null, endInclusive: true });
+
+export interface TableStore {
+  readonly metadata: TableMetadata;
+  /**
+   * One partition, reconciled across everything the store holds: no cell shadowed by
+   * a newer cell or by a covering deletion is returned; tombstones (partition, range,
+   * row, cell) that intersect the filter are kept, so a coordinator can reconcile
+   * replica answers. Expired cells are returned as they are; the reader decides
+   * liveness at its own `nowSeconds`. Null when the store holds nothing for the key.
+   */
+  read(key: Buffer, token: bigint, filter: ReadFilter): Promise<Partition | null>;
+  /** Partitions in (token, key) order within `range`, each read with `filter`,
+   *  partitions holding nothing but fully-shadowed data included (they may carry
+   *  tombstones). Stop iterating to stop the scan. */
+  scan(range: KeyRange, filter: ReadFilter): AsyncIterable<Partition>;
+}
+
+export interface StorageEngine {
+  /** Creates the table's store (or returns the existing one, with new metadata). */
+  openTable(metadata: TableMetadata): TableStore;
+  /** The store of a table id, or undefined. */
+  table(tableId: string): TableStore | undefined;
+  /** Removes the table and its data. */
+  dropTable(tableId: string): Promise<void>;
+  /** Removes all of a table's data, keeping the table. */
+  truncate(tableId: string): Promise<void>;
+  /** Applies updates to several partitions/tables as one mutation: after the promise
+   *  resolves the write is as durable as the engine's sync mode promises. */
+  apply(updates: readonly PartitionUpdate[]): Promise<void>;
+  /** Flushes and releases everything; the engine is unusable afterwards. */
+  close(): Promise<void>;
+}
