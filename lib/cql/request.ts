@@ -3,32 +3,10 @@
  * lib/api maps the v1 JSON contract (DESIGN.md) onto these one-to-one.
  */
 
-export type ConsistencyName =
-  | 'ANY'
-  | 'ONE'
-  | 'TWO'
-  | 'THREE'
-  | 'QUORUM'
-  | 'ALL'
-  | 'LOCAL_ONE'
-  | 'LOCAL_QUORUM'
-  | 'EACH_QUORUM'
-  | 'SERIAL'
-  | 'LOCAL_SERIAL';
+import type { ConsistencyName } from '../coordinator/consistency.js';
 
-export const CONSISTENCY_LEVELS: readonly ConsistencyName[] = [
-  'ANY',
-  'ONE',
-  'TWO',
-  'THREE',
-  'QUORUM',
-  'ALL',
-  'LOCAL_ONE',
-  'LOCAL_QUORUM',
-  'EACH_QUORUM',
-  'SERIAL',
-  'LOCAL_SERIAL',
-];
+export type { ConsistencyName };
+export { CONSISTENCY_LEVELS } from '../coordinator/consistency.js';
 
 export interface CqlRequest {
   query: string;

@@ -1,0 +1,256 @@
+/**
+ * The in-memory storage engine: every table's partitions in process memory, nothing
+ * on disk. It backs the foundation and the tests, and defines by example what the
+ * durable engine must answer (both run test/unit/storage-suite.ts).
+ *
+ * Per table, partitions live in a Map keyed by their key bytes (point reads) and in
+ * an index sorted by (token, key) (scans). Stored partitions are always purged
+ * results of lib/model/merge.ts and, like everything they hold, never mutated: an
+ * apply replaces a partition with a new object that shares untouched rows and cells.
+ * So a partition handed to a reader stays valid whatever is written afterwards.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { InvalidRequest, ServerError } from '../errors.js';
+import type { ValueComparator } from '../model/clustering.js';
+import {
+  applyUpdate,
+  filterPartition,
+  isEmptyPartition,
+  mergePartitions,
+  withoutDroppedColumns,
+  type PathComparatorFor,
+} from '../model/merge.js';
+import { emptyPartition, type Partition, type PartitionUpdate } from '../model/partition.js';
+import { compareKeys } from '../model/token.js';
+import type { TableMetadata } from '../schema/metadata.js';
+import { compareTimeuuid } from '../schema/uuid.js';
+import type { KeyRange, PartitionPosition, ReadFilter, StorageEngine, TableStore } from './engine.js';
+
+/** Rows a scan hands out before letting the event loop run (async generators resume
+ *  in microtasks, which alone would starve timers and I/O during a long scan). */
+const SCAN_ROWS_PER_TURN_MAX = 1024;
+/** Entries per block of the partition index; a full block splits in two. */
+const INDEX_BLOCK_ENTRIES_MAX = 512;
+
+/** A partition's place in the sorted index. */
+interface IndexEntry {
+  readonly token: bigint;
+  readonly key: Buffer;
+  /** The key bytes as a string: the partition's Map key. */
+  readonly id: string;
+}
+
+function idOf(key: Buffer): string {
+  // latin1 maps each byte to one char: the cheapest exact string form of bytes.
+  return key.toString('latin1');
+}
+
+/**
+ * Partition keys sorted by (token, key), as a list of blocks so that inserting a new
+ * key moves at most one block's entries rather than the whole table's. Keys are never
+ * removed one by one (only truncate and drop remove data), so blocks never shrink.
+ */
+class PartitionIndex {
+  private blocks: IndexEntry[][] = [];
+
+  clear(): void {
+    this.blocks = [];
+  }
+
+  insert(entry: IndexEntry): void {
+    const isAtOrAfter = (other: IndexEntry): boolean => compareKeys(other.token, other.key, entry.token, entry.key) >= 0;
+    if (this.blocks.length === 0) {
+      this.blocks.push([entry]);
+      return;
+    }
+    // The first block whose last entry sorts after the new one, else the last block.
+    const b = Math.min(
+      firstIndex(this.blocks, (block) => isAtOrAfter(block[block.length - 1])),
+      this.blocks.length - 1,
+    );
+    const block = this.blocks[b];
+    block.splice(firstIndex(block, isAtOrAfter), 0, entry);
+    if (block.length > INDEX_BLOCK_ENTRIES_MAX) {
+      this.blocks.splice(b + 1, 0, block.splice(block.length >>> 1));
+    }
+  }
+
+  /** The first entry where the monotone predicate holds, if any. */
+  first(isAtOrAfter: (entry: IndexEntry) => boolean): IndexEntry | undefined {
+    const b = firstIndex(this.blocks, (block) => isAtOrAfter(block[block.length - 1]));
+    if (b === this.blocks.length) return undefined;
+    const block = this.blocks[b];
+    return block[firstIndex(block, isAtOrAfter)];
+  }
+}
+
+/** True when `entry` is at or after the start of a range (see PartitionPosition). */
+function afterStart(entry: IndexEntry, start: PartitionPosition, inclusive: boolean): boolean {
+  if (start.key === null) return inclusive ? entry.token >= start.token : entry.token > start.token;
+  const c = compareKeys(entry.token, entry.key, start.token, start.key);
+  return inclusive ? c >= 0 : c > 0;
+}
+
+/** True when `entry` is at or before the end of a range (see PartitionPosition). */
+function beforeEnd(entry: IndexEntry, end: PartitionPosition, inclusive: boolean): boolean {
+  if (end.key === null) return inclusive ? entry.token <= end.token : entry.token < end.token;
+  const c = compareKeys(entry.token, entry.key, end.token, end.key);
+  return inclusive ? c <= 0 : c < 0;
+}
+
+/**
+ * Path orders of a table's non-frozen collections: list elements by their timeuuid
+ * path, set elements and map keys by their type's order.
+ */
+function pathComparatorsOf(metadata: TableMetadata): PathComparatorFor {
+  const comparators = new Map<string, ValueComparator>();
+  for (const column of metadata.columns.values()) {
+    const type = column.type;
+    if (!type.multiCell) continue;
+    comparators.set(column.name, type.kind === 'list' ? compareTimeuuid : (a, b) => type.params[0].compare(a, b));
+  }
+  // A column unknown to this schema (dropped, or from a newer schema) keeps byte order.
+  return (column) => comparators.get(column) ?? Buffer.compare;
+}
+
+class MemoryTableStore implements TableStore {
+  private current: TableMetadata;
+  private pathComparatorFor: PathComparatorFor;
+  private readonly partitions = new Map<string, Partition>();
+  private readonly index = new PartitionIndex();
+
+  constructor(metadata: TableMetadata) {
+    this.current = metadata;
+    this.pathComparatorFor = pathComparatorsOf(metadata);
+  }
+
+  get metadata(): TableMetadata {
+    return this.current;
+  }
+
+  setMetadata(metadata: TableMetadata): void {
+    this.current = metadata;
+    this.pathComparatorFor = pathComparatorsOf(metadata);
+  }
+
+  apply(update: Partition): void {
+    const id = idOf(update.key);
+    const stored = this.partitions.get(id);
+    const comparator = this.current.comparator;
+    if (stored === undefined) {
+      // Merging into an empty partition purges whatever the update shadows itself.
+      const created = mergePartitions(comparator, emptyPartition(update.key, update.token), update, this.pathComparatorFor);
+      if (isEmptyPartition(created)) return;
+      this.partitions.set(id, created);
+      this.index.insert({ token: created.token, key: created.key, id });
+      return;
+    }
+    this.partitions.set(id, applyUpdate(comparator, stored, update, this.pathComparatorFor));
+  }
+
+  clear(): void {
+    this.partitions.clear();
+    this.index.clear();
+  }
+
+  async read(key: Buffer, _token: bigint, filter: ReadFilter): Promise<Partition | null> {
+    const stored = this.partitions.get(idOf(key));
+    return stored === undefined ? null : this.view(stored, filter);
+  }
+
+  async *scan(range: KeyRange, filter: ReadFilter): AsyncIterable<Partition> {
+    // Walk by position, not over a snapshot: after each partition look up the next
+    // key strictly after it, so writes, truncates and drops between steps are seen
+    // and never invalidate the walk.
+    const { start, startInclusive, end, endInclusive } = range;
+    let entry =
+      start === null ? this.index.first(() => true) : this.index.first((e) => afterStart(e, start, startInclusive));
+    let rowsSinceTurn = 0;
+    while (entry !== undefined && (end === null || beforeEnd(entry, end, endInclusive))) {
+      const stored = this.partitions.get(entry.id);
+      if (stored !== undefined) {
+        const partition = this.view(stored, filter);
+        yield partition;
+        rowsSinceTurn += partition.rows.length + 1;
+        if (rowsSinceTurn >= SCAN_ROWS_PER_TURN_MAX) {
+          rowsSinceTurn = 0;
+          await nextTurn();
+        }
+      }
+      const last = entry;
+      entry = this.index.first((e) => compareKeys(e.token, e.key, last.token, last.key) > 0);
+    }
+  }
+
+  private view(stored: Partition, filter: ReadFilter): Partition {
+    const metadata = this.current;
+    return filterPartition(metadata.comparator, withoutDroppedColumns(stored, metadata.droppedColumns), filter);
+  }
+}
+
+export class MemoryStorageEngine implements StorageEngine {
+  private readonly stores = new Map<string, MemoryTableStore>();
+  private closed = false;
+
+  openTable(metadata: TableMetadata): TableStore {
+    this.checkOpen();
+    const existing = this.stores.get(metadata.id);
+    if (existing !== undefined) {
+      existing.setMetadata(metadata);
+      return existing;
+    }
+    const store = new MemoryTableStore(metadata);
+    this.stores.set(metadata.id, store);
+    return store;
+  }
+
+  table(tableId: string): TableStore | undefined {
+    return this.stores.get(tableId);
+  }
+
+  async dropTable(tableId: string): Promise<void> {
+    this.checkOpen();
+    // Clearing (not just forgetting) the store ends scans still walking it.
+    this.stores.get(tableId)?.clear();
+    this.stores.delete(tableId);
+  }
+
+  async truncate(tableId: string): Promise<void> {
+    this.checkOpen();
+    this.stores.get(tableId)?.clear();
+  }
+
+  async apply(updates: readonly PartitionUpdate[]): Promise<void> {
+    this.checkOpen();
+    // Resolve every table first, so a mutation naming an unknown table changes nothing.
+    const stores = updates.map((update) => {
+      const store = this.stores.get(update.tableId);
+      if (store === undefined) throw new InvalidRequest(`Unknown table id ${update.tableId}`);
+      return store;
+    });
+    // Synchronous from here on: no other operation interleaves with one mutation.
+    for (let i = 0; i < updates.length; i++) stores[i].apply(updates[i].partition);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const store of this.stores.values()) store.clear();
+    this.stores.clear();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ServerError('Storage engine is closed');
+  }
+}
+
+/** The first index where the monotone `isAtOrAfter` holds (items.length if none). */
+function firstIndex<T>(items: readonly T[], isAtOrAfter: (item: T) => boolean): number {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (isAtOrAfter(items[middle])) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
