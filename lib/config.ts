@@ -95,11 +95,6 @@ const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   clockOffsetMs: 0,
 });
 
-/** The defaults with `data_dir` resolved against the working directory. */
-export function defaultConfig(): NodeConfig {
-  return loadConfig();
-}
-
 // ---- values -------------------------------------------------------------------------
 
 function show(value: unknown): string {
@@ -192,11 +187,11 @@ function text(): ValueKind<string> {
   };
 }
 
-function integer(min: number, max: number): ValueKind<number> {
+function integer(min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): ValueKind<number> {
+  const expected =
+    max < Number.MAX_SAFE_INTEGER ? `an integer from ${min} to ${max}` : min > -Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : 'an integer';
   const check = (value: number, key: string) => {
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw invalid(key, value, `an integer from ${min} to ${max}`);
-    }
+    if (!Number.isSafeInteger(value) || value < min || value > max) throw invalid(key, value, expected);
   };
   return { fromYaml: (raw, key) => (check(raw as number, key), raw as number), check };
 }
@@ -263,7 +258,7 @@ const duration = (min: number) => measure(parseDuration, DURATION_EXPECTED, 'ms'
 const size = measure(parseDataSize, SIZE_EXPECTED, 'zero-only', 1);
 const rate = measure(parseDataRate, RATE_EXPECTED, 'zero-only', 0);
 
-const SNITCH_PREFIX = 'org.apache.cassandra.locator.';
+const CASSANDRA_LOCATOR = 'org.apache.cassandra.locator.';
 const SEED_PROVIDER = 'SimpleSeedProvider';
 
 function seedList(): ValueKind<readonly string[]> {
@@ -290,7 +285,8 @@ function seedList(): ValueKind<readonly string[]> {
   };
 }
 
-function splitSeeds(text: string): string[] {
+/** A seed list as Cassandra writes it: "host1, host2:7001". */
+export function splitSeeds(text: string): string[] {
   return text
     .split(',')
     .map((seed) => seed.trim())
@@ -307,7 +303,7 @@ function seedProvider(): ValueKind<readonly string[]> {
         throw invalid(key, raw, expected);
       }
       const { class_name: className, parameters } = raw[0] as { class_name?: unknown; parameters?: unknown };
-      if (className !== SEED_PROVIDER && className !== SNITCH_PREFIX + SEED_PROVIDER) {
+      if (className !== SEED_PROVIDER && className !== CASSANDRA_LOCATOR + SEED_PROVIDER) {
         throw invalid(`${key}.class_name`, className, SEED_PROVIDER);
       }
       const list = Array.isArray(parameters) ? (parameters[0] as { seeds?: unknown } | undefined)?.seeds : undefined;
@@ -347,6 +343,7 @@ const timeout = duration(1);
 /** Every YAML key, by its cassandra.yaml (or our) name. */
 const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   cluster_name: key('clusterName', text()),
+  // Relative data directories are resolved against the working directory, as in Cassandra.
   data_dir: key('dataDir', text()),
   data_file_directories: key('dataDir', dataDirectories()),
   http_address: key('httpAddress', text()),
@@ -358,8 +355,8 @@ const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   endpoint_snitch: key(
     'endpointSnitch',
     oneOf<EndpointSnitch>(['SimpleSnitch', 'GossipingPropertyFileSnitch'], {
-      [`${SNITCH_PREFIX}SimpleSnitch`]: 'SimpleSnitch',
-      [`${SNITCH_PREFIX}GossipingPropertyFileSnitch`]: 'GossipingPropertyFileSnitch',
+      [`${CASSANDRA_LOCATOR}SimpleSnitch`]: 'SimpleSnitch',
+      [`${CASSANDRA_LOCATOR}GossipingPropertyFileSnitch`]: 'GossipingPropertyFileSnitch',
     }),
   ),
   dc: key('dc', text()),
@@ -379,8 +376,8 @@ const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   write_request_timeout: key('writeRequestTimeoutMs', timeout),
   phi_convict_threshold: key('phiConvictThreshold', positiveNumber()),
   max_request_body_size: key('maxRequestBodySizeBytes', size),
-  max_statement_length: key('maxStatementLength', integer(1, Number.MAX_SAFE_INTEGER)),
-  clock_offset_ms: key('clockOffsetMs', integer(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
+  max_statement_length: key('maxStatementLength', integer(1)),
+  clock_offset_ms: key('clockOffsetMs', integer()),
 });
 
 /** For messages about flags: the YAML key of each field (the first one listed). */

@@ -20,6 +20,11 @@ export type ErrorCode =
 
 export abstract class SibylError extends Error {
   abstract readonly code: ErrorCode;
+  constructor(message: string) {
+    super(message);
+    // Shows the class (InvalidRequest, Unavailable …) in stack traces and test output.
+    this.name = new.target.name;
+  }
   /** Extra fields reported next to code and message (consistency, required, alive …). */
   details(): Record<string, unknown> {
     return {};

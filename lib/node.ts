@@ -12,8 +12,13 @@ import type { HealthStatus } from './api/health.js';
 import { createHttpServer, type HttpLoggerOptions } from './api/server.js';
 import { formatHostPort, type NodeConfig } from './config.js';
 import type { CqlRequest, CqlResult, CqlService } from './cql/request.js';
-import { Overloaded, ServerError } from './errors.js';
+import { Overloaded } from './errors.js';
 import { type Clock, SystemClock } from './model/clock.js';
+import { LocalStorageProxy } from './coordinator/proxy.js';
+import { CqlExecutor } from './cql/executor.js';
+import { MemorySchemaStore, SchemaManager } from './schema/manager.js';
+import { MemoryStorageEngine } from './storage/memory.js';
+import { syncStorageWithSchema } from './storage/schema-sync.js';
 
 /** What the pieces of a node are built from. */
 export interface NodeContext {
@@ -31,16 +36,18 @@ export interface CqlServiceHandle {
 export type CqlServiceFactory = (context: NodeContext) => Promise<CqlServiceHandle>;
 
 /**
- * The CQL service a node runs unless told otherwise: the one place to switch when the
- * executor (schema + storage + StorageProxy) is wired. Until then every statement fails
- * with a ServerError that says so.
+ * The CQL service a node runs unless told otherwise: schema, storage, the StorageProxy
+ * and the executor over them. Storage is in memory until the durable engine lands,
+ * so data and schema last as long as the process.
  */
-export const createCqlService: CqlServiceFactory = async () => ({
-  service: {
-    execute: () => Promise.reject(new ServerError('The CQL executor is not wired into this node yet')),
-  },
-  close: async () => {},
-});
+export const createCqlService: CqlServiceFactory = async ({ clock, config }) => {
+  const storage = new MemoryStorageEngine();
+  const schema = await SchemaManager.open(new MemorySchemaStore());
+  syncStorageWithSchema(schema, storage);
+  const proxy = new LocalStorageProxy(storage, config.dc);
+  const service = new CqlExecutor({ schema, proxy, clock, dataCenters: [config.dc] });
+  return { service, close: () => storage.close() };
+};
 
 export interface NodeDeps {
   /** Default: the system clock shifted by clock_offset_ms. */
@@ -96,8 +103,9 @@ export class SibylNode implements CqlService {
     node.boundAddress = formatHostPort({ host: address, port });
     node.status = 'ok';
     const { clusterName, dc, rack, dataDir } = config;
+    // httpAddress as a field too, for whoever reads the JSON log (tests, supervisors).
     node.logger.info(
-      { httpAddress: node.boundAddress, clusterName, dc, rack, dataDir },
+      { httpAddress: node.boundAddress },
       `Node ready: cluster '${clusterName}', ${dc}/${rack}, data in ${dataDir}, HTTP at ${node.boundAddress}`,
     );
     return node;

@@ -12,7 +12,7 @@
 import { isatty } from 'node:tty';
 import { parseArgs } from 'node:util';
 import { type HttpLoggerOptions } from '../lib/api/server.js';
-import { loadConfig, type NodeConfig, parseHostPort } from '../lib/config.js';
+import { loadConfig, type NodeConfig, parseHostPort, splitSeeds } from '../lib/config.js';
 import { ConfigurationError } from '../lib/errors.js';
 import { SibylNode } from '../lib/node.js';
 
@@ -119,25 +119,19 @@ async function runNode(values: OptionValues, positionals: string[]): Promise<num
 type MutableFlags = { -readonly [Field in keyof NodeConfig]?: NodeConfig[Field] };
 
 function nodeFlags(values: OptionValues): Partial<NodeConfig> {
-  const flags: MutableFlags = {};
-  const text = (name: string) => values[name] as string | undefined;
-  const address = (name: string) => {
-    const value = text(name);
+  const { data, http, listen, seeds, dc, rack } = values as Record<string, string | undefined>;
+  const address = (name: string, value: string) => {
     try {
-      return value === undefined ? undefined : parseHostPort(value);
+      return parseHostPort(value);
     } catch (error) {
       throw new UsageError(`--${name}: ${(error as Error).message}`);
     }
   };
-  if (text('data') !== undefined) flags.dataDir = text('data');
-  const http = address('http');
-  if (http !== undefined) [flags.httpAddress, flags.httpPort] = [http.host, http.port];
-  const listen = address('listen');
-  if (listen !== undefined) [flags.listenAddress, flags.storagePort] = [listen.host, listen.port];
-  if (text('seeds') !== undefined) flags.seeds = text('seeds')!.split(',').map((seed) => seed.trim()).filter((seed) => seed !== '');
-  if (text('dc') !== undefined) flags.dc = text('dc');
-  if (text('rack') !== undefined) flags.rack = text('rack');
-  return flags;
+  const flags: MutableFlags = { dataDir: data, dc, rack };
+  if (http !== undefined) ({ host: flags.httpAddress, port: flags.httpPort } = address('http', http));
+  if (listen !== undefined) ({ host: flags.listenAddress, port: flags.storagePort } = address('listen', listen));
+  if (seeds !== undefined) flags.seeds = splitSeeds(seeds);
+  return flags; // undefined values are "not given": loadConfig skips them
 }
 
 /** Pretty, coloured lines for a person at a terminal; JSON lines for anything else. */

@@ -37,9 +37,11 @@ const CQL_REQUEST_SCHEMA = {
 
 /**
  * Every field a CqlResult can have, all optional but kind, instead of a oneOf per kind:
- * fast-json-stringify then writes the result without trying each branch. Rows are
- * objects with arbitrary column names, serialised as they come. A field added to
- * CqlResult must be added here too, or it is left out of the response.
+ * fast-json-stringify then writes the result without trying each branch. `rows` has no
+ * type on purpose: typed as an array of open objects, fast-json-stringify wrote 10- and
+ * 100-row results 2-4x slower than JSON.stringify; untyped, it hands them to
+ * JSON.stringify, and the rest of the result is still written faster than by
+ * JSON.stringify. A field added to CqlResult must be added here too, or it is left out.
  */
 const CQL_RESULT_SCHEMA = {
   type: 'object',
@@ -54,7 +56,7 @@ const CQL_RESULT_SCHEMA = {
         properties: { name: { type: 'string' }, type: { type: 'string' } },
       },
     },
-    rows: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    rows: { description: 'Array of rows, each an object keyed by column name with values in their JSON forms' },
     pagingState: { type: ['string', 'null'] },
     applied: { type: 'boolean' },
     change: { type: 'string', enum: ['CREATED', 'UPDATED', 'DROPPED'] },
@@ -89,10 +91,14 @@ export const cqlRoute: FastifyPluginAsync<CqlRouteOptions> = async (app, { cql, 
         response: { 200: CQL_RESULT_SCHEMA, '4xx': ERROR_SCHEMA, '5xx': ERROR_SCHEMA },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const current = status();
-      // A stopping node refuses new work so the client retries elsewhere (503).
-      if (current !== 'ok') throw new Overloaded(`Node is ${current}; retry on another node`);
+      if (current !== 'ok') {
+        // A stopping node refuses new work so the client retries elsewhere (503), and
+        // closes the connection so a keep-alive client does not hold the server open.
+        reply.header('connection', 'close');
+        throw new Overloaded(`Node is ${current}; retry on another node`);
+      }
       const { query } = request.body;
       if (query.length > maxStatementLength) {
         throw new InvalidRequest(`Statement too long (${query.length} > ${maxStatementLength} characters)`);

@@ -51,17 +51,21 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // While stopping, requests on open connections get our Overloaded body, not fastify's.
     return503OnClosing: false,
     ajv: {
-      // Fastify's defaults would quietly drop unknown fields and turn 5 into "5";
-      // the contract says both are errors.
-      // allowUnionTypes: `params` is an array or an object.
+      // Fastify's defaults would quietly drop unknown fields and turn 5 into "5"; the
+      // contract says both are errors. Union types: `params` is an array or an object.
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allowUnionTypes: true },
     },
-  }) as unknown as FastifyInstance;
+  });
+
+  // The contract is JSON only: text/plain would reach the schema as a string and be
+  // reported as a malformed body instead of as the wrong content type (415).
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((error, request, reply) => {
     const sibyl = error instanceof SibylError ? error : fromEdgeError(error, request.headers['content-type'], bodyLimit);
     const { status: httpStatus, body } = toHttpError(sibyl ?? error);
-    if (httpStatus >= 500 && httpStatus !== 503 && httpStatus !== 504) {
+    // 500s are the node's fault and worth a stack; 503/504 are operating conditions.
+    if (httpStatus === 500) {
       request.log.error({ err: error, url: request.url }, 'request failed');
     }
     return reply.code(httpStatus).send(body);

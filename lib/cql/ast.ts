@@ -11,7 +11,10 @@ export interface QualifiedName {
   name: string;
 }
 
-/** A value expression in a statement. */
+/** A value expression in a statement. Collection literals are always Term
+ *  collections (list/set/map/tuple with Term leaves), except `{}`, which is the
+ *  literal `emptyBraces`: only the receiving column can tell an empty set from an
+ *  empty map. */
 export type Term =
   | { kind: 'literal'; value: Literal }
   /** `?` (index = its position among all markers, from 0) or `:name`. */
@@ -167,6 +170,9 @@ export interface Insert {
   values: Term[];
   /** INSERT … JSON '…' (then columns/values are empty). */
   json: Term | null;
+  /** INSERT … JSON … DEFAULT UNSET leaves columns missing from the JSON untouched;
+   *  the default (and DEFAULT NULL) writes null to them. Absent for non-JSON inserts. */
+  jsonDefault?: 'NULL' | 'UNSET';
   ifNotExists: boolean;
   using: Using;
 }

@@ -12,7 +12,8 @@ import type { SchemaManager } from '../schema/manager.js';
 import type { KeyspaceMetadata, TableMetadata } from '../schema/metadata.js';
 import type { Schema } from '../schema/schema.js';
 import { TimeUuidGenerator } from '../schema/uuid.js';
-import type { Batch, ParsedStatement, QualifiedName, Statement } from './ast.js';
+import { parseTypeName } from '../schema/types.js';
+import type { ParsedStatement, QualifiedName, Statement } from './ast.js';
 import { Bindings, type ExecContext } from './bindings.js';
 import * as ddl from './ddl.js';
 import { ListPaths } from './list-paths.js';
@@ -20,6 +21,18 @@ import { prepareDelete, prepareInsert, prepareUpdate, type PreparedModification,
 import { parse } from './parser.js';
 import type { CqlRequest, CqlResult, CqlService } from './request.js';
 import { DEFAULT_PAGE_SIZE, prepareSelect, type PreparedSelect } from './select.js';
+import { compileTerm, type Evaluator } from './terms.js';
+
+const BIGINT = parseTypeName('bigint');
+
+function batchTimestamp(evaluator: Evaluator | null, ctx: ExecContext): number | undefined {
+  if (evaluator === null) return undefined;
+  const value = evaluator(ctx);
+  if (value === null) return undefined;
+  const n = Number(value as bigint);
+  if (!Number.isSafeInteger(n)) throw new InvalidRequest(`Timestamp ${String(value)} is out of the supported range (±2^53 µs)`);
+  return n;
+}
 
 /** A small least-recently-used cache: statements are parsed and prepared once. */
 class LruCache<K, V> {
@@ -52,7 +65,12 @@ export interface ExecutorOptions {
 
 type Prepared =
   | { kind: 'select'; select: PreparedSelect }
-  | { kind: 'modification'; modifications: PreparedModification[]; batch: Batch | null }
+  | {
+      kind: 'modification';
+      modifications: PreparedModification[];
+      /** BATCH … USING TIMESTAMP: the timestamp of every statement in the batch. */
+      batchTimestamp: Evaluator | null;
+    }
   | { kind: 'other'; statement: Statement };
 
 interface CacheEntry {
@@ -97,7 +115,7 @@ export class CqlExecutor implements CqlService {
         );
       }
       case 'modification':
-        await this.executeModifications(prepared.modifications, ctx, consistency, request.timestamp);
+        await this.executeModifications(prepared.modifications, ctx, consistency, batchTimestamp(prepared.batchTimestamp, ctx) ?? request.timestamp);
         return { kind: 'void' };
       case 'other':
         return this.executeOther(prepared.statement, keyspace);
@@ -146,7 +164,7 @@ export class CqlExecutor implements CqlService {
       case 'insert':
       case 'update':
       case 'delete':
-        return { kind: 'modification', modifications: [this.prepareModification(schema, statement, keyspace)], batch: null };
+        return { kind: 'modification', modifications: [this.prepareModification(schema, statement, keyspace)], batchTimestamp: null };
       case 'batch': {
         if (statement.type === 'COUNTER') throw new InvalidRequest('Counter batches are not supported yet (counters are not)');
         if (statement.using.ttl !== null) throw new InvalidRequest('A TTL is not allowed on BATCH; set it on the statements');
@@ -154,7 +172,9 @@ export class CqlExecutor implements CqlService {
         if (statement.using.timestamp !== null && modifications.some((m) => m.hasTimestamp)) {
           throw new InvalidRequest('Timestamp must be set either on BATCH or individual statements');
         }
-        return { kind: 'modification', modifications, batch: statement };
+        const batchTimestamp =
+          statement.using.timestamp === null ? null : compileTerm(statement.using.timestamp, { name: '[timestamp]', type: BIGINT });
+        return { kind: 'modification', modifications, batchTimestamp };
       }
       default:
         return { kind: 'other', statement };

@@ -20,6 +20,8 @@ import { compileTerm, type Evaluator } from './terms.js';
 const BIGINT = parseTypeName('bigint');
 const INT = parseTypeName('int');
 const MAX_KEY_LENGTH = 0xffff;
+/** A column INSERT JSON … DEFAULT UNSET leaves untouched. */
+const UNSET = Symbol('unset');
 
 /** What a modification needs at execution beyond bound values. */
 export interface WriteContext extends ExecContext {
@@ -232,6 +234,7 @@ function insertFromColumns(
         row.liveness = liveness;
       }
       for (const [col, i] of valueColumns) {
+        if (evaluated[i] === UNSET) continue;
         const target = col.kind === 'static' ? builder.staticRow(partition) : row;
         if (target === null) continue;
         writeColumn(target, col, evaluated[i], timestamp, ttl, ctx);
@@ -246,7 +249,8 @@ function prepareInsertJson(keyspace: KeyspaceMetadata, table: TableMetadata, stm
   const json = compileTerm(stmt.json!, { name: '[json]', type: text });
   const columns = [...table.columns.values()];
   const index = new Map(columns.map((c, i) => [c.name, i]));
-  let parsed: WeakMap<ExecContext, Record<string, unknown>> = new WeakMap();
+  // Every column's evaluator needs the parsed object: parse once per execution.
+  const parsed = new WeakMap<ExecContext, Record<string, unknown>>();
   const objectOf = (ctx: ExecContext): Record<string, unknown> => {
     let obj = parsed.get(ctx);
     if (obj === undefined) {
@@ -265,9 +269,11 @@ function prepareInsertJson(keyspace: KeyspaceMetadata, table: TableMetadata, stm
     }
     return obj;
   };
+  const missing = stmt.jsonDefault === 'UNSET' ? UNSET : null;
   const values = columns.map((col) => (ctx: ExecContext) => {
     const v = objectOf(ctx)[col.name];
-    return v === undefined || v === null ? null : col.type.fromJson(v);
+    if (v === undefined) return missing;
+    return v === null ? null : col.type.fromJson(v);
   });
   return insertFromColumns(keyspace, table, columns, values, using, stmt.using.timestamp !== null);
 }

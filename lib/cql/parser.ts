@@ -7,8 +7,9 @@
  * - Collection and tuple literals always become Term collections ('list', 'set', 'map',
  *   'tuple') whose leaves are Terms, even when every item is a literal; only `{}` is a
  *   literal ('emptyBraces'), because only the receiver can tell a set from a map.
- * - A `-` directly before a number or duration in a term position is folded into the
- *   literal ('-5', '-1.5e3', '-Infinity', '-1h'); before anything else it is 'negate'.
+ * - A `-` before a number or duration in a term position is folded into the literal
+ *   ('-5', '-1.5e3', '-Infinity', '-1h'); before a marker, call, cast or parenthesised
+ *   term it is 'negate'; before any other literal it is an error.
  * - `?` and `:name` may be mixed; every occurrence is its own marker, indexed from 0 in
  *   order of appearance (a repeated `:name` gets one entry per occurrence).
  * - Structural mistakes Cassandra reports at parse time are CqlSyntaxErrors here too:
@@ -44,17 +45,6 @@ import type {
   Using,
 } from './ast.js';
 import { isReservedKeyword, tokenize, type Token } from './lexer.js';
-
-declare module './ast.js' {
-  interface Insert {
-    /**
-     * INSERT … JSON '…' DEFAULT UNSET leaves columns missing from the JSON untouched;
-     * the default (and DEFAULT NULL) writes null to them. Absent for non-JSON inserts.
-     * Declared here until ast.ts carries it.
-     */
-    jsonDefault?: 'NULL' | 'UNSET';
-  }
-}
 
 type Ordering = { column: string; order: 'ASC' | 'DESC' };
 
@@ -465,19 +455,24 @@ class Parser {
       this.pos++;
       return { name: token.text, params: [] };
     }
-    if (token.kind !== 'ident' || isReservedKeyword(token.text)) throw this.noViable(token);
-    this.pos++;
+    if (token.kind !== 'ident') throw this.noViable(token);
     const name = token.text;
     switch (name) {
+      // `set` is a reserved word but still names its collection type.
       case 'list':
       case 'set':
       case 'frozen':
+        this.pos++;
         return { name, params: this.typeParams(1) };
       case 'map':
+        this.pos++;
         return { name, params: this.typeParams(2) };
       case 'tuple':
+        this.pos++;
         return { name, params: this.typeParams('variadic') };
     }
+    if (isReservedKeyword(name)) throw this.noViable(token);
+    this.pos++;
     // A user-defined type, possibly keyspace-qualified; the schema layer resolves it.
     if (this.acceptPunct('.')) return { name: `${name}.${this.identifier()}`, params: [] };
     return { name, params: [] };

@@ -7,7 +7,7 @@ import { isLive, livenessIsLive, type Cell } from '../model/cell.js';
 import type { Partition, Row } from '../model/partition.js';
 import { splitCompositeKey } from '../model/token.js';
 import type { ColumnMetadata, TableMetadata } from '../schema/metadata.js';
-import { compareTimeuuid } from '../schema/uuid.js';
+import { cellPathComparator } from '../schema/cell-paths.js';
 
 /** One result row: a clustered row, or the static row alone for a partition that has
  *  only static data (then `row` is null and clustering columns read as null). */
@@ -39,7 +39,7 @@ export function liveElements(table: TableMetadata, column: ColumnMetadata, row: 
   const complex = row?.complex.get(column.name);
   if (complex === undefined) return [];
   const cells = complex.cells.filter((c) => isLive(c, nowSeconds) && visible(table, column.name, c.timestamp));
-  const pathCompare = pathComparator(column);
+  const pathCompare = cellPathComparator(column);
   for (let i = 1; i < cells.length; i++) {
     if (pathCompare(cells[i - 1].path!, cells[i].path!) > 0) {
       cells.sort((a, b) => pathCompare(a.path!, b.path!));
@@ -47,17 +47,6 @@ export function liveElements(table: TableMetadata, column: ColumnMetadata, row: 
     }
   }
   return cells;
-}
-
-/** Orders a collection's element cells: lists by their timeuuid path, sets and maps by element/key. */
-export function pathComparator(column: ColumnMetadata): (a: Buffer, b: Buffer) => number {
-  const type = column.type;
-  if (type.kind === 'list') return listPathCompare;
-  return type.params[0].compare.bind(type.params[0]);
-}
-
-function listPathCompare(a: Buffer, b: Buffer): number {
-  return compareTimeuuid(a, b);
 }
 
 export function isRowLive(table: TableMetadata, row: Row, nowSeconds: number): boolean {

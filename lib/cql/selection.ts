@@ -15,7 +15,6 @@ import { compileTerm } from './terms.js';
 
 const BIGINT = parseTypeName('bigint');
 const INT = parseTypeName('int');
-const TEXT = parseTypeName('text');
 
 export interface CompiledSelector {
   readonly name: string;
@@ -195,4 +194,3 @@ function collectColumns(table: TableMetadata, selector: Selector, out: ColumnMet
   }
 }
 
-export { TEXT };

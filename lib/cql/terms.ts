@@ -6,7 +6,7 @@
  */
 import { InvalidRequest } from '../errors.js';
 import type { CqlType, Literal } from '../schema/type.js';
-import { literalKindName, typeFromSpec } from '../schema/types.js';
+import { InvalidLiteral, typeFromSpec } from '../schema/types.js';
 import type { Term } from './ast.js';
 import type { ExecContext } from './bindings.js';
 import { resolveFunction } from './functions.js';
@@ -42,6 +42,7 @@ function isConstant(term: Term): boolean {
 }
 
 function rephrase(error: unknown, receiver: Receiver): never {
+  if (error instanceof InvalidLiteral) throw error.forReceiver(receiver.name);
   if (error instanceof InvalidRequest) {
     // Types don't know the column; name it the way Cassandra does.
     const message = error.message.replace(/ for type ([^:]+)$/, ` for "${receiver.name}" of type $1`);
@@ -226,4 +227,3 @@ function compileFunction(term: Extract<Term, { kind: 'function' }>, receiver: Re
   return evaluate;
 }
 
-export { literalKindName };

@@ -1,0 +1,177 @@
+/**
+ * The operations endpoints the `sibyl` CLI talks to, like nodetool to JMX:
+ *
+ *   POST /v1/admin/flush    { keyspace?, tables? }  memtables → SSTables
+ *   POST /v1/admin/compact  { keyspace?, tables? }  major compaction
+ *   POST /v1/admin/drain    {}                      flush all, stop accepting writes
+ *   GET  /v1/admin/tablestats?keyspace=ks&table=t1&table=t2
+ *   GET  /v1/admin/info
+ *
+ * The POSTs answer `{ "ok": true }` once the work is done. Request shapes are checked
+ * here (JSON schema; `tables` needs `keyspace`); whether the keyspace and tables exist
+ * is the AdminService's to check. Errors are thrown, typed, for the server's one error
+ * handler (lib/api/errors.ts) to turn into `{ "error": { code, message } }`.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { ProtocolError } from '../errors.js';
+import type { AdminService } from './admin-service.js';
+
+export interface AdminRouteOptions {
+  admin: AdminService;
+}
+
+/** Where a command applies: every keyspace, one keyspace, or some tables of one. */
+interface Scope {
+  keyspace?: string;
+  tables?: string[];
+}
+
+const NAME = { type: 'string', minLength: 1 } as const;
+
+const SCOPE_BODY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    keyspace: { ...NAME, description: 'Keyspace to act on; all keyspaces when omitted' },
+    tables: { type: 'array', items: NAME, description: 'Tables of the keyspace; all its tables when omitted' },
+  },
+} as const;
+
+const EMPTY_BODY_SCHEMA = { type: 'object', additionalProperties: false, properties: {} } as const;
+
+const TABLESTATS_QUERY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    keyspace: NAME,
+    // Repeat the parameter for several tables: ?keyspace=ks&table=a&table=b.
+    table: { type: ['string', 'array'], minLength: 1, items: NAME },
+  },
+} as const;
+
+const DONE_SCHEMA = { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } as const;
+
+const LATENCY_SCHEMA = {
+  type: 'object',
+  required: ['count', 'p50Ms', 'p99Ms'],
+  properties: { count: { type: 'integer' }, p50Ms: { type: 'number' }, p99Ms: { type: 'number' } },
+} as const;
+
+/** Every field of TableStatsEntry: the serializer leaves out fields not listed. */
+const TABLESTATS_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['tables'],
+  properties: {
+    tables: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: [
+          'keyspace',
+          'table',
+          'sstableCount',
+          'liveBytes',
+          'totalBytes',
+          'partitionsEstimate',
+          'bloomFalsePositives',
+          'bloomFalseRatio',
+          'memtableBytes',
+          'readLatency',
+          'writeLatency',
+          'compactionsPending',
+        ],
+        properties: {
+          keyspace: { type: 'string' },
+          table: { type: 'string' },
+          sstableCount: { type: 'integer' },
+          liveBytes: { type: 'integer' },
+          totalBytes: { type: 'integer' },
+          partitionsEstimate: { type: 'integer' },
+          bloomFalsePositives: { type: 'integer' },
+          bloomFalseRatio: { type: 'number' },
+          memtableBytes: { type: 'integer' },
+          memtableCells: { type: 'integer' },
+          readLatency: LATENCY_SCHEMA,
+          writeLatency: LATENCY_SCHEMA,
+          compactionsPending: { type: 'integer' },
+          compactionsRunning: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
+
+const INFO_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['hostId', 'uptimeSeconds', 'dataDir', 'load', 'schemaVersion', 'heapUsedBytes', 'httpAddress'],
+  properties: {
+    hostId: { type: 'string' },
+    uptimeSeconds: { type: 'number' },
+    dataDir: { type: 'string' },
+    load: { type: 'integer', description: 'Bytes on disk' },
+    schemaVersion: { type: 'string' },
+    heapUsedBytes: { type: 'integer' },
+    httpAddress: { type: 'string' },
+  },
+} as const;
+
+/** `tables` only means something within a keyspace; alone it is a malformed request. */
+function checkScope({ keyspace, tables }: Scope): Scope {
+  if (tables !== undefined && keyspace === undefined) throw new ProtocolError("'tables' needs a 'keyspace'");
+  return { keyspace, tables };
+}
+
+export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { admin }) => {
+  const scoped = (path: string, summary: string, action: (keyspace?: string, tables?: string[]) => Promise<void>) =>
+    app.post<{ Body: Scope | undefined }>(
+      path,
+      { schema: { summary, tags: ['admin'], body: SCOPE_BODY_SCHEMA, response: { 200: DONE_SCHEMA } } },
+      async (request) => {
+        const { keyspace, tables } = checkScope(request.body ?? {});
+        await action(keyspace, tables);
+        return { ok: true };
+      },
+    );
+
+  scoped('/v1/admin/flush', 'Flush memtables to SSTables', (keyspace, tables) => admin.flush(keyspace, tables));
+  scoped('/v1/admin/compact', 'Major compaction', (keyspace, tables) => admin.compact(keyspace, tables));
+
+  app.post(
+    '/v1/admin/drain',
+    {
+      schema: {
+        summary: 'Flush everything and stop accepting writes',
+        tags: ['admin'],
+        body: EMPTY_BODY_SCHEMA,
+        response: { 200: DONE_SCHEMA },
+      },
+    },
+    async () => {
+      await admin.drain();
+      return { ok: true };
+    },
+  );
+
+  app.get<{ Querystring: { keyspace?: string; table?: string | string[] } }>(
+    '/v1/admin/tablestats',
+    {
+      schema: {
+        summary: 'Per-table statistics',
+        tags: ['admin'],
+        querystring: TABLESTATS_QUERY_SCHEMA,
+        response: { 200: TABLESTATS_RESULT_SCHEMA },
+      },
+    },
+    async (request) => {
+      const { keyspace, table } = request.query;
+      const scope = checkScope({ keyspace, tables: typeof table === 'string' ? [table] : table });
+      return { tables: await admin.tableStats(scope.keyspace, scope.tables) };
+    },
+  );
+
+  app.get(
+    '/v1/admin/info',
+    { schema: { summary: 'This node: identity, uptime, load, schema version', tags: ['admin'], response: { 200: INFO_RESULT_SCHEMA } } },
+    () => admin.info(),
+  );
+};

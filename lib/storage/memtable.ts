@@ -1,0 +1,236 @@
+/**
+ * A memtable: one table's recent writes in memory, ordered by (token, key) in a
+ * B+ tree, each partition kept merged and purged (lib/model/merge.ts). Writes go to
+ * the active memtable; a flushing memtable is read-only until its SSTable is in place.
+ *
+ * A stored partition's row array is spliced in place by later writes (copying a wide
+ * partition per write would cost far more than the write). Readers therefore never
+ * hold an index into it across an await: a row iterator re-finds its place by the
+ * last clustering it returned whenever the array may have changed.
+ */
+import sortedBtree from 'sorted-btree';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Cell } from '../model/cell.js';
+import type { ClusteringComparator, Slice } from '../model/clustering.js';
+import { applyUpdate, mergePartitions, type PathComparatorFor } from '../model/merge.js';
+import { emptyPartition, type Partition, type Row } from '../model/partition.js';
+import { compareKeys } from '../model/token.js';
+import { pathComparatorsOf } from '../schema/cell-paths.js';
+import type { TableMetadata } from '../schema/metadata.js';
+import type { KeyRange } from './engine.js';
+import type { PartitionSource } from './source.js';
+
+interface MemtableKey {
+  readonly token: bigint;
+  readonly key: Buffer;
+}
+
+// sorted-btree is CommonJS with an ES-style default export.
+const BTree = sortedBtree.default;
+
+const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number => compareKeys(a.token, a.key, b.token, b.key);
+
+/** Partitions a scan hands out before letting the event loop run. */
+const SCAN_PARTITIONS_PER_TURN_MAX = 256;
+/** Rough heap cost of the objects around a cell and a row, for memory accounting. */
+const CELL_OVERHEAD_BYTES = 48;
+const ROW_OVERHEAD_BYTES = 96;
+const PARTITION_OVERHEAD_BYTES = 160;
+
+const IN_PLACE = Object.freeze({ mutateStoredRows: true });
+
+function cellBytes(cell: Cell): number {
+  return CELL_OVERHEAD_BYTES + (cell.value?.length ?? 0) + (cell.path?.length ?? 0);
+}
+
+function rowBytes(row: Row): number {
+  let bytes = ROW_OVERHEAD_BYTES;
+  for (const c of row.clustering) bytes += c.length;
+  for (const [name, cell] of row.cells) bytes += name.length + cellBytes(cell);
+  for (const [name, complex] of row.complex) {
+    bytes += name.length;
+    for (const cell of complex.cells) bytes += cellBytes(cell);
+  }
+  return bytes;
+}
+
+/** Estimated heap bytes an update adds to a memtable (an upper bound: overwrites count in full). */
+export function updateBytes(update: Partition): number {
+  let bytes = PARTITION_OVERHEAD_BYTES + update.key.length + update.rangeTombstones.length * ROW_OVERHEAD_BYTES;
+  if (update.staticRow !== null) bytes += rowBytes(update.staticRow);
+  for (const row of update.rows) bytes += rowBytes(row);
+  return bytes;
+}
+
+function minTimestampOf(update: Partition): number {
+  let min = Infinity;
+  const visit = (row: Row | null): void => {
+    if (row === null) return;
+    if (row.liveness !== null) min = Math.min(min, row.liveness.timestamp);
+    if (row.deletion !== null) min = Math.min(min, row.deletion.markedForDeleteAt);
+    for (const cell of row.cells.values()) min = Math.min(min, cell.timestamp);
+    for (const complex of row.complex.values()) {
+      if (complex.deletion !== null) min = Math.min(min, complex.deletion.markedForDeleteAt);
+      for (const cell of complex.cells) min = Math.min(min, cell.timestamp);
+    }
+  };
+  if (update.deletion !== null) min = Math.min(min, update.deletion.markedForDeleteAt);
+  for (const rt of update.rangeTombstones) min = Math.min(min, rt.deletion.markedForDeleteAt);
+  visit(update.staticRow);
+  for (const row of update.rows) visit(row);
+  return min;
+}
+
+/** Index of the first row for which `test` holds, assuming it holds for a suffix. */
+function firstIndex(rows: readonly Row[], test: (row: Row) => boolean, from = 0): number {
+  let lo = from;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (test(rows[mid])) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * Rows of a live (possibly still growing) partition within slices, lazily. After each
+ * yield the stored array may have been spliced; the position is re-found by the last
+ * clustering returned, so no row is skipped or returned twice.
+ */
+async function* rowsOf(
+  comparator: ClusteringComparator,
+  current: () => readonly Row[],
+  slices: readonly Slice[],
+  reversed: boolean,
+): AsyncGenerator<Row> {
+  for (let s = 0; s < slices.length; s++) {
+    const slice = slices[reversed ? slices.length - 1 - s : s];
+    let last: Row | null = null;
+    for (;;) {
+      const rows = current();
+      let index: number;
+      if (!reversed) {
+        index =
+          last === null
+            ? firstIndex(rows, (row) => comparator.afterStart(row.clustering, slice.start))
+            : firstIndex(rows, (row) => comparator.compare(row.clustering, last!.clustering) > 0);
+        if (index >= rows.length || !comparator.beforeEnd(rows[index].clustering, slice.end)) break;
+      } else {
+        index =
+          (last === null
+            ? firstIndex(rows, (row) => !comparator.beforeEnd(row.clustering, slice.end))
+            : firstIndex(rows, (row) => comparator.compare(row.clustering, last!.clustering) >= 0)) - 1;
+        if (index < 0 || !comparator.afterStart(rows[index].clustering, slice.start)) break;
+      }
+      last = rows[index];
+      yield last;
+    }
+  }
+}
+
+export class Memtable {
+  private readonly tree = new BTree<MemtableKey, Partition>(undefined, compareMemtableKeys);
+  private table: TableMetadata;
+  private pathComparatorFor: PathComparatorFor;
+  private bytes = 0;
+  private minTimestamp = Infinity;
+
+  constructor(table: TableMetadata) {
+    this.table = table;
+    this.pathComparatorFor = pathComparatorsOf(table);
+  }
+
+  setMetadata(table: TableMetadata): void {
+    this.table = table;
+    this.pathComparatorFor = pathComparatorsOf(table);
+  }
+
+  /** Estimated heap bytes held. */
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  get partitionCount(): number {
+    return this.tree.size;
+  }
+
+  get isEmpty(): boolean {
+    return this.tree.size === 0;
+  }
+
+  /** The oldest timestamp of anything written here (for compaction's purge rules). */
+  get minTimestampWritten(): number {
+    return this.minTimestamp;
+  }
+
+  /** Merges one partition update in; the update's objects become the memtable's. */
+  apply(update: Partition): void {
+    const comparator = this.table.comparator;
+    const key = { token: update.token, key: update.key };
+    const stored = this.tree.get(key);
+    const merged =
+      stored === undefined
+        ? mergePartitions(comparator, emptyPartition(update.key, update.token), update, this.pathComparatorFor)
+        : applyUpdate(comparator, stored, update, this.pathComparatorFor, IN_PLACE);
+    if (merged !== stored) this.tree.set(key, merged);
+    this.bytes += updateBytes(update);
+    const min = minTimestampOf(update);
+    if (min < this.minTimestamp) this.minTimestamp = min;
+  }
+
+  get(key: Buffer, token: bigint): PartitionSource | null {
+    const id = { token, key };
+    const stored = this.tree.get(id);
+    return stored === undefined ? null : this.source(id, stored);
+  }
+
+  private source(id: MemtableKey, stored: Partition): PartitionSource {
+    const comparator = this.table.comparator;
+    const tree = this.tree;
+    // Header fields as of now; rows follow the live partition (re-read from the tree).
+    return {
+      key: stored.key,
+      token: stored.token,
+      deletion: stored.deletion,
+      staticRow: stored.staticRow,
+      rangeTombstones: stored.rangeTombstones,
+      rows: (slices, reversed) => rowsOf(comparator, () => (tree.get(id) ?? stored).rows, slices, reversed),
+    };
+  }
+
+  /** Partitions in `range`, in order; safe against writes between iterations. */
+  async *scan(range: KeyRange): AsyncGenerator<PartitionSource> {
+    const start = range.start;
+    const end = range.end;
+    const afterStart = (k: MemtableKey): boolean => {
+      if (start === null) return true;
+      if (start.key === null) return range.startInclusive ? k.token >= start.token : k.token > start.token;
+      const c = compareKeys(k.token, k.key, start.token, start.key);
+      return range.startInclusive ? c >= 0 : c > 0;
+    };
+    const beforeEnd = (k: MemtableKey): boolean => {
+      if (end === null) return true;
+      if (end.key === null) return range.endInclusive ? k.token <= end.token : k.token < end.token;
+      const c = compareKeys(k.token, k.key, end.token, end.key);
+      return range.endInclusive ? c <= 0 : c < 0;
+    };
+    // The empty key sorts before every key of its token.
+    let next =
+      start === null ? this.tree.getPairOrNextHigher({ token: -(2n ** 63n), key: Buffer.alloc(0) }) : this.tree.getPairOrNextHigher({ token: start.token, key: Buffer.alloc(0) });
+    while (next !== undefined && !afterStart(next[0])) next = this.tree.nextHigherPair(next[0]);
+    let handed = 0;
+    while (next !== undefined && beforeEnd(next[0])) {
+      const [k, partition] = next;
+      yield this.source(k, partition);
+      if (++handed % SCAN_PARTITIONS_PER_TURN_MAX === 0) await nextTurn();
+      // Re-find the successor: the tree may have changed while the consumer worked.
+      next = this.tree.nextHigherPair(k);
+    }
+  }
+
+  /** Every partition in order, for a flush (the memtable must no longer take writes). */
+  *partitions(): IterableIterator<Partition> {
+    for (const [, partition] of this.tree.entries()) yield partition;
+  }
+}

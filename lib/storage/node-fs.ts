@@ -1,0 +1,113 @@
+/**
+ * The real file system behind the FileSystem interface (node:fs/promises).
+ */
+import { constants } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import type { FileHandle, FileSystem, OpenMode } from './fs.js';
+
+class NodeFileHandle implements FileHandle {
+  constructor(
+    readonly path: string,
+    private readonly handle: fsp.FileHandle,
+  ) {}
+
+  async read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+    const { bytesRead } = await this.handle.read(buffer, offset, length, position);
+    return bytesRead;
+  }
+
+  async write(buffer: Buffer, position: number): Promise<void> {
+    let written = 0;
+    // A single write may be short (signals, quotas); finish it.
+    while (written < buffer.length) {
+      const { bytesWritten } = await this.handle.write(buffer, written, buffer.length - written, position + written);
+      written += bytesWritten;
+    }
+  }
+
+  async sync(): Promise<void> {
+    await this.handle.datasync();
+  }
+
+  async size(): Promise<number> {
+    return (await this.handle.stat()).size;
+  }
+
+  async truncate(length: number): Promise<void> {
+    await this.handle.truncate(length);
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+const FLAGS: Record<OpenMode, number> = {
+  r: constants.O_RDONLY,
+  'r+': constants.O_RDWR,
+  'w+': constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC,
+  'wx+': constants.O_RDWR | constants.O_CREAT | constants.O_EXCL,
+};
+
+export class NodeFileSystem implements FileSystem {
+  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    return new NodeFileHandle(path, await fsp.open(path, FLAGS[mode], 0o644));
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return fsp.readFile(path);
+  }
+
+  async writeFile(path: string, data: Buffer): Promise<void> {
+    const handle = await this.open(path, 'w+');
+    try {
+      await handle.write(data, 0);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return fsp.rename(from, to);
+  }
+
+  unlink(path: string): Promise<void> {
+    return fsp.unlink(path);
+  }
+
+  async readdir(dir: string): Promise<string[]> {
+    try {
+      return await fsp.readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    await fsp.mkdir(dir, { recursive: true });
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await fsp.access(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async size(path: string): Promise<number> {
+    return (await fsp.stat(path)).size;
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    const handle = await fsp.open(dir, constants.O_RDONLY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
