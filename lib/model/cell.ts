@@ -86,9 +86,11 @@ export function supersedingDeletion(
 /**
  * Cassandra's cell reconciliation: the higher timestamp wins; on a tie a tombstone wins
  * over a value (two tombstones: the later local deletion time); between two values an
- * expiring cell wins over a non-expiring one and then the later expiry; finally the
- * greater value bytes win. Deterministic and independent of "now", so every replica
- * converges to the same cell whatever order it sees the writes in.
+ * expiring cell wins over a non-expiring one and then the later expiry; then the
+ * greater value bytes win, and finally the longer TTL (two writes with the same
+ * timestamp, expiry and value but different TTLs must still pick one). Deterministic
+ * and independent of "now", so every replica converges to the same cell whatever
+ * order it sees the writes in.
  */
 export function reconcileCells(a: Cell, b: Cell): Cell {
   if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp ? a : b;
@@ -98,14 +100,18 @@ export function reconcileCells(a: Cell, b: Cell): Cell {
   if (aDead) return a.localDeletionTime >= b.localDeletionTime ? a : b;
   if (a.ttl > 0 !== b.ttl > 0) return a.ttl > 0 ? a : b;
   if (a.localDeletionTime !== b.localDeletionTime) return a.localDeletionTime > b.localDeletionTime ? a : b;
-  return Buffer.compare(a.value!, b.value!) >= 0 ? a : b;
+  const byValue = Buffer.compare(a.value!, b.value!);
+  if (byValue !== 0) return byValue > 0 ? a : b;
+  return a.ttl >= b.ttl ? a : b;
 }
 
-/** Reconcile row markers: later timestamp wins; on a tie the expiring/later-expiring one. */
+/** Reconcile row markers: later timestamp wins; on a tie the expiring/later-expiring
+ *  one, then the longer TTL (so the choice never depends on argument order). */
 export function reconcileLiveness(a: LivenessInfo | null, b: LivenessInfo | null): LivenessInfo | null {
   if (a === null) return b;
   if (b === null) return a;
   if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp ? a : b;
   if (a.ttl > 0 !== b.ttl > 0) return a.ttl > 0 ? a : b;
-  return a.localDeletionTime >= b.localDeletionTime ? a : b;
+  if (a.localDeletionTime !== b.localDeletionTime) return a.localDeletionTime > b.localDeletionTime ? a : b;
+  return a.ttl >= b.ttl ? a : b;
 }

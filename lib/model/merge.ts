@@ -7,12 +7,15 @@
  * reconcileCells; then everything shadowed by a covering deletion is purged and rows
  * left with nothing are dropped. The result depends only on the union of the inputs,
  * so merging is commutative, associative and idempotent, which is what lets replicas
- * converge whatever order they see writes in.
+ * converge whatever order they see writes in. (Range tombstone lists are compared by
+ * what they delete: a list may keep a member that another member of the same input
+ * list makes redundant, so two equal merges can differ in such redundant members.)
  *
  * Rows, cells, maps and arrays are immutable by convention once they are part of a
  * stored or returned partition: merges share untouched rows and cells with their
  * inputs instead of cloning them, and build new objects only for what changed. Never
- * mutate a partition after handing it to a merge or a store.
+ * mutate a partition after handing it to a merge or a store. The one exception is
+ * applyUpdate's `mutateStoredRows`, for a store that owns its row arrays.
  */
 import type { Cell, DeletionTime } from './cell.js';
 import {
@@ -57,7 +60,8 @@ const SPLICE_ROW_RATIO_MIN = 32;
 
 /**
  * The reconciled union of two versions of one partition (same key), with everything
- * shadowed purged. Either input may hold shadowed data; the output holds none.
+ * shadowed purged. Either input may hold shadowed data; the output holds none. Rows
+ * must be in table order (reverse a reversed read's rows before merging it).
  */
 export function mergePartitions(
   comparator: ClusteringComparator,
@@ -82,6 +86,16 @@ export function purgePartition(
   return mergePartitions(comparator, partition, emptyLike(partition), pathComparatorFor);
 }
 
+export interface ApplyOptions {
+  /**
+   * Splice the update's rows into `stored.rows` itself instead of a copy. Only for an
+   * owner that never hands that array out (readers get filterPartition's copies) and
+   * drops `stored` for the result: copying a wide partition's row array on every
+   * write costs far more than the write.
+   */
+  readonly mutateStoredRows?: boolean;
+}
+
 /**
  * mergePartitions(stored, update), faster for a small update to a wide partition:
  * when the update brings no partition or range deletion the stored partition lacks,
@@ -95,6 +109,7 @@ export function applyUpdate(
   stored: Partition,
   update: Partition,
   pathComparatorFor: PathComparatorFor = BYTE_ORDER_PATHS,
+  options: ApplyOptions = {},
 ): Partition {
   const bringsNoDeletion =
     update.rangeTombstones.length === 0 &&
@@ -106,7 +121,8 @@ export function applyUpdate(
   assert(stored.token === update.token, 'merging partitions with different tokens');
   const deletion = supersedingDeletion(stored.deletion, update.deletion);
   const staticRow = mergeStaticRows(stored.staticRow, update.staticRow, deletion, pathComparatorFor);
-  const rows = spliceRows(comparator, stored, update.rows, deletion, pathComparatorFor);
+  const inPlace = options.mutateStoredRows === true;
+  const rows = spliceRows(comparator, stored, update.rows, deletion, pathComparatorFor, inPlace);
   return assemble(stored, deletion, staticRow, stored.rangeTombstones, rows);
 }
 
@@ -165,11 +181,10 @@ export function filterPartition(
       if (live >= rowLimit) break;
     }
   }
+  const intersects = (tombstone: RangeTombstone, slice: Slice): boolean =>
+    rangeIsNonEmpty(comparator, tombstone.start, slice.end) && rangeIsNonEmpty(comparator, slice.start, tombstone.end);
   const rangeTombstones = partition.rangeTombstones.filter((tombstone) =>
-    slices.some(
-      (slice) =>
-        rangeIsNonEmpty(comparator, tombstone.start, slice.end) && rangeIsNonEmpty(comparator, slice.start, tombstone.end),
-    ),
+    slices.some((slice) => intersects(tombstone, slice)),
   );
   return {
     key: partition.key,
@@ -277,10 +292,18 @@ function mergeRangeTombstones(
   b: RangeTombstone[],
   partitionDeletion: DeletionTime | null,
 ): RangeTombstone[] {
-  const keep = (tombstone: RangeTombstone): boolean => !deletes(partitionDeletion, tombstone.deletion.markedForDeleteAt);
+  const keep = (tombstone: RangeTombstone): boolean =>
+    !deletes(partitionDeletion, tombstone.deletion.markedForDeleteAt);
+  const byPosition = (x: RangeTombstone, y: RangeTombstone): number => compareRangeTombstones(comparator, x, y);
   if (b.length === 0 || a.length === 0) {
+    // Usually already sorted and uncovered (stored lists are merge results): then
+    // the list itself is the answer, checked in one pass.
     const only = a.length === 0 ? b : a;
-    return only.every(keep) ? only : only.filter(keep);
+    let sorted = true;
+    for (let i = 1; i < only.length && sorted; i++) sorted = byPosition(only[i - 1], only[i]) <= 0;
+    if (sorted && only.every(keep)) return only;
+    const kept = only.filter(keep);
+    return sorted ? kept : kept.sort(byPosition);
   }
   const merged: RangeTombstone[] = [];
   for (const tombstone of a) {
@@ -290,12 +313,17 @@ function mergeRangeTombstones(
   for (const tombstone of b) {
     if (keep(tombstone) && !a.some((other) => covers(comparator, other, tombstone, true))) merged.push(tombstone);
   }
-  return merged.sort((x, y) => compareRangeTombstones(comparator, x, y));
+  return merged.sort(byPosition);
 }
 
 /** True when `wide` shadows everything `narrow` does; `orEqual` says whether an
  *  identical tombstone counts. */
-function covers(comparator: ClusteringComparator, wide: RangeTombstone, narrow: RangeTombstone, orEqual: boolean): boolean {
+function covers(
+  comparator: ClusteringComparator,
+  wide: RangeTombstone,
+  narrow: RangeTombstone,
+  orEqual: boolean,
+): boolean {
   const deletion = compareDeletions(wide.deletion, narrow.deletion);
   if (deletion < 0) return false;
   const start = comparator.compareStarts(wide.start, narrow.start);
@@ -409,7 +437,8 @@ function mergeRowLists(
       row = mergeRows(fromA, b[j++], pathComparatorFor);
       if (row !== fromA) changed = true;
     }
-    const outer = covering === null ? partitionDeletion : supersedingDeletion(partitionDeletion, covering.at(row.clustering));
+    const outer =
+      covering === null ? partitionDeletion : supersedingDeletion(partitionDeletion, covering.at(row.clustering));
     const purged = purgeRow(row, outer);
     if (purged !== row) changed = true;
     if (purged !== null) out.push(purged);
@@ -424,6 +453,7 @@ function spliceRows(
   updates: Row[],
   partitionDeletion: DeletionTime | null,
   pathComparatorFor: PathComparatorFor,
+  inPlace: boolean,
 ): Row[] {
   const rows = stored.rows;
   let out: Row[] | null = null;
@@ -434,13 +464,12 @@ function spliceRows(
     const existing =
       index < rows.length && comparator.compare(rows[index].clustering, update.clustering) === 0 ? rows[index] : null;
     const merged = existing === null ? update : mergeRows(existing, update, pathComparatorFor);
-    const outer =
-      stored.rangeTombstones.length === 0
-        ? partitionDeletion
-        : supersedingDeletion(partitionDeletion, coveringDeletion(comparator, stored.rangeTombstones, merged.clustering));
+    const tombstones = stored.rangeTombstones;
+    const rangeDeletion = tombstones.length === 0 ? null : coveringDeletion(comparator, tombstones, update.clustering);
+    const outer = supersedingDeletion(partitionDeletion, rangeDeletion);
     const purged = purgeRow(merged, outer);
     if (purged === existing) continue;
-    out ??= rows.slice();
+    out ??= inPlace ? rows : rows.slice();
     if (existing === null) out.splice(index, 0, purged!);
     else if (purged === null) out.splice(index, 1);
     else out[index] = purged;
@@ -484,7 +513,8 @@ function mergeComplexMaps(
   let out: Map<string, ComplexColumn> | null = null;
   for (const [column, collection] of b) {
     const existing = a.get(column);
-    const merged = existing === undefined ? collection : mergeComplexColumns(existing, collection, pathComparatorFor(column));
+    const merged =
+      existing === undefined ? collection : mergeComplexColumns(existing, collection, pathComparatorFor(column));
     if (merged === existing) continue;
     out ??= new Map(a);
     out.set(column, merged);

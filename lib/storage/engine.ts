@@ -10,7 +10,8 @@ import type { Slice } from '../model/clustering.js';
 import type { Partition, PartitionUpdate } from '../model/partition.js';
 import type { TableMetadata } from '../schema/metadata.js';
 
-/** Which rows of a partition to read. */
+/** Which rows of a partition to read (the same shape as lib/model/merge.ts's
+ *  PartitionFilter, which the model layer declares for itself). */
 export interface ReadFilter {
   /** Sorted, non-overlapping clustering slices in table order; [ALL_ROWS] for all. */
   readonly slices: readonly Slice[];
@@ -49,7 +50,10 @@ export interface TableStore {
    * a newer cell or by a covering deletion is returned; tombstones (partition, range,
    * row, cell) that intersect the filter are kept, so a coordinator can reconcile
    * replica answers. Expired cells are returned as they are; the reader decides
-   * liveness at its own `nowSeconds`. Null when the store holds nothing for the key.
+   * liveness at its own `nowSeconds`. Cells of dropped columns written at or before
+   * the drop are hidden. With `filter.reversed` the rows come in reverse table order
+   * (a coordinator merging replica answers must turn them back first). Null when the
+   * store holds nothing for the key.
    */
   read(key: Buffer, token: bigint, filter: ReadFilter): Promise<Partition | null>;
   /** Partitions in (token, key) order within `range`, each read with `filter`,
@@ -68,7 +72,9 @@ export interface StorageEngine {
   /** Removes all of a table's data, keeping the table. */
   truncate(tableId: string): Promise<void>;
   /** Applies updates to several partitions/tables as one mutation: after the promise
-   *  resolves the write is as durable as the engine's sync mode promises. */
+   *  resolves the write is as durable as the engine's sync mode promises. The engine
+   *  keeps the update objects: callers must not change them afterwards. An unknown
+   *  table id rejects the whole mutation before anything is applied. */
   apply(updates: readonly PartitionUpdate[]): Promise<void>;
   /** Flushes and releases everything; the engine is unusable afterwards. */
   close(): Promise<void>;

@@ -5,13 +5,14 @@
  *
  * Per table, partitions live in a Map keyed by their key bytes (point reads) and in
  * an index sorted by (token, key) (scans). Stored partitions are always purged
- * results of lib/model/merge.ts and, like everything they hold, never mutated: an
- * apply replaces a partition with a new object that shares untouched rows and cells.
- * So a partition handed to a reader stays valid whatever is written afterwards.
+ * results of lib/model/merge.ts. Rows and cells are never mutated, and the store
+ * keeps the update's own row and cell objects (callers must not change an update
+ * after applying it). Only a stored partition's row array is changed in place, and
+ * that array is private: readers get filterPartition's copies, so a partition
+ * handed to a reader stays valid whatever is written afterwards.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { InvalidRequest, ServerError } from '../errors.js';
-import type { ValueComparator } from '../model/clustering.js';
 import {
   applyUpdate,
   filterPartition,
@@ -23,7 +24,7 @@ import {
 import { emptyPartition, type Partition, type PartitionUpdate } from '../model/partition.js';
 import { compareKeys } from '../model/token.js';
 import type { TableMetadata } from '../schema/metadata.js';
-import { compareTimeuuid } from '../schema/uuid.js';
+import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { KeyRange, PartitionPosition, ReadFilter, StorageEngine, TableStore } from './engine.js';
 
 /** Rows a scan hands out before letting the event loop run (async generators resume
@@ -31,6 +32,8 @@ import type { KeyRange, PartitionPosition, ReadFilter, StorageEngine, TableStore
 const SCAN_ROWS_PER_TURN_MAX = 1024;
 /** Entries per block of the partition index; a full block splits in two. */
 const INDEX_BLOCK_ENTRIES_MAX = 512;
+
+const IN_PLACE = Object.freeze({ mutateStoredRows: true });
 
 /** A partition's place in the sorted index. */
 interface IndexEntry {
@@ -58,7 +61,8 @@ class PartitionIndex {
   }
 
   insert(entry: IndexEntry): void {
-    const isAtOrAfter = (other: IndexEntry): boolean => compareKeys(other.token, other.key, entry.token, entry.key) >= 0;
+    const isAtOrAfter = (other: IndexEntry): boolean =>
+      compareKeys(other.token, other.key, entry.token, entry.key) >= 0;
     if (this.blocks.length === 0) {
       this.blocks.push([entry]);
       return;
@@ -98,21 +102,6 @@ function beforeEnd(entry: IndexEntry, end: PartitionPosition, inclusive: boolean
   return inclusive ? c <= 0 : c < 0;
 }
 
-/**
- * Path orders of a table's non-frozen collections: list elements by their timeuuid
- * path, set elements and map keys by their type's order.
- */
-function pathComparatorsOf(metadata: TableMetadata): PathComparatorFor {
-  const comparators = new Map<string, ValueComparator>();
-  for (const column of metadata.columns.values()) {
-    const type = column.type;
-    if (!type.multiCell) continue;
-    comparators.set(column.name, type.kind === 'list' ? compareTimeuuid : (a, b) => type.params[0].compare(a, b));
-  }
-  // A column unknown to this schema (dropped, or from a newer schema) keeps byte order.
-  return (column) => comparators.get(column) ?? Buffer.compare;
-}
-
 class MemoryTableStore implements TableStore {
   private current: TableMetadata;
   private pathComparatorFor: PathComparatorFor;
@@ -139,13 +128,16 @@ class MemoryTableStore implements TableStore {
     const comparator = this.current.comparator;
     if (stored === undefined) {
       // Merging into an empty partition purges whatever the update shadows itself.
-      const created = mergePartitions(comparator, emptyPartition(update.key, update.token), update, this.pathComparatorFor);
+      const empty = emptyPartition(update.key, update.token);
+      const created = mergePartitions(comparator, empty, update, this.pathComparatorFor);
       if (isEmptyPartition(created)) return;
       this.partitions.set(id, created);
       this.index.insert({ token: created.token, key: created.key, id });
       return;
     }
-    this.partitions.set(id, applyUpdate(comparator, stored, update, this.pathComparatorFor));
+    // The stored row arrays never leave this store (reads return filtered copies), so
+    // small updates may splice into them instead of copying a wide partition's rows.
+    this.partitions.set(id, applyUpdate(comparator, stored, update, this.pathComparatorFor, IN_PLACE));
   }
 
   clear(): void {
