@@ -49,6 +49,8 @@ export interface NodeConfig {
   /** 0 means unthrottled, as in Cassandra. */
   readonly compactionThroughputBytesPerSecond: number;
   readonly hintedHandoffEnabled: boolean;
+  /** Replay skips corrupt commit-log records (and says how many) instead of refusing to start. */
+  readonly commitlogReplaySkipCorrupt: boolean;
   readonly maxHintWindowMs: number;
   readonly readRequestTimeoutMs: number;
   readonly writeRequestTimeoutMs: number;
@@ -86,6 +88,7 @@ const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   memtableHeapSpaceBytes: 128 * MiB,
   compactionThroughputBytesPerSecond: 64 * MiB,
   hintedHandoffEnabled: true,
+  commitlogReplaySkipCorrupt: false,
   maxHintWindowMs: 3 * 3_600_000,
   readRequestTimeoutMs: 5_000,
   writeRequestTimeoutMs: 2_000,
@@ -371,6 +374,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   memtable_heap_space: key('memtableHeapSpaceBytes', size),
   compaction_throughput: key('compactionThroughputBytesPerSecond', rate),
   hinted_handoff_enabled: key('hintedHandoffEnabled', boolean()),
+  commitlog_replay_skip_corrupt: key('commitlogReplaySkipCorrupt', boolean()),
   max_hint_window: key('maxHintWindowMs', duration(0)),
   read_request_timeout: key('readRequestTimeoutMs', timeout),
   write_request_timeout: key('writeRequestTimeoutMs', timeout),

@@ -6,8 +6,10 @@
  * Signals are the CLI's business (tools/sibyl.ts); a node only offers stop().
  */
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { AdminService, NodeInfo, TableStatsEntry } from './api/admin-service.js';
 import type { HealthStatus } from './api/health.js';
 import { createHttpServer, type HttpLoggerOptions } from './api/server.js';
 import { formatHostPort, type NodeConfig } from './config.js';
@@ -16,9 +18,12 @@ import { Overloaded } from './errors.js';
 import { type Clock, SystemClock } from './model/clock.js';
 import { LocalStorageProxy } from './coordinator/proxy.js';
 import { CqlExecutor } from './cql/executor.js';
-import { MemorySchemaStore, SchemaManager } from './schema/manager.js';
-import { MemoryStorageEngine } from './storage/memory.js';
+import { NodeAdmin } from './node-admin.js';
+import { SchemaManager } from './schema/manager.js';
+import { LsmStorageEngine } from './storage/lsm/engine.js';
+import { NodeFileSystem } from './storage/node-fs.js';
 import { syncStorageWithSchema } from './storage/schema-sync.js';
+import { SystemStore } from './system/system-store.js';
 
 /** What the pieces of a node are built from. */
 export interface NodeContext {
@@ -30,23 +35,72 @@ export interface NodeContext {
 /** A CQL service and how to release what it holds (storage, schema, system state). */
 export interface CqlServiceHandle {
   readonly service: CqlService;
+  /** The operations behind /v1/admin; without it those routes answer ServerError. */
+  readonly admin?: AdminService;
+  /** Told the HTTP address once the node listens. */
+  listening?(httpAddress: string): void;
   close(): Promise<void>;
 }
 
 export type CqlServiceFactory = (context: NodeContext) => Promise<CqlServiceHandle>;
 
 /**
- * The CQL service a node runs unless told otherwise: schema, storage, the StorageProxy
- * and the executor over them. Storage is in memory until the durable engine lands,
- * so data and schema last as long as the process.
+ * The CQL service a node runs unless told otherwise: system state on `level`, the
+ * schema it holds, the durable storage engine (commit log replayed before anything is
+ * served), the StorageProxy and the executor over them, and the operations.
  */
-export const createCqlService: CqlServiceFactory = async ({ clock, config }) => {
-  const storage = new MemoryStorageEngine();
-  const schema = await SchemaManager.open(new MemorySchemaStore());
-  syncStorageWithSchema(schema, storage);
-  const proxy = new LocalStorageProxy(storage, config.dc);
-  const service = new CqlExecutor({ schema, proxy, clock, dataCenters: [config.dc] });
-  return { service, close: () => storage.close() };
+export const createCqlService: CqlServiceFactory = async ({ clock, config, logger }) => {
+  const fs = new NodeFileSystem();
+  const system = await SystemStore.open(join(config.dataDir, 'system'), { clusterName: config.clusterName });
+  try {
+    const schema = await SchemaManager.open(system.schemaStore());
+    const tables = [...schema.current.keyspaces.values()].flatMap((ks) => [...ks.tables.values()]);
+    const storage = await LsmStorageEngine.open(
+      {
+        fs,
+        dataDir: config.dataDir,
+        clock,
+        logger,
+        commitlogSync: config.commitlogSync,
+        commitlogSyncPeriodMs: config.commitlogSyncPeriodMs,
+        commitlogGroupWindowMs: config.commitlogSyncGroupWindowMs,
+        commitlogSegmentBytes: config.commitlogSegmentSizeBytes,
+        commitlogTotalSpaceBytes: config.commitlogTotalSpaceBytes,
+        commitlogSkipCorrupt: config.commitlogReplaySkipCorrupt,
+        memtableSpaceBytes: config.memtableHeapSpaceBytes,
+        compactionThroughputBytes: config.compactionThroughputBytesPerSecond,
+      },
+      tables,
+    );
+    syncStorageWithSchema(schema, storage);
+    const proxy = new LocalStorageProxy(storage, config.dc);
+    const service = new CqlExecutor({ schema, proxy, clock, dataCenters: [config.dc] });
+    const startedAtMs = clock.nowMillis();
+    let httpAddress = '';
+    const admin = new NodeAdmin({
+      engine: storage,
+      schema,
+      system,
+      dataDir: config.dataDir,
+      startedAtMs,
+      nowMs: () => clock.nowMillis(),
+      httpAddress: () => httpAddress,
+    });
+    return {
+      service,
+      admin,
+      listening: (address: string) => {
+        httpAddress = address;
+      },
+      close: async () => {
+        await storage.close();
+        await system.close();
+      },
+    };
+  } catch (error) {
+    await system.close();
+    throw error;
+  }
 };
 
 export interface NodeDeps {
@@ -58,7 +112,7 @@ export interface NodeDeps {
   cqlFactory?: CqlServiceFactory;
 }
 
-export class SibylNode implements CqlService {
+export class SibylNode implements CqlService, AdminService {
   private status: HealthStatus = 'starting';
   private cql: CqlServiceHandle | null = null;
   private stopped: Promise<void> | null = null;
@@ -76,6 +130,7 @@ export class SibylNode implements CqlService {
     // routes call back into this node, which refuses work until it is serving.
     this.http = createHttpServer({
       cql: this,
+      admin: this,
       logger,
       bodyLimit: config.maxRequestBodySizeBytes,
       maxStatementLength: config.maxStatementLength,
@@ -101,6 +156,7 @@ export class SibylNode implements CqlService {
     }
     const { address, port } = node.http.server.address() as AddressInfo;
     node.boundAddress = formatHostPort({ host: address, port });
+    node.cql?.listening?.(node.boundAddress);
     node.status = 'ok';
     const { clusterName, dc, rack, dataDir } = config;
     // httpAddress as a field too, for whoever reads the JSON log (tests, supervisors).
@@ -122,6 +178,29 @@ export class SibylNode implements CqlService {
       return Promise.reject(new Overloaded(`Node is ${this.status}; retry on another node`));
     }
     return this.cql.service.execute(request);
+  }
+
+  private adminService(): AdminService {
+    const admin = this.status === 'ok' ? this.cql?.admin : undefined;
+    if (admin === undefined) throw new Overloaded(`Node is ${this.status}; operations are not available`);
+    return admin;
+  }
+
+  // AdminService, for /v1/admin: delegated to what the CQL service factory built.
+  flush(keyspace?: string, tables?: string[]): Promise<void> {
+    return this.adminService().flush(keyspace, tables);
+  }
+  compact(keyspace?: string, tables?: string[]): Promise<void> {
+    return this.adminService().compact(keyspace, tables);
+  }
+  drain(): Promise<void> {
+    return this.adminService().drain();
+  }
+  tableStats(keyspace?: string, tables?: string[]): Promise<TableStatsEntry[]> {
+    return this.adminService().tableStats(keyspace, tables);
+  }
+  info(): Promise<NodeInfo> {
+    return this.adminService().info();
   }
 
   /**

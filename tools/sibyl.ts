@@ -15,6 +15,11 @@ import { type HttpLoggerOptions } from '../lib/api/server.js';
 import { loadConfig, type NodeConfig, parseHostPort, splitSeeds } from '../lib/config.js';
 import { ConfigurationError } from '../lib/errors.js';
 import { SibylNode } from '../lib/node.js';
+import { ADMIN_COMMANDS } from './commands/index.js';
+
+/** Commands that talk to a running node over /v1/admin; they parse their own flags
+ *  (`-h` is the node's address there, as in nodetool). */
+const ADMIN = new Map(ADMIN_COMMANDS.map((command) => [command.name, command]));
 
 interface OptionSpec {
   type: 'string' | 'boolean';
@@ -79,6 +84,8 @@ const COMMANDS: Record<string, Command> = {
         process.stdout.write(generalUsage());
         return 0;
       }
+      const admin = ADMIN.get(name);
+      if (admin !== undefined) return admin.run(['--help']);
       if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`Unknown command '${name}'`);
       process.stdout.write(commandUsage(name));
       return 0;
@@ -87,8 +94,12 @@ const COMMANDS: Record<string, Command> = {
 };
 
 function generalUsage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
-  const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
+  const entries: [string, string][] = [
+    ...Object.entries(COMMANDS).map(([name, command]): [string, string] => [name, command.summary]),
+    ...ADMIN_COMMANDS.map((command): [string, string] => [command.name, command.summary]),
+  ];
+  const width = Math.max(...entries.map(([name]) => name.length));
+  const lines = entries.map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`);
   return `Usage: sibyl <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'sibyl help <command>' for its options.\n`;
 }
 
@@ -185,6 +196,8 @@ async function main(args: string[]): Promise<number> {
     (name === undefined ? process.stderr : process.stdout).write(generalUsage());
     return name === undefined ? 2 : 0;
   }
+  const admin = ADMIN.get(name);
+  if (admin !== undefined) return admin.run(rest);
   if (!Object.hasOwn(COMMANDS, name)) {
     process.stderr.write(`sibyl: unknown command '${name}'\n\n${generalUsage()}`);
     return 2;

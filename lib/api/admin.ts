@@ -115,6 +115,12 @@ const INFO_RESULT_SCHEMA = {
   },
 } as const;
 
+/** `curl -X POST …/flush` sends no body: read that as `{}` (everything) rather than
+ *  refusing it, as nodetool flush with no arguments flushes everything. */
+async function emptyBodyIsEmptyObject(request: { body: unknown }): Promise<void> {
+  request.body ??= {};
+}
+
 /** `tables` only means something within a keyspace; alone it is a malformed request. */
 function checkScope({ keyspace, tables }: Scope): Scope {
   if (tables !== undefined && keyspace === undefined) throw new ProtocolError("'tables' needs a 'keyspace'");
@@ -123,11 +129,14 @@ function checkScope({ keyspace, tables }: Scope): Scope {
 
 export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { admin }) => {
   const scoped = (path: string, summary: string, action: (keyspace?: string, tables?: string[]) => Promise<void>) =>
-    app.post<{ Body: Scope | undefined }>(
+    app.post<{ Body: Scope }>(
       path,
-      { schema: { summary, tags: ['admin'], body: SCOPE_BODY_SCHEMA, response: { 200: DONE_SCHEMA } } },
+      {
+        schema: { summary, tags: ['admin'], body: SCOPE_BODY_SCHEMA, response: { 200: DONE_SCHEMA } },
+        preValidation: emptyBodyIsEmptyObject,
+      },
       async (request) => {
-        const { keyspace, tables } = checkScope(request.body ?? {});
+        const { keyspace, tables } = checkScope(request.body);
         await action(keyspace, tables);
         return { ok: true };
       },
@@ -145,6 +154,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
         body: EMPTY_BODY_SCHEMA,
         response: { 200: DONE_SCHEMA },
       },
+      preValidation: emptyBodyIsEmptyObject,
     },
     async () => {
       await admin.drain();

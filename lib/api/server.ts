@@ -9,6 +9,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { CqlService } from '../cql/request.js';
 import { SibylError } from '../errors.js';
+import { adminRoutes } from './admin.js';
+import type { AdminService } from './admin-service.js';
 import { cqlRoute } from './cql-route.js';
 import { fromEdgeError, HttpProtocolError, toHttpError } from './errors.js';
 import { type HealthStatus, healthRoute } from './health.js';
@@ -18,6 +20,8 @@ export type HttpLoggerOptions = Exclude<FastifyServerOptions['logger'], boolean 
 
 export interface HttpServerOptions {
   cql: CqlService;
+  /** Operations (/v1/admin/*); omitted, those routes are not served. */
+  admin?: AdminService;
   /** An existing logger, options for the one fastify builds, or false for none. */
   logger: FastifyBaseLogger | HttpLoggerOptions | false;
   /** Largest request body in bytes (max_request_body_size); larger ones get 413. */
@@ -85,6 +89,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   }
   app.register(healthRoute, { status });
   app.register(cqlRoute, { cql: options.cql, maxStatementLength: options.maxStatementLength, status });
-  // /v1/admin/* (status, ring, flush, repair … for the CLI) registers here, one plugin per resource.
+  // /v1/admin/* (flush, compact, tablestats … for the CLI; status, ring, repair later).
+  if (options.admin !== undefined) app.register(adminRoutes, { admin: options.admin });
   return app;
 }

@@ -5,7 +5,8 @@
 import { AlreadyExists, InvalidRequest } from '../errors.js';
 import type { Clock } from '../model/clock.js';
 import type { SchemaManager } from '../schema/manager.js';
-import type { KeyspaceMetadata, TableMetadata } from '../schema/metadata.js';
+import type { KeyspaceMetadata, TableMetadata, TableOptions } from '../schema/metadata.js';
+import { validateCompactionOptions } from '../storage/compaction/strategy.js';
 import {
   buildKeyspace,
   buildTable,
@@ -26,6 +27,12 @@ export interface DdlContext {
   readonly clock: Clock;
   /** Data centers known to this node (NetworkTopologyStrategy's replication_factor shorthand). */
   readonly dataCenters: readonly string[];
+}
+
+/** Options the schema layer parsed, checked against what storage understands. */
+function checkedOptions(options: TableOptions): TableOptions {
+  validateCompactionOptions(options.compaction.class, options.compaction.options);
+  return options;
 }
 
 function requireKeyspace(schema: Schema, name: string): KeyspaceMetadata {
@@ -122,7 +129,7 @@ function buildNewTable(keyspace: string, stmt: CreateTable): TableMetadata {
       .filter((c) => !seen.has(c.name))
       .map((c) => ({ name: c.name, type: typeFromSpec(c.type), kind: c.isStatic ? ('static' as const) : ('regular' as const) })),
   ];
-  const options = parseTableOptions(stmt.properties, DEFAULT_TABLE_OPTIONS);
+  const options = checkedOptions(parseTableOptions(stmt.properties, DEFAULT_TABLE_OPTIONS));
   return buildTable({ keyspace, name: stmt.table.name, columns, options });
 }
 
@@ -170,7 +177,7 @@ export async function alterTable(ctx: DdlContext, keyspace: string, stmt: AlterT
         break;
       }
       case 'with':
-        def.options = parseTableOptions(action.properties, table.options);
+        def.options = checkedOptions(parseTableOptions(action.properties, table.options));
         break;
       case 'rename':
         // Renaming would strand data stored under the old name in cells; Cassandra

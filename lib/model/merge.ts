@@ -29,6 +29,7 @@ import {
 import type { ClusteringBound, ClusteringComparator, Slice, ValueComparator } from './clustering.js';
 import type { ComplexColumn, Partition, RangeTombstone, Row } from './partition.js';
 import { assert } from '../errors.js';
+import { firstIndex } from './search.js';
 
 /**
  * Orders the element cells of a non-frozen collection column by path. Paths must be
@@ -181,11 +182,7 @@ export function filterPartition(
       if (live >= rowLimit) break;
     }
   }
-  const intersects = (tombstone: RangeTombstone, slice: Slice): boolean =>
-    rangeIsNonEmpty(comparator, tombstone.start, slice.end) && rangeIsNonEmpty(comparator, slice.start, tombstone.end);
-  const rangeTombstones = partition.rangeTombstones.filter((tombstone) =>
-    slices.some((slice) => intersects(tombstone, slice)),
-  );
+  const rangeTombstones = rangeTombstonesWithin(comparator, partition.rangeTombstones, slices);
   return {
     key: partition.key,
     token: partition.token,
@@ -194,6 +191,17 @@ export function filterPartition(
     rangeTombstones,
     rows,
   };
+}
+
+/** The range tombstones that intersect at least one of the slices. */
+export function rangeTombstonesWithin(
+  comparator: ClusteringComparator,
+  tombstones: readonly RangeTombstone[],
+  slices: readonly Slice[],
+): RangeTombstone[] {
+  const intersects = (tombstone: RangeTombstone, slice: Slice): boolean =>
+    rangeIsNonEmpty(comparator, tombstone.start, slice.end) && rangeIsNonEmpty(comparator, slice.start, tombstone.end);
+  return tombstones.filter((tombstone) => slices.some((slice) => intersects(tombstone, slice)));
 }
 
 /**
@@ -623,14 +631,3 @@ function purgeComplexColumn(collection: ComplexColumn, outer: DeletionTime | nul
 
 // ---------------------------------------------------------------------------------
 
-/** The first index in [from, items.length) where the monotone `isAtOrAfter` holds. */
-function firstIndex<T>(items: readonly T[], isAtOrAfter: (item: T) => boolean, from = 0): number {
-  let low = from;
-  let high = items.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (isAtOrAfter(items[middle])) high = middle;
-    else low = middle + 1;
-  }
-  return low;
-}

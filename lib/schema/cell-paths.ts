@@ -15,12 +15,19 @@ export function cellPathComparator(column: ColumnMetadata): ValueComparator {
   return (a, b) => element.compare(a, b);
 }
 
-/** Path comparators of every collection column of a table, built once per schema. */
+const cache = new WeakMap<TableMetadata, PathComparatorFor>();
+
+/** Path comparators of every collection column of a table, built once per schema version. */
 export function pathComparatorsOf(table: TableMetadata): PathComparatorFor {
-  const comparators = new Map<string, ValueComparator>();
-  for (const column of table.columns.values()) {
-    if (column.type.multiCell) comparators.set(column.name, cellPathComparator(column));
+  let order = cache.get(table);
+  if (order === undefined) {
+    const comparators = new Map<string, ValueComparator>();
+    for (const column of table.columns.values()) {
+      if (column.type.multiCell) comparators.set(column.name, cellPathComparator(column));
+    }
+    // A column unknown to this schema (dropped, or from a newer schema) keeps byte order.
+    order = (name) => comparators.get(name) ?? Buffer.compare;
+    cache.set(table, order);
   }
-  // A column unknown to this schema (dropped, or from a newer schema) keeps byte order.
-  return (name) => comparators.get(name) ?? Buffer.compare;
+  return order;
 }

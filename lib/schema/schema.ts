@@ -379,7 +379,7 @@ export class Schema {
   /** A UUID derived from the schema's content: equal schemas have equal versions. */
   get version(): string {
     if (this.versionCache === null) {
-      const hash = createHash('md5').update(JSON.stringify(describeSchema(this))).digest();
+      const hash = createHash('md5').update(canonicalJson(describeSchema(this))).digest();
       hash[6] = (hash[6] & 0x0f) | 0x30; // name-based (v3) UUID, as Cassandra's schema versions are
       hash[8] = (hash[8] & 0x3f) | 0x80;
       const hex = hash.toString('hex');
@@ -389,7 +389,17 @@ export class Schema {
   }
 }
 
-/** A plain, canonical description of the schema (sorted), used for versions and persistence. */
+/** JSON with object keys sorted, so equal content always hashes equally whatever
+ *  order its objects were built in. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** A plain, canonical description of the schema (sorted), used for schema versions. */
 export function describeSchema(schema: Schema): unknown[] {
   return [...schema.keyspaces.values()]
     .sort((a, b) => (a.name < b.name ? -1 : 1))

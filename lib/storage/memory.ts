@@ -23,6 +23,7 @@ import {
 } from '../model/merge.js';
 import { emptyPartition, type Partition, type PartitionUpdate } from '../model/partition.js';
 import { compareKeys } from '../model/token.js';
+import { firstIndex } from '../model/search.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { KeyRange, PartitionPosition, ReadFilter, StorageEngine, TableStore } from './engine.js';
@@ -235,14 +236,3 @@ export class MemoryStorageEngine implements StorageEngine {
   }
 }
 
-/** The first index where the monotone `isAtOrAfter` holds (items.length if none). */
-function firstIndex<T>(items: readonly T[], isAtOrAfter: (item: T) => boolean): number {
-  let low = 0;
-  let high = items.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (isAtOrAfter(items[middle])) high = middle;
-    else low = middle + 1;
-  }
-  return low;
-}

@@ -15,6 +15,7 @@ import type { ClusteringComparator, Slice } from '../model/clustering.js';
 import { applyUpdate, mergePartitions, type PathComparatorFor } from '../model/merge.js';
 import { emptyPartition, type Partition, type Row } from '../model/partition.js';
 import { compareKeys } from '../model/token.js';
+import { firstIndex } from '../model/search.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
@@ -81,17 +82,6 @@ function minTimestampOf(update: Partition): number {
   return min;
 }
 
-/** Index of the first row for which `test` holds, assuming it holds for a suffix. */
-function firstIndex(rows: readonly Row[], test: (row: Row) => boolean, from = 0): number {
-  let lo = from;
-  let hi = rows.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (test(rows[mid])) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
 
 /**
  * Rows of a live (possibly still growing) partition within slices, lazily. After each

@@ -11,6 +11,11 @@ t.test('schema statements create, alter and drop keyspaces and tables', async (t
   await t.rejects(h.q("CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy'}"), { code: 'ConfigurationError' });
   await t.rejects(h.q('CREATE TABLE t2 (k int, v int)'), { code: 'Invalid' });
   await t.rejects(h.q('CREATE TABLE t2 (k int PRIMARY KEY, v int) WITH nonsense = 1'), { code: 'ConfigurationError' });
+  await t.rejects(
+    h.q("CREATE TABLE t2 (k int PRIMARY KEY) WITH compaction = {'class': 'SizeTieredCompactionStrategy', 'bogus': 1}"),
+    { code: 'ConfigurationError', message: /bogus/ },
+  );
+  await h.q("CREATE TABLE t3 (k int PRIMARY KEY) WITH compaction = {'class': 'LeveledCompactionStrategy', 'sstable_size_in_mb': 10}");
   await h.q('ALTER TABLE t ADD extra int');
   await h.q('INSERT INTO t (k, v, extra) VALUES (1, ?, 5)', ['one']);
   t.same(await h.rows('SELECT * FROM t'), [{ k: 1, extra: 5, v: 'one' }]);

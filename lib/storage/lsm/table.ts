@@ -1,0 +1,251 @@
+/**
+ * One table's LSM store: the active memtable, memtables being flushed, and the live
+ * SSTables. Reads merge every source that may hold the partition, newest first,
+ * skipping SSTables by bloom filter, token bounds and timestamps (an SSTable whose
+ * newest write is older than a partition deletion already seen cannot contribute).
+ *
+ * SSTables are reference-counted: a read or scan holds the set it started with, so a
+ * compaction that replaces SSTables deletes their files only when the last reader
+ * is done with them.
+ */
+import { isRowLive, rangeTombstonesWithin, withoutDroppedColumns } from '../../model/merge.js';
+import type { Partition, Row } from '../../model/partition.js';
+import type { TableMetadata } from '../../schema/metadata.js';
+import { mergeScans, mergeSources } from '../compaction/merge-iterator.js';
+import type { KeyRange, ReadFilter, TableStore } from '../engine.js';
+import { Memtable } from '../memtable.js';
+import type { SSTableReader } from '../sstable/reader.js';
+import type { PartitionSource } from '../source.js';
+import { LatencyHistogram } from './latency.js';
+
+/** What one read works with: fixed when it starts, whatever flushes or compactions do. */
+interface View {
+  readonly memtables: readonly Memtable[];
+  /** Newest data first: by maximum timestamp, descending. */
+  readonly sstables: readonly SSTableReader[];
+}
+
+export class LsmTableStore implements TableStore {
+  private table: TableMetadata;
+  private active: Memtable;
+  /** Memtables switched out and being written to SSTables, oldest first. */
+  private flushing: Memtable[] = [];
+  private live: SSTableReader[] = [];
+  private view: View;
+  private readonly refs = new Map<SSTableReader, number>();
+  /** Replaced SSTables waiting for their last reader before their files go. */
+  private readonly retired = new Set<SSTableReader>();
+  /** Deletions of replaced SSTables in progress (close waits for them). */
+  private readonly deleting = new Set<Promise<void>>();
+  readonly readLatency = new LatencyHistogram();
+  readonly writeLatency = new LatencyHistogram();
+
+  constructor(
+    table: TableMetadata,
+    sstables: SSTableReader[],
+    private readonly onRetiredDeleteError: (error: unknown) => void,
+  ) {
+    this.table = table;
+    this.active = new Memtable(table);
+    this.live = sstables;
+    this.view = this.buildView();
+  }
+
+  get metadata(): TableMetadata {
+    return this.table;
+  }
+
+  setMetadata(table: TableMetadata): void {
+    this.table = table;
+    this.active.setMetadata(table);
+    for (const m of this.flushing) m.setMetadata(table);
+  }
+
+  private buildView(): View {
+    const sstables = [...this.live].sort((a, b) => b.stats.maxTimestamp - a.stats.maxTimestamp);
+    return { memtables: [this.active, ...this.flushing].reverse(), sstables };
+  }
+
+  private acquire(): View {
+    const view = this.view;
+    for (const s of view.sstables) this.refs.set(s, (this.refs.get(s) ?? 0) + 1);
+    return view;
+  }
+
+  private release(view: View): void {
+    for (const s of view.sstables) {
+      const n = (this.refs.get(s) ?? 1) - 1;
+      if (n > 0) {
+        this.refs.set(s, n);
+        continue;
+      }
+      this.refs.delete(s);
+      if (this.retired.has(s)) {
+        this.retired.delete(s);
+        this.deleteFiles(s);
+      }
+    }
+  }
+
+  // ---- writes and flushes (driven by the engine) ----
+
+  applyToMemtable(update: Partition): void {
+    this.active.apply(update);
+  }
+
+  get activeMemtable(): Memtable {
+    return this.active;
+  }
+
+  get memtableBytes(): number {
+    return this.active.sizeBytes + this.flushing.reduce((sum, m) => sum + m.sizeBytes, 0);
+  }
+
+  /** Starts a flush: the active memtable becomes read-only and a new one takes writes. */
+  switchMemtable(): Memtable {
+    const old = this.active;
+    this.active = new Memtable(this.table);
+    this.flushing.push(old);
+    this.view = this.buildView();
+    return old;
+  }
+
+  /** A flush finished: its SSTable (if it wrote one) replaces the memtable. */
+  completeFlush(memtable: Memtable, sstable: SSTableReader | null): void {
+    this.flushing = this.flushing.filter((m) => m !== memtable);
+    if (sstable !== null) this.live.push(sstable);
+    this.view = this.buildView();
+  }
+
+  /** Drops all data (TRUNCATE): memtables are emptied and the SSTables retired. */
+  discardAll(): void {
+    this.active = new Memtable(this.table);
+    this.flushing = [];
+    this.replace(this.live, []);
+  }
+
+  get sstables(): readonly SSTableReader[] {
+    return this.live;
+  }
+
+  /** Swaps compacted SSTables for their replacements in one step. */
+  replace(inputs: readonly SSTableReader[], outputs: readonly SSTableReader[]): void {
+    const gone = new Set(inputs);
+    this.live = [...this.live.filter((s) => !gone.has(s)), ...outputs];
+    this.view = this.buildView();
+    for (const s of inputs) {
+      if ((this.refs.get(s) ?? 0) > 0) this.retired.add(s);
+      else this.deleteFiles(s);
+    }
+  }
+
+  private deleteFiles(sstable: SSTableReader): void {
+    const deletion = sstable.delete().catch(this.onRetiredDeleteError);
+    this.deleting.add(deletion);
+    void deletion.finally(() => this.deleting.delete(deletion));
+  }
+
+  /** Waits until replaced SSTables no longer read by anyone are deleted. */
+  async settleDeletions(): Promise<void> {
+    while (this.deleting.size > 0) await Promise.all(this.deleting);
+  }
+
+  /** The oldest timestamp anything outside `excluded` may hold for the key (compaction's purge bound). */
+  minTimestampOutside(key: Buffer, token: bigint, excluded: ReadonlySet<SSTableReader>): number {
+    let min = Infinity;
+    for (const m of [this.active, ...this.flushing]) min = Math.min(min, m.minTimestampWritten);
+    for (const s of this.live) {
+      if (!excluded.has(s) && s.stats.minTimestamp < min && s.mayContain(key, token)) min = s.stats.minTimestamp;
+    }
+    return min;
+  }
+
+  // ---- reads ----
+
+  async read(key: Buffer, token: bigint, filter: ReadFilter): Promise<Partition | null> {
+    const started = performance.now();
+    const view = this.acquire();
+    try {
+      const sources: PartitionSource[] = [];
+      let deletedAt = -Infinity;
+      for (const memtable of view.memtables) {
+        const source = memtable.get(key, token);
+        if (source === null) continue;
+        sources.push(source);
+        if (source.deletion !== null) deletedAt = Math.max(deletedAt, source.deletion.markedForDeleteAt);
+      }
+      for (const sstable of view.sstables) {
+        // Sorted newest first: once one is older than a partition deletion, all the rest are.
+        if (sstable.stats.maxTimestamp <= deletedAt) break;
+        if (!sstable.mayContain(key, token)) continue;
+        const source = await sstable.get(key, token);
+        if (source === null) continue;
+        sources.push(source);
+        if (source.deletion !== null) deletedAt = Math.max(deletedAt, source.deletion.markedForDeleteAt);
+      }
+      if (sources.length === 0) return null;
+      const merged = sources.length === 1 ? sources[0] : mergeSources(this.table, sources);
+      return await this.materialize(merged, filter);
+    } finally {
+      this.release(view);
+      this.readLatency.record(performance.now() - started);
+    }
+  }
+
+  /**
+   * Partitions in `range`. A scan reads the sources of the moment it starts; when a
+   * flush or compaction changes them, it starts over on the new ones just after the
+   * last partition it returned, so it sees later writes and does not pin replaced
+   * SSTables for as long as it runs.
+   */
+  async *scan(range: KeyRange, filter: ReadFilter): AsyncGenerator<Partition> {
+    let from: KeyRange = range;
+    for (;;) {
+      const view = this.acquire();
+      let restart = false;
+      try {
+        const scans = [...view.memtables.map((m) => m.scan(from)), ...view.sstables.map((s) => s.scan(from))];
+        const merged = scans.length === 1 ? scans[0] : mergeScans(this.table, scans);
+        for await (const source of merged) {
+          yield await this.materialize(source, filter);
+          if (this.view !== view) {
+            from = { ...from, start: { token: source.token, key: source.key }, startInclusive: false };
+            restart = true;
+            break;
+          }
+        }
+      } finally {
+        this.release(view);
+      }
+      if (!restart) return;
+    }
+  }
+
+  /** A merged source as a partition: its header and the filter's rows, stopping at the row limit. */
+  private async materialize(source: PartitionSource, filter: ReadFilter): Promise<Partition> {
+    const rows: Row[] = [];
+    let live = 0;
+    if (filter.rowLimit > 0) {
+      for await (const row of source.rows(filter.slices, filter.reversed)) {
+        rows.push(row);
+        if (isRowLive(row, filter.nowSeconds) && ++live >= filter.rowLimit) break;
+      }
+    }
+    const partition: Partition = {
+      key: source.key,
+      token: source.token,
+      deletion: source.deletion,
+      staticRow: source.staticRow,
+      rangeTombstones: rangeTombstonesWithin(this.table.comparator, source.rangeTombstones, filter.slices),
+      rows,
+    };
+    return withoutDroppedColumns(partition, this.table.droppedColumns);
+  }
+
+  async close(): Promise<void> {
+    await this.settleDeletions();
+    for (const s of this.live) await s.close();
+    this.live = [];
+    this.view = this.buildView();
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * `npm run bench:storage`: sibyl's storage engine against classic-level (LevelDB), in
+ * one run, on the same data and machine.
+ *
+ * 1. Load: ROWS rows (16-byte keys, 100-byte values) in batches of BATCH rows —
+ *    engine.apply of BATCH partition updates (periodic commit log) vs a classic-level
+ *    batch of BATCH puts. Rows/s and the ratio; bytes on disk after flushing.
+ * 2. Point reads: READS random keys, CONCURRENCY in flight, on both. Reads/s, ratio.
+ * 3. Range scan: SCAN consecutive rows from a random start on both (token order for
+ *    sibyl, key order for LevelDB: each store's natural order).
+ * 4. Group commit: 64 concurrent writers of single-row mutations for a fixed count, in
+ *    group mode and in periodic mode; the ratio.
+ * 5. p99 write latency of single-row writes while a major compaction runs, against the
+ *    p99 of the same writes with no compaction.
+ *
+ * Flags: --rows N (1000000) --reads N (200000) --scan N (10000) --batch N (1000)
+ *        --concurrency N (64) --dir DIR (a temp dir, removed afterwards)
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ClassicLevel } from 'classic-level';
+import { ALL_ROWS } from '../../lib/model/clustering.js';
+import { SystemClock } from '../../lib/model/clock.js';
+import { liveCell } from '../../lib/model/cell.js';
+import { emptyPartition, emptyRow, type PartitionUpdate } from '../../lib/model/partition.js';
+import { murmur3Token } from '../../lib/model/token.js';
+import { buildTable, DEFAULT_TABLE_OPTIONS } from '../../lib/schema/schema.js';
+import type { TableMetadata } from '../../lib/schema/metadata.js';
+import { parseTypeName } from '../../lib/schema/types.js';
+import type { ReadFilter } from '../../lib/storage/engine.js';
+import { LsmStorageEngine, type LsmEngineOptions } from '../../lib/storage/lsm/engine.js';
+import { LatencyHistogram } from '../../lib/storage/lsm/latency.js';
+import { NodeFileSystem } from '../../lib/storage/node-fs.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    reads: { type: 'string', default: '200000' },
+    scan: { type: 'string', default: '10000' },
+    batch: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '64' },
+    dir: { type: 'string' },
+  },
+});
+const ROWS = Number(flags.rows);
+const READS = Number(flags.reads);
+const SCAN = Number(flags.scan);
+const BATCH = Number(flags.batch);
+const CONCURRENCY = Number(flags.concurrency);
+
+const clock = new SystemClock();
+const silent = { info() {}, warn() {}, error() {} };
+const blob = parseTypeName('blob');
+const table: TableMetadata = buildTable({
+  keyspace: 'bench',
+  name: 'kv',
+  columns: [
+    { name: 'k', type: blob, kind: 'partition_key' },
+    { name: 'v', type: blob, kind: 'regular' },
+  ],
+  options: DEFAULT_TABLE_OPTIONS,
+});
+
+/** Deterministic keys (so both stores get the same data) from an index. */
+function keyOf(i: number): Buffer {
+  const key = Buffer.alloc(16);
+  key.writeUInt32BE(0x5eed, 0);
+  key.writeUInt32BE(i, 12);
+  key.writeUInt32BE((i * 2654435761) >>> 0, 8);
+  return key;
+}
+const VALUE = randomBytes(100);
+
+function updateOf(i: number, nowMicros: number, nowSeconds: number): PartitionUpdate {
+  const key = keyOf(i);
+  const partition = emptyPartition(key, murmur3Token(key));
+  const row = emptyRow([]);
+  row.liveness = { timestamp: nowMicros, ttl: 0, localDeletionTime: 0x7fffffff };
+  row.cells.set('v', liveCell(nowMicros, VALUE, 0, nowSeconds));
+  partition.rows.push(row);
+  return { tableId: table.id, partition };
+}
+
+function engineOptions(dataDir: string, overrides: Partial<LsmEngineOptions> = {}): LsmEngineOptions {
+  return {
+    fs: new NodeFileSystem(),
+    dataDir,
+    clock,
+    logger: silent,
+    commitlogSync: 'periodic',
+    commitlogSyncPeriodMs: 10_000,
+    commitlogGroupWindowMs: 15,
+    commitlogSegmentBytes: 32 << 20,
+    commitlogTotalSpaceBytes: 8 << 30,
+    memtableSpaceBytes: 128 << 20,
+    compactionThroughputBytes: 0,
+    ...overrides,
+  };
+}
+
+async function duBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? await duBytes(path) : (await stat(path)).size;
+  }
+  return total;
+}
+
+/** Runs `op(i)` for i in [0, count) with `concurrency` in flight; returns ops/s. */
+async function concurrently(count: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await op(next++);
+    }),
+  );
+  return count / ((performance.now() - started) / 1000);
+}
+
+const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
+async function main(): Promise<void> {
+  const root = flags.dir ?? (await mkdtemp(join(tmpdir(), 'sibyl-bench-storage-')));
+  const results: [string, string, string, string][] = [];
+  try {
+    // ---- 1. load ----
+    const engine = await LsmStorageEngine.open(engineOptions(join(root, 'sibyl')), [table]);
+    engine.openTable(table);
+    let started = performance.now();
+    for (let i = 0; i < ROWS; i += BATCH) {
+      const micros = clock.nowMicros();
+      const seconds = clock.nowSeconds();
+      const updates: PartitionUpdate[] = [];
+      for (let j = i; j < Math.min(ROWS, i + BATCH); j++) updates.push(updateOf(j, micros, seconds));
+      await engine.apply(updates);
+    }
+    const sibylWrite = ROWS / ((performance.now() - started) / 1000);
+
+    const level = new ClassicLevel<Buffer, Buffer>(join(root, 'level'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await level.open();
+    started = performance.now();
+    for (let i = 0; i < ROWS; i += BATCH) {
+      const ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+      for (let j = i; j < Math.min(ROWS, i + BATCH); j++) ops.push({ type: 'put', key: keyOf(j), value: VALUE });
+      await level.batch(ops);
+    }
+    const levelWrite = ROWS / ((performance.now() - started) / 1000);
+    results.push(['writes (rows/s)', rate(sibylWrite), rate(levelWrite), (sibylWrite / levelWrite).toFixed(2)]);
+
+    await engine.flush(table.id);
+    await engine.quiesce();
+    await level.compactRange(keyOf(0), Buffer.alloc(16, 0xff)).catch(() => undefined);
+    const sibylBytes = await duBytes(join(root, 'sibyl', 'data'));
+    const levelBytes = await duBytes(join(root, 'level'));
+    results.push(['bytes on disk', mib(sibylBytes), mib(levelBytes), (sibylBytes / levelBytes).toFixed(2)]);
+
+    // ---- 2. point reads ----
+    const store = engine.table(table.id)!;
+    const picks = Array.from({ length: READS }, () => Math.floor(Math.random() * ROWS));
+    const filter: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds: clock.nowSeconds() };
+    let missing = 0;
+    const sibylRead = await concurrently(READS, CONCURRENCY, async (i) => {
+      const key = keyOf(picks[i]);
+      if ((await store.read(key, murmur3Token(key), filter)) === null) missing++;
+    });
+    const levelRead = await concurrently(READS, CONCURRENCY, async (i) => {
+      if ((await level.get(keyOf(picks[i]))) === undefined) missing++;
+    });
+    if (missing > 0) throw new Error(`${missing} reads found nothing: the benchmark is broken`);
+    results.push(['point reads (reads/s)', rate(sibylRead), rate(levelRead), (sibylRead / levelRead).toFixed(2)]);
+
+    // ---- 3. range scan ----
+    const startKey = keyOf(Math.floor(Math.random() * ROWS));
+    started = performance.now();
+    let scanned = 0;
+    for await (const _ of store.scan(
+      { start: { token: murmur3Token(startKey), key: null }, startInclusive: true, end: null, endInclusive: true },
+      filter,
+    )) {
+      if (++scanned >= SCAN) break;
+    }
+    const sibylScan = scanned / ((performance.now() - started) / 1000);
+    started = performance.now();
+    let levelScanned = 0;
+    for await (const _ of level.iterator({ gte: startKey, limit: SCAN })) levelScanned++;
+    const levelScan = levelScanned / ((performance.now() - started) / 1000);
+    results.push([`range scan of ${SCAN} (rows/s)`, rate(sibylScan), rate(levelScan), (sibylScan / levelScan).toFixed(2)]);
+    await level.close();
+
+    // ---- 5. p99 write latency during a compaction ----
+    const writeLatency = async (count: number): Promise<number> => {
+      const histogram = new LatencyHistogram();
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now();
+        await engine.apply([updateOf(ROWS + i, clock.nowMicros(), clock.nowSeconds())]);
+        histogram.record(performance.now() - t0);
+      }
+      return histogram.percentile(0.99);
+    };
+    // Several SSTables to compact: overwrite a slice of the data in a few flushes.
+    for (let round = 0; round < 4; round++) {
+      const updates: PartitionUpdate[] = [];
+      for (let j = round; j < ROWS; j += 8) updates.push(updateOf(j, clock.nowMicros(), clock.nowSeconds()));
+      for (let j = 0; j < updates.length; j += BATCH) await engine.apply(updates.slice(j, j + BATCH));
+      await engine.flush(table.id);
+    }
+    await engine.quiesce();
+    const quietP99 = await writeLatency(5000);
+    const compaction = engine.compactAll(table.id);
+    let duringCount = 0;
+    const histogram = new LatencyHistogram();
+    let compacting = true;
+    void compaction.finally(() => (compacting = false));
+    while (compacting) {
+      const t0 = performance.now();
+      await engine.apply([updateOf(2 * ROWS + duringCount++, clock.nowMicros(), clock.nowSeconds())]);
+      histogram.record(performance.now() - t0);
+    }
+    await compaction;
+    results.push([
+      'p99 single-row write latency (ms)',
+      `${histogram.percentile(0.99).toFixed(2)} during compaction`,
+      `${quietP99.toFixed(2)} without`,
+      (histogram.percentile(0.99) / quietP99).toFixed(2),
+    ]);
+    await engine.close();
+
+    // ---- 4. group commit vs periodic, 64 concurrent writers ----
+    const GROUP_WRITES = 20_000;
+    const modes: Record<string, number> = {};
+    for (const mode of ['periodic', 'group'] as const) {
+      const e = await LsmStorageEngine.open(engineOptions(join(root, `sibyl-${mode}`), { commitlogSync: mode, commitlogGroupWindowMs: 2 }), [table]);
+      modes[mode] = await concurrently(GROUP_WRITES, 64, (i) => e.apply([updateOf(i, clock.nowMicros(), clock.nowSeconds())]));
+      await e.close();
+    }
+    results.push(['64 writers: group vs periodic (writes/s)', rate(modes.group), rate(modes.periodic), (modes.group / modes.periodic).toFixed(2)]);
+  } finally {
+    if (flags.dir === undefined) await rm(root, { recursive: true, force: true });
+  }
+  const header: [string, string, string, string] = ['measure', 'sibyl', 'classic-level / baseline', 'ratio'];
+  const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
+  console.log(`${ROWS} rows, ${READS} reads (${CONCURRENCY} in flight), batches of ${BATCH}`);
+  console.log(line(header));
+  for (const r of results) console.log(line(r));
+  console.log('targets: writes >= 1.0, point reads >= 0.5, group/periodic >= 0.5');
+}
+
+await main();
