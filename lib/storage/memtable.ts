@@ -21,15 +21,49 @@ import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
 import type { PartitionSource } from './source.js';
 
+/**
+ * A partition's place in the memtable. The token is also held as two 32-bit halves:
+ * the tree compares keys on every insert and lookup, and number comparisons cost far
+ * less than BigInt ones.
+ */
 interface MemtableKey {
   readonly token: bigint;
   readonly key: Buffer;
+  /** The token's high 32 bits, signed, and low 32 bits, unsigned. */
+  readonly high: number;
+  readonly low: number;
+}
+
+/** The stored partition of a key: the tree and the map share it, so replacing the
+ *  merged partition costs no tree operation. A class, so every entry has one shape
+ *  and the comparator's property loads stay fast. */
+class Entry implements MemtableKey {
+  readonly high: number;
+  readonly low: number;
+  constructor(
+    readonly token: bigint,
+    readonly key: Buffer,
+    public partition: Partition,
+  ) {
+    this.high = Number(BigInt.asIntN(32, token >> 32n));
+    this.low = Number(BigInt.asUintN(32, token));
+  }
+}
+
+function memtableKey(token: bigint, key: Buffer): MemtableKey {
+  return new Entry(token, key, null as unknown as Partition);
 }
 
 // sorted-btree is CommonJS with an ES-style default export.
 const BTree = sortedBtree.default;
 
-const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number => compareKeys(a.token, a.key, b.token, b.key);
+const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
+  a.high !== b.high ? (a.high < b.high ? -1 : 1) : a.low !== b.low ? (a.low < b.low ? -1 : 1) : Buffer.compare(a.key, b.key);
+
+function idOf(key: Buffer): string {
+  // latin1 maps each byte to one char: the cheapest exact string form of bytes.
+  return key.toString('latin1');
+}
 
 /** Partitions a scan hands out before letting the event loop run. */
 const SCAN_PARTITIONS_PER_TURN_MAX = 256;
@@ -84,6 +118,28 @@ function minTimestampOf(update: Partition): number {
 
 
 /**
+ * True when an update can be stored as it is: no deletion of any kind (so nothing in
+ * it can shadow anything else in it) and rows strictly ascending. Most writes are
+ * like that; they skip the merge and its allocations.
+ */
+function isSelfConsistent(comparator: ClusteringComparator, update: Partition): boolean {
+  if (update.deletion !== null || update.rangeTombstones.length > 0) return false;
+  const rows = update.rows;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (row.deletion !== null) return false;
+    for (const complex of row.complex.values()) if (complex.deletion !== null || complex.cells.length > 1) return false;
+    if (i > 0 && comparator.compare(rows[i - 1].clustering, row.clustering) >= 0) return false;
+  }
+  const staticRow = update.staticRow;
+  if (staticRow !== null) {
+    if (staticRow.deletion !== null) return false;
+    for (const complex of staticRow.complex.values()) if (complex.deletion !== null || complex.cells.length > 1) return false;
+  }
+  return true;
+}
+
+/**
  * Rows of a live (possibly still growing) partition within slices, lazily. After each
  * yield the stored array may have been spliced; the position is re-found by the last
  * clustering returned, so no row is skipped or returned twice.
@@ -120,7 +176,10 @@ async function* rowsOf(
 }
 
 export class Memtable {
-  private readonly tree = new BTree<MemtableKey, Partition>(undefined, compareMemtableKeys);
+  /** Order, for scans and flushes. */
+  private readonly tree = new BTree<MemtableKey, Entry>(undefined, compareMemtableKeys);
+  /** Point access by key bytes, for writes and reads. */
+  private readonly entries = new Map<string, Entry>();
   private table: TableMetadata;
   private pathComparatorFor: PathComparatorFor;
   private bytes = 0;
@@ -157,35 +216,39 @@ export class Memtable {
   /** Merges one partition update in; the update's objects become the memtable's. */
   apply(update: Partition): void {
     const comparator = this.table.comparator;
-    const key = { token: update.token, key: update.key };
-    const stored = this.tree.get(key);
-    const merged =
-      stored === undefined
-        ? mergePartitions(comparator, emptyPartition(update.key, update.token), update, this.pathComparatorFor)
-        : applyUpdate(comparator, stored, update, this.pathComparatorFor, IN_PLACE);
-    if (merged !== stored) this.tree.set(key, merged);
+    const id = idOf(update.key);
+    const entry = this.entries.get(id);
+    if (entry === undefined) {
+      const partition = isSelfConsistent(comparator, update)
+        ? update
+        : mergePartitions(comparator, emptyPartition(update.key, update.token), update, this.pathComparatorFor);
+      const created = new Entry(update.token, update.key, partition);
+      this.entries.set(id, created);
+      this.tree.set(created, created);
+    } else {
+      entry.partition = applyUpdate(comparator, entry.partition, update, this.pathComparatorFor, IN_PLACE);
+    }
     this.bytes += updateBytes(update);
     const min = minTimestampOf(update);
     if (min < this.minTimestamp) this.minTimestamp = min;
   }
 
-  get(key: Buffer, token: bigint): PartitionSource | null {
-    const id = { token, key };
-    const stored = this.tree.get(id);
-    return stored === undefined ? null : this.source(id, stored);
+  get(key: Buffer, _token: bigint): PartitionSource | null {
+    const entry = this.entries.get(idOf(key));
+    return entry === undefined ? null : this.source(entry);
   }
 
-  private source(id: MemtableKey, stored: Partition): PartitionSource {
+  private source(entry: Entry): PartitionSource {
     const comparator = this.table.comparator;
-    const tree = this.tree;
-    // Header fields as of now; rows follow the live partition (re-read from the tree).
+    const stored = entry.partition;
+    // Header fields as of now; rows follow the live partition (the entry is updated in place).
     return {
       key: stored.key,
       token: stored.token,
       deletion: stored.deletion,
       staticRow: stored.staticRow,
       rangeTombstones: stored.rangeTombstones,
-      rows: (slices, reversed) => rowsOf(comparator, () => (tree.get(id) ?? stored).rows, slices, reversed),
+      rows: (slices, reversed) => rowsOf(comparator, () => entry.partition.rows, slices, reversed),
     };
   }
 
@@ -206,13 +269,12 @@ export class Memtable {
       return range.endInclusive ? c <= 0 : c < 0;
     };
     // The empty key sorts before every key of its token.
-    let next =
-      start === null ? this.tree.getPairOrNextHigher({ token: -(2n ** 63n), key: Buffer.alloc(0) }) : this.tree.getPairOrNextHigher({ token: start.token, key: Buffer.alloc(0) });
+    let next = this.tree.getPairOrNextHigher(memtableKey(start === null ? -(2n ** 63n) : start.token, Buffer.alloc(0)));
     while (next !== undefined && !afterStart(next[0])) next = this.tree.nextHigherPair(next[0]);
     let handed = 0;
     while (next !== undefined && beforeEnd(next[0])) {
-      const [k, partition] = next;
-      yield this.source(k, partition);
+      const [k, entry] = next;
+      yield this.source(entry);
       if (++handed % SCAN_PARTITIONS_PER_TURN_MAX === 0) await nextTurn();
       // Re-find the successor: the tree may have changed while the consumer worked.
       next = this.tree.nextHigherPair(k);
@@ -221,6 +283,6 @@ export class Memtable {
 
   /** Every partition in order, for a flush (the memtable must no longer take writes). */
   *partitions(): IterableIterator<Partition> {
-    for (const [, partition] of this.tree.entries()) yield partition;
+    for (const [, entry] of this.tree.entries()) yield entry.partition;
   }
 }

@@ -94,7 +94,7 @@ function engineOptions(dataDir: string, overrides: Partial<LsmEngineOptions> = {
     commitlogSyncPeriodMs: 10_000,
     commitlogGroupWindowMs: 15,
     commitlogSegmentBytes: 32 << 20,
-    commitlogTotalSpaceBytes: 8 << 30,
+    commitlogTotalSpaceBytes: 8 * 2 ** 30,
     memtableSpaceBytes: 128 << 20,
     compactionThroughputBytes: 0,
     ...overrides,

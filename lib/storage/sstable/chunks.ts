@@ -1,0 +1,254 @@
+/**
+ * Reading the data stream of Data.db: chunks located through CompressionInfo.db,
+ * verified against their CRC32C, decompressed and kept in a small cache, and a cursor
+ * that walks records (partition headers, rows) across chunk boundaries.
+ */
+import { crc32c } from '@node-rs/crc32';
+import { CorruptSSTable } from '../../errors.js';
+import type { FileHandle } from '../fs.js';
+import type { Compressor } from './compression.js';
+import { HEADER_BYTES, VARINT_BYTES_MAX, chunkPayload, peekVarint, varintBytes, type CompressionInfo } from './format.js';
+
+/** Decompressed chunks kept per SSTable: enough for a few concurrent point reads and
+ *  scans to find their chunk again, bounded whatever the SSTable's size. */
+const CHUNK_CACHE_CHUNKS = 8;
+/** Read buffers kept for reuse: about as many as reads run at once. */
+const SPARE_BUFFERS_MAX = 4;
+
+/** Reads exactly `buffer.length` bytes at `position`; a short file is corruption. */
+export async function readFully(file: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const count = await file.read(buffer, filled, buffer.length - filled, position + filled);
+    if (count === 0) {
+      throw new CorruptSSTable(`Corrupted: ${file.path}: unexpected end of file at byte ${position + filled}`, file.path);
+    }
+    filled += count;
+  }
+}
+
+export class ChunkReader {
+  /** Most recently used last; a promise so concurrent readers of one chunk share a read. */
+  private readonly cache = new Map<number, Promise<Buffer>>();
+  /** Read buffers for compressed chunks, free for the next read. */
+  private readonly spareBuffers: Buffer[] = [];
+  readonly chunkLength: number;
+  readonly dataLength: number;
+
+  constructor(
+    private readonly file: FileHandle,
+    private readonly info: CompressionInfo,
+    private readonly compressor: Compressor,
+  ) {
+    this.chunkLength = info.chunkLength;
+    this.dataLength = info.dataLength;
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** The decompressed chunk with this index, from the cache when it is there. */
+  chunk(index: number): Promise<Buffer> {
+    const cached = this.cache.get(index);
+    if (cached !== undefined) {
+      this.cache.delete(index);
+      this.cache.set(index, cached);
+      return cached;
+    }
+    const loading = this.load(index);
+    this.cache.set(index, loading);
+    if (this.cache.size > CHUNK_CACHE_CHUNKS) this.cache.delete(this.cache.keys().next().value!);
+    // A failed read must not stay cached: the next reader tries again (and fails again
+    // if the chunk is really corrupt). The caller still sees the rejection.
+    loading.catch(() => {
+      if (this.cache.get(index) === loading) this.cache.delete(index);
+    });
+    return loading;
+  }
+
+  private async readStored(index: number, into: Buffer | null = null): Promise<Buffer> {
+    const start = this.info.chunkOffsets[index];
+    const length = this.info.chunkOffsets[index + 1] - start;
+    const stored = into === null ? Buffer.allocUnsafe(length) : into.subarray(0, length);
+    await readFully(this.file, stored, start);
+    return stored;
+  }
+
+  private async load(index: number): Promise<Buffer> {
+    const storedLength = this.info.chunkOffsets[index + 1] - this.info.chunkOffsets[index];
+    // A chunk stored uncompressed is kept as read. A compressed one is read into a
+    // reused buffer, since decompression copies it out: one allocation less per read.
+    if (storedLength - 4 === this.lengthOf(index)) return this.decode(index, await this.readStored(index));
+    const buffer = this.spareBuffers.pop() ?? Buffer.allocUnsafe(this.chunkLength + 4);
+    try {
+      return this.decode(index, await this.readStored(index, buffer));
+    } finally {
+      if (this.spareBuffers.length < SPARE_BUFFERS_MAX) this.spareBuffers.push(buffer);
+    }
+  }
+
+  private lengthOf(index: number): number {
+    return Math.min(this.chunkLength, this.dataLength - index * this.chunkLength);
+  }
+
+  /** Verifies a stored chunk and returns its uncompressed bytes. */
+  private decode(index: number, stored: Buffer): Buffer {
+    const start = this.info.chunkOffsets[index];
+    const corrupt = (why: string) =>
+      new CorruptSSTable(`Corrupted: ${this.path}: chunk ${index} at byte ${start} ${why}`, this.path);
+    const payload = chunkPayload(stored);
+    if (payload === null) throw corrupt('fails its CRC32C check');
+    const length = this.lengthOf(index);
+    // Stored uncompressed when compression would not have made it smaller.
+    if (payload.length === length) return payload;
+    let chunk: Buffer;
+    try {
+      chunk = this.compressor.uncompress(payload);
+    } catch (error) {
+      throw corrupt(`does not decompress (${(error as Error).message})`);
+    }
+    if (chunk.length !== length) throw corrupt(`decompresses to ${chunk.length} bytes instead of ${length}`);
+    return chunk;
+  }
+
+  /** CRC32C of the whole file (for Digest.db), verifying every chunk on the way. */
+  async fileChecksum(): Promise<number> {
+    const header = Buffer.allocUnsafe(HEADER_BYTES);
+    await readFully(this.file, header, 0);
+    let crc = crc32c(header);
+    for (let index = 0; index < this.info.chunkOffsets.length - 1; index++) {
+      const stored = await this.readStored(index);
+      this.decode(index, stored);
+      crc = crc32c(stored, crc);
+    }
+    return crc;
+  }
+
+  close(): Promise<void> {
+    this.cache.clear();
+    return this.file.close();
+  }
+}
+
+/**
+ * Walks records of the data stream from a position. It holds on to its current chunk,
+ * so a sequential walk reads each chunk once whatever the cache does meanwhile.
+ */
+export class DataCursor {
+  constructor(
+    private readonly chunks: ChunkReader,
+    /** Stream position of the next record; callers may move it (seek, step back). */
+    public position: number,
+    private current: Buffer | null = null,
+    private currentStart = 0,
+  ) {}
+
+  /** A cursor at `position` that starts with this one's chunk: reading a partition's
+   *  rows right after its header needs no second read of the chunk, even when
+   *  concurrent reads have pushed it out of the cache meanwhile. */
+  fork(position: number): DataCursor {
+    return new DataCursor(this.chunks, position, this.current, this.currentStart);
+  }
+
+  /** Like next(), without a promise, when the whole record is in the current chunk
+   *  (nearly always); undefined when next() has to read. */
+  nextIfLoaded(): Buffer | undefined {
+    const chunk = this.current;
+    if (chunk === null) return undefined;
+    const offset = this.position - this.currentStart;
+    if (offset < 0 || offset >= chunk.length) return undefined;
+    const length = peekVarint(chunk, offset);
+    if (length < 0) return undefined;
+    const start = offset + varintBytes;
+    if (start + length > chunk.length) return undefined;
+    this.position += varintBytes + length;
+    return chunk.subarray(start, start + length);
+  }
+
+  /** Moves past the rest of the current partition — its rows and end marker — as far
+   *  as the current chunk goes, without making a view of each record. True when done;
+   *  false when the partition goes on past the chunk. */
+  skipPartitionIfLoaded(): boolean {
+    const chunk = this.current;
+    if (chunk === null) return false;
+    for (;;) {
+      const offset = this.position - this.currentStart;
+      if (offset < 0 || offset >= chunk.length) return false;
+      const length = peekVarint(chunk, offset);
+      if (length < 0 || offset + varintBytes + length > chunk.length) return false;
+      this.position += varintBytes + length;
+      if (length === 0) return true;
+    }
+  }
+
+  /** The next record's bytes — empty for an end-of-partition marker — and moves past
+   *  it. A record inside one chunk is a view of that chunk; one that spans chunks is
+   *  copied together. */
+  async next(): Promise<Buffer> {
+    const loaded = this.nextIfLoaded();
+    if (loaded !== undefined) return loaded;
+    if (!this.holds(this.position)) await this.load(this.position);
+    let chunk = this.current!;
+    let start = this.position - this.currentStart;
+    let length = peekVarint(chunk, start);
+    if (length >= 0) {
+      start += varintBytes;
+      this.position += varintBytes;
+    } else {
+      length = await this.slowVarint();
+      if (!this.holds(this.position) && length > 0) await this.load(this.position);
+      chunk = this.current!;
+      start = this.position - this.currentStart;
+    }
+    if (start + length <= chunk.length) {
+      this.position += length;
+      return chunk.subarray(start, start + length);
+    }
+    return this.gather(length);
+  }
+
+  private holds(position: number): boolean {
+    return this.current !== null && position >= this.currentStart && position < this.currentStart + this.current.length;
+  }
+
+  private async load(position: number): Promise<void> {
+    if (position >= this.chunks.dataLength) {
+      throw new CorruptSSTable(
+        `Corrupted: ${this.chunks.path}: a record runs past the end of the data (${this.chunks.dataLength} bytes)`,
+        this.chunks.path,
+      );
+    }
+    const index = Math.floor(position / this.chunks.chunkLength);
+    this.current = await this.chunks.chunk(index);
+    this.currentStart = index * this.chunks.chunkLength;
+  }
+
+  /** Copies `length` bytes from the position on, across as many chunks as they span. */
+  private async gather(length: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      if (!this.holds(this.position)) await this.load(this.position);
+      const offset = this.position - this.currentStart;
+      const count = Math.min(length - filled, this.current!.length - offset);
+      this.current!.copy(out, filled, offset, offset + count);
+      filled += count;
+      this.position += count;
+    }
+    return out;
+  }
+
+  /** A varint split by a chunk boundary (rare: only its few bytes are gathered). */
+  private async slowVarint(): Promise<number> {
+    let value = 0;
+    let multiplier = 1;
+    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
+      const byte = (await this.gather(1))[0];
+      value += (byte & 0x7f) * multiplier;
+      if (byte < 0x80) return value;
+      multiplier *= 0x80;
+    }
+    throw new CorruptSSTable(`Corrupted: ${this.chunks.path}: varint too long at byte ${this.position}`, this.chunks.path);
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * An open SSTable. It keeps in memory what every read needs — statistics, the summary
+ * (sampled partitions of the index and of the data chunks), the bloom filter and the
+ * chunk offsets — and reads the rest on demand. A point read goes from the summary
+ * straight to the data chunk where the partition starts (usually one read); only a
+ * slice of a partition too large to rule out a row index also reads its index entry.
+ * Scans walk Index.db block by block. File handles stay open for the reader's lifetime.
+ */
+import { CorruptSSTable, assert } from '../../errors.js';
+import { compareKeys } from '../../model/token.js';
+import type { TableMetadata } from '../../schema/metadata.js';
+import type { KeyRange, PartitionPosition } from '../engine.js';
+import type { FileHandle, FileSystem } from '../fs.js';
+import type { PartitionSource } from '../source.js';
+import { BloomFilter } from './bloom.js';
+import { ChunkReader, DataCursor, readFully } from './chunks.js';
+import { compressorNamed } from './compression.js';
+import { COMPONENTS, componentPath, componentSuffix, temporaryPath, type Component } from './descriptor.js';
+import {
+  HEADER_BYTES,
+  IndexBlockCursor,
+  ROW_INDEX_BLOCK_BYTES,
+  chunkPayload,
+  compareHeaderKey,
+  checkDataHeader,
+  decodeCompressionInfo,
+  decodeDigest,
+  decodeFilter,
+  decodeStatistics,
+  decodeSummary,
+  decodeToc,
+  encodeStatistics,
+  readPartitionHeader,
+  tokenWords,
+  type RowIndex,
+  type SSTableStats,
+  type Statistics,
+  type Summary,
+} from './format.js';
+import { SSTablePartition, firstIndex, type RowContext } from './rows.js';
+
+export type { SSTableStats } from './format.js';
+export { listSSTables } from './descriptor.js';
+
+/** Reads a whole component; a missing one is corruption of the SSTable. */
+async function readComponent(fs: FileSystem, path: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CorruptSSTable(`Corrupted: missing component ${path}`, path);
+    throw error;
+  }
+}
+
+/** True when a partition at (token, key) is at or after a range's start. */
+function afterRangeStart(token: bigint, key: Buffer, start: PartitionPosition, inclusive: boolean): boolean {
+  if (start.key === null) return inclusive ? token >= start.token : token > start.token;
+  const c = compareKeys(token, key, start.token, start.key);
+  return inclusive ? c >= 0 : c > 0;
+}
+
+/** True when a partition at (token, key) is at or before a range's end. */
+function beforeRangeEnd(token: bigint, key: Buffer, end: PartitionPosition, inclusive: boolean): boolean {
+  if (end.key === null) return inclusive ? token <= end.token : token < end.token;
+  const c = compareKeys(token, key, end.token, end.key);
+  return inclusive ? c <= 0 : c < 0;
+}
+
+export class SSTableReader {
+  private statistics: Statistics;
+  private readonly context: RowContext;
+  private checks = 0;
+  private falsePositives = 0;
+  private closed = false;
+  /** Full paths of every component file. */
+  readonly files: string[];
+
+  private constructor(
+    private readonly fs: FileSystem,
+    readonly dir: string,
+    readonly generation: number,
+    statistics: Statistics,
+    private readonly summary: Summary,
+    private readonly filter: BloomFilter,
+    private readonly chunks: ChunkReader,
+    private readonly index: FileHandle,
+    table: TableMetadata,
+  ) {
+    this.statistics = statistics;
+    this.context = { chunks, comparator: table.comparator, columns: statistics.columns };
+    this.files = COMPONENTS.map((component) => componentPath(dir, generation, component));
+  }
+
+  /** Opens a complete SSTable, verifying the checksums of its TOC, statistics, summary,
+   *  filter and compression info and the sizes of its data and index files. */
+  static async open(fs: FileSystem, dir: string, generation: number, table: TableMetadata): Promise<SSTableReader> {
+    const path = (component: Component): string => componentPath(dir, generation, component);
+    const toc = decodeToc(await readComponent(fs, path('TOC')), path('TOC'));
+    for (const component of COMPONENTS) {
+      if (component !== 'TOC' && !toc.includes(componentSuffix(component))) {
+        throw new CorruptSSTable(`Corrupted: ${path('TOC')}: ${componentSuffix(component)} is not listed`, path('TOC'));
+      }
+    }
+    const statistics = decodeStatistics(await readComponent(fs, path('Statistics')), path('Statistics'));
+    const summary = decodeSummary(await readComponent(fs, path('Summary')), path('Summary'));
+    const filterBits = decodeFilter(await readComponent(fs, path('Filter')), path('Filter'));
+    const info = decodeCompressionInfo(await readComponent(fs, path('CompressionInfo')), path('CompressionInfo'));
+    const compressor = compressorNamed(info.compressor);
+    if (compressor === undefined) {
+      throw new CorruptSSTable(`Unknown compressor '${info.compressor}' in ${path('CompressionInfo')}`, path('CompressionInfo'));
+    }
+    const firsts = [summary.indexBlocks.keys[0], summary.dataChunks.keys[0]];
+    if (firsts.some((key) => key === undefined || !key.equals(statistics.firstKey))) {
+      throw new CorruptSSTable(`Corrupted: ${path('Summary')}: does not start at the SSTable's first key`, path('Summary'));
+    }
+    const data = await fs.open(path('Data'), 'r');
+    let index: FileHandle | null = null;
+    try {
+      index = await fs.open(path('Index'), 'r');
+      const dataLength = info.chunkOffsets[info.chunkOffsets.length - 1];
+      if ((await data.size()) !== dataLength) {
+        throw new CorruptSSTable(`Corrupted: ${data.path}: ${await data.size()} bytes, expected ${dataLength}`, data.path);
+      }
+      if ((await index.size()) !== summary.indexLength) {
+        throw new CorruptSSTable(`Corrupted: ${index.path}: ${await index.size()} bytes, expected ${summary.indexLength}`, index.path);
+      }
+      const header = Buffer.allocUnsafe(HEADER_BYTES);
+      await readFully(data, header, 0);
+      checkDataHeader(header, data.path);
+    } catch (error) {
+      await data.close();
+      await index?.close();
+      throw error;
+    }
+    const filter = new BloomFilter(filterBits.hashCount, filterBits.bitCount, filterBits.bits);
+    return new SSTableReader(fs, dir, generation, statistics, summary, filter, new ChunkReader(data, info, compressor), index, table);
+  }
+
+  get stats(): SSTableStats {
+    return this.statistics.stats;
+  }
+  get firstToken(): bigint {
+    return this.statistics.stats.minToken;
+  }
+  get lastToken(): bigint {
+    return this.statistics.stats.maxToken;
+  }
+  get firstKey(): Buffer {
+    return this.statistics.firstKey;
+  }
+  get lastKey(): Buffer {
+    return this.statistics.lastKey;
+  }
+  /** get() calls that consulted the bloom filter (the token was within bounds). */
+  get bloomChecks(): number {
+    return this.checks;
+  }
+  /** get() calls where the bloom filter said "maybe" but the key was not there. */
+  get bloomFalsePositives(): number {
+    return this.falsePositives;
+  }
+
+  /** False when the SSTable certainly does not hold the key: the token is out of its
+   *  bounds or the bloom filter says so. Counts nothing (get() does). */
+  mayContain(key: Buffer, token: bigint): boolean {
+    return token >= this.firstToken && token <= this.lastToken && this.filter.mightContain(key);
+  }
+
+  /** One partition's source — header read now, rows lazily — or null. */
+  async get(key: Buffer, token: bigint): Promise<PartitionSource | null> {
+    if (token < this.firstToken || token > this.lastToken) return null;
+    this.checks++;
+    if (!this.filter.mightContain(key)) return null;
+    const found = await this.find(key, token);
+    if (found === null) this.falsePositives++;
+    return found;
+  }
+
+  /**
+   * Walks the partitions that start between the last data-chunk sample at or before
+   * the key and the next sample: the partition, if present, is among them.
+   */
+  private async find(key: Buffer, token: bigint): Promise<PartitionSource | null> {
+    this.assertOpen();
+    const samples = this.summary.dataChunks;
+    const [high, low] = tokenWords(token);
+    const sample = samples.lastAtOrBefore(high, low, key);
+    if (sample < 0) return null;
+    const positions = samples.positions;
+    const end = sample + 1 < positions.length ? positions[sample + 1] : this.chunks.dataLength;
+    const file = this.chunks.path;
+    const cursor = new DataCursor(this.chunks, positions[sample]);
+    while (cursor.position < end) {
+      const position = cursor.position;
+      const record = cursor.nextIfLoaded() ?? (await cursor.next());
+      const order = compareHeaderKey(record, high, low, key, file);
+      if (order > 0) return null;
+      // Every partition between two samples starts in the first one's chunk. One that
+      // runs past the chunk loaded is the last of them, so the key would lie between
+      // it and the next sample: absent. This never reads through a wide partition.
+      if (order < 0) {
+        if (!cursor.skipPartitionIfLoaded()) return null;
+        continue;
+      }
+      const header = readPartitionHeader(record, this.statistics.columns, file);
+      // The next partition starts at `end` at the latest, so a partition with less
+      // room than one row-index block has no row index; a bigger one may have one,
+      // looked up in Index.db if a slice needs it.
+      const rowIndex = end - position <= ROW_INDEX_BLOCK_BYTES ? null : () => this.rowIndexOf(header.key, token);
+      return new SSTablePartition(this.context, header, position, cursor, rowIndex);
+    }
+    return null;
+  }
+
+  /** The row index of a partition the data holds, from its Index.db entry. */
+  private async rowIndexOf(key: Buffer, token: bigint): Promise<RowIndex | null> {
+    const [high, low] = tokenWords(token);
+    // The block to look in is the last one starting at or before the key.
+    const block = this.summary.indexBlocks.lastAtOrBefore(high, low, key);
+    if (block >= 0) {
+      const entries = new IndexBlockCursor(await this.readIndexBlock(block), this.index.path);
+      while (entries.next()) {
+        const order = entries.compareTo(high, low, key);
+        if (order === 0) return entries.rowIndex();
+        if (order > 0) break;
+      }
+    }
+    throw new CorruptSSTable(`Corrupted: ${this.index.path}: no entry for key 0x${key.toString('hex')}, which the data holds`, this.index.path);
+  }
+
+  /** Partitions within `range` in (token, key) order; rows are read when asked for. */
+  async *scan(range: KeyRange): AsyncGenerator<PartitionSource> {
+    this.assertOpen();
+    const { start, end } = range;
+    if (start !== null && start.token > this.lastToken) return;
+    if (end !== null && end.token < this.firstToken) return;
+    const { tokens, keys } = this.summary.indexBlocks;
+    // The block before the first one that starts inside the range may hold its start.
+    let block =
+      start === null
+        ? 0
+        : Math.max(0, firstIndex(keys.length, (b) => afterRangeStart(tokens[b], keys[b], start, range.startInclusive)) - 1);
+    for (; block < keys.length; block++) {
+      const entries = new IndexBlockCursor(await this.readIndexBlock(block), this.index.path);
+      while (entries.next()) {
+        const token = entries.token();
+        const key = entries.key();
+        if (start !== null && !afterRangeStart(token, key, start, range.startInclusive)) continue;
+        if (end !== null && !beforeRangeEnd(token, key, end, range.endInclusive)) return;
+        yield await this.partitionAt(entries.position, entries.rowIndex(), key);
+      }
+    }
+  }
+
+  private async readIndexBlock(block: number): Promise<Buffer> {
+    this.assertOpen();
+    const { positions } = this.summary.indexBlocks;
+    const start = positions[block];
+    const stored = Buffer.allocUnsafe((block + 1 < positions.length ? positions[block + 1] : this.summary.indexLength) - start);
+    await readFully(this.index, stored, start);
+    const entries = chunkPayload(stored);
+    if (entries === null) {
+      throw new CorruptSSTable(`Corrupted: ${this.index.path}: index block ${block} at byte ${start} fails its CRC32C check`, this.index.path);
+    }
+    return entries;
+  }
+
+  private async partitionAt(position: number, rowIndex: RowIndex | null, key: Buffer): Promise<PartitionSource> {
+    const cursor = new DataCursor(this.chunks, position);
+    const header = readPartitionHeader(await cursor.next(), this.statistics.columns, this.chunks.path);
+    if (!header.key.equals(key)) {
+      throw new CorruptSSTable(
+        `Corrupted: ${this.chunks.path}: the index points at byte ${position} for key 0x${key.toString('hex')}, which holds 0x${header.key.toString('hex')}`,
+        this.chunks.path,
+      );
+    }
+    return new SSTablePartition(this.context, header, position, cursor, rowIndex);
+  }
+
+  /** Reads the whole data file, checking every chunk and the file against Digest.db
+   *  (what `nodetool verify` does); throws CorruptSSTable on the first mismatch. */
+  async verify(): Promise<void> {
+    this.assertOpen();
+    const digestPath = componentPath(this.dir, this.generation, 'Digest');
+    const expected = decodeDigest(await readComponent(this.fs, digestPath), digestPath);
+    const actual = await this.chunks.fileChecksum();
+    if (actual !== expected) {
+      throw new CorruptSSTable(`Corrupted: ${this.chunks.path}: its CRC32C does not match ${digestPath}`, this.chunks.path);
+    }
+  }
+
+  /** Records a new level (leveled compaction moves SSTables without rewriting them):
+   *  new statistics under a temporary name, synced, renamed over the old ones. */
+  async setLevel(level: number): Promise<void> {
+    assert(Number.isSafeInteger(level) && level >= 0, `invalid level ${level}`);
+    const statistics: Statistics = { ...this.statistics, stats: { ...this.statistics.stats, level } };
+    const temporary = temporaryPath(this.dir, this.generation, 'Statistics');
+    await this.fs.writeFile(temporary, encodeStatistics(statistics));
+    await this.fs.rename(temporary, componentPath(this.dir, this.generation, 'Statistics'));
+    await this.fs.syncDir(this.dir);
+    this.statistics = statistics;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) assert(false, `SSTable ${this.generation} in ${this.dir} is closed`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chunks.close();
+    await this.index.close();
+  }
+
+  /** Closes the reader and removes every component, the TOC first: if a crash stops
+   *  this half-way, what is left has no TOC and listSSTables removes it. */
+  async delete(): Promise<void> {
+    await this.close();
+    const toc = componentPath(this.dir, this.generation, 'TOC');
+    await this.fs.unlink(toc);
+    await this.fs.syncDir(this.dir);
+    for (const file of this.files) {
+      if (file !== toc && (await this.fs.exists(file))) await this.fs.unlink(file);
+    }
+    await this.fs.syncDir(this.dir);
+  }
+}

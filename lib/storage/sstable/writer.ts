@@ -1,0 +1,455 @@
+/**
+ * Writes one SSTable, streaming: partitions arrive in (token, key) order and rows in
+ * clustering order, one at a time, so neither a flush nor a compaction ever holds a
+ * whole wide partition. The writer buffers one uncompressed chunk, one index block and
+ * the index state (summary samples, bloom filter, the open partition's row index).
+ *
+ * Visibility: every component is written under a temporary name and synced, then
+ * renamed into place; the directory is synced; then the TOC is written, renamed and
+ * the directory synced again. Until that last rename the SSTable does not exist
+ * (listSSTables removes what a crash leaves), and after it every component is durable.
+ *
+ * Calls must not overlap: await each one before the next.
+ */
+import { crc32c } from '@node-rs/crc32';
+import { NO_DELETION_TIME, type Cell, type DeletionTime } from '../../model/cell.js';
+import type { Partition, Row } from '../../model/partition.js';
+import { compareKeys } from '../../model/token.js';
+import { assert } from '../../errors.js';
+import type { TableMetadata } from '../../schema/metadata.js';
+import type { FileHandle, FileSystem } from '../fs.js';
+import type { PartitionHeader } from '../source.js';
+import { BloomFilter } from './bloom.js';
+import { compressorFor, type Compressor } from './compression.js';
+import { COMPONENTS, componentPath, componentSuffix, temporaryPath, type Component } from './descriptor.js';
+import {
+  ByteWriter,
+  ColumnIds,
+  HEADER_BYTES,
+  MAGIC,
+  ROW_INDEX_BLOCK_BYTES,
+  encodeChunk,
+  encodeCompressionInfo,
+  encodeDataHeader,
+  encodeDigest,
+  encodeFilter,
+  encodeStatistics,
+  encodeSummary,
+  encodeToc,
+  seal,
+  writeHeader,
+  writeIndexEntry,
+  writePartitionHeader,
+  writeRowBody,
+  type SSTableStats,
+  type Samples,
+} from './format.js';
+import { SSTableReader } from './reader.js';
+
+/** Index entries per index block, i.e. the summary samples every this many entries… */
+const INDEX_BLOCK_ENTRIES_MAX = 128;
+/** …or sooner when entries are large (wide partitions' row indexes), so a point read
+ *  reads one small block. */
+const INDEX_BLOCK_BYTES_MAX = 64 * 1024;
+
+const END_OF_PARTITION = Buffer.from([0]);
+
+export interface SSTableWriterOptions {
+  /** Sizes the bloom filter; more partitions than this raise its false-positive rate. */
+  readonly expectedPartitions: number;
+  /** Level for leveled compaction; 0 by default. */
+  readonly level?: number;
+}
+
+/** The partition being written and its row index so far. */
+interface OpenPartition {
+  readonly key: Buffer;
+  readonly token: bigint;
+  /** Stream position of its header. */
+  readonly position: number;
+  /** Stream position where the current row-index block starts, and its first row. */
+  blockStart: number;
+  blockFirst: Buffer[] | null;
+  previous: Buffer[] | null;
+  /** The row index's blocks so far; null until the first block closes (most
+   *  partitions never get one). */
+  rowIndex: { offsets: number[]; firsts: Buffer[][]; lasts: Buffer[][] } | null;
+}
+
+/** Summary samples as they are collected. Keys are copied: the caller may reuse its buffers. */
+class SampleList {
+  private readonly keys: Buffer[] = [];
+  private readonly tokens: bigint[] = [];
+  private readonly positions: number[] = [];
+
+  add(key: Buffer, token: bigint, position: number): void {
+    this.keys.push(Buffer.from(key));
+    this.tokens.push(token);
+    this.positions.push(position);
+  }
+
+  samples(): Samples {
+    return { keys: this.keys, tokens: BigInt64Array.from(this.tokens), positions: this.positions };
+  }
+}
+
+export class SSTableWriter {
+  private state: 'writing' | 'finished' | 'aborted' = 'writing';
+  private readonly columns = new ColumnIds();
+  private readonly record = new ByteWriter(1024);
+  private readonly prefix = new ByteWriter(16);
+  private readonly rowIndexScratch = new ByteWriter(256);
+
+  // Data.db
+  private chunkFill = 0;
+  private streamPosition = 0;
+  private dataFileLength = 0;
+  private readonly chunkOffsets: number[] = [];
+  private digest = 0;
+
+  // Index.db and Summary.db
+  private readonly indexBlock = new ByteWriter(8192);
+  private indexBlockEntries = 0;
+  private indexFileLength = 0;
+  private readonly indexSamples = new SampleList();
+  private readonly dataSamples = new SampleList();
+  private lastSampledChunk = -1;
+
+  // Statistics.db. With nothing to measure, min > max.
+  private current: OpenPartition | null = null;
+  private firstKey: Buffer | null = null;
+  private lastKey: Buffer | null = null;
+  private firstToken = 0n;
+  private lastToken = 0n;
+  private partitionCount = 0;
+  private rowCount = 0;
+  private tombstoneCount = 0;
+  private minTimestamp = Number.MAX_SAFE_INTEGER;
+  private maxTimestamp = Number.MIN_SAFE_INTEGER;
+  private minLocalDeletionTime = NO_DELETION_TIME;
+  private maxLocalDeletionTime = Number.MIN_SAFE_INTEGER;
+
+  private constructor(
+    private readonly fs: FileSystem,
+    readonly dir: string,
+    readonly generation: number,
+    private readonly table: TableMetadata,
+    private readonly level: number,
+    private readonly compressor: Compressor,
+    private readonly chunk: Buffer,
+    private readonly filter: BloomFilter,
+    private data: FileHandle | null,
+    private index: FileHandle | null,
+  ) {}
+
+  static async create(
+    fs: FileSystem,
+    dir: string,
+    generation: number,
+    table: TableMetadata,
+    options: SSTableWriterOptions,
+  ): Promise<SSTableWriter> {
+    const level = options.level ?? 0;
+    assert(Number.isSafeInteger(options.expectedPartitions) && options.expectedPartitions >= 0, 'invalid expectedPartitions');
+    assert(Number.isSafeInteger(level) && level >= 0, `invalid level ${level}`);
+    await fs.mkdir(dir);
+    assert(!(await fs.exists(componentPath(dir, generation, 'TOC'))), `SSTable ${generation} already exists in ${dir}`);
+    const compression = table.options.compression;
+    const chunk = Buffer.allocUnsafe(compression.chunkLengthKb * 1024);
+    const filter = BloomFilter.sized(options.expectedPartitions, table.options.bloomFilterFpChance);
+    const data = await fs.open(temporaryPath(dir, generation, 'Data'), 'w+');
+    let index: FileHandle;
+    try {
+      index = await fs.open(temporaryPath(dir, generation, 'Index'), 'w+');
+    } catch (error) {
+      await data.close();
+      throw error;
+    }
+    const writer = new SSTableWriter(fs, dir, generation, table, level, compressorFor(compression), chunk, filter, data, index);
+    try {
+      await writer.writeFileHeaders();
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    return writer;
+  }
+
+  private async writeFileHeaders(): Promise<void> {
+    const dataHeader = encodeDataHeader();
+    await this.data!.write(dataHeader, 0);
+    this.digest = crc32c(dataHeader);
+    this.dataFileLength = dataHeader.length;
+    const indexHeader = new ByteWriter(HEADER_BYTES);
+    writeHeader(indexHeader, MAGIC.index);
+    await this.index!.write(indexHeader.view(), 0);
+    this.indexFileLength = HEADER_BYTES;
+  }
+
+  /** Uncompressed bytes of data written so far, so compaction can split output by size. */
+  get bytesWritten(): number {
+    return this.streamPosition;
+  }
+
+  async startPartition(header: PartitionHeader): Promise<void> {
+    assert(this.state === 'writing' && this.current === null, 'startPartition: a partition is already open');
+    if (this.lastKey !== null && compareKeys(this.lastToken, this.lastKey, header.token, header.key) >= 0) {
+      assert(
+        false,
+        `partitions out of order: token ${header.token} key 0x${header.key.toString('hex')} after token ${this.lastToken} key 0x${this.lastKey.toString('hex')}`,
+      );
+    }
+    const comparator = this.table.comparator;
+    for (let i = 1; i < header.rangeTombstones.length; i++) {
+      assert(
+        comparator.compareStarts(header.rangeTombstones[i - 1].start, header.rangeTombstones[i].start) <= 0,
+        'range tombstones must be sorted by start',
+      );
+    }
+    if (header.deletion !== null) this.noteDeletion(header.deletion);
+    for (const tombstone of header.rangeTombstones) this.noteDeletion(tombstone.deletion);
+    if (header.staticRow !== null) {
+      assert(header.staticRow.clustering.length === 0, 'the static row has a clustering');
+      this.noteRow(header.staticRow);
+    }
+    const position = this.streamPosition;
+    const chunkIndex = Math.floor(position / this.chunk.length);
+    if (chunkIndex !== this.lastSampledChunk) {
+      this.dataSamples.add(header.key, header.token, position);
+      this.lastSampledChunk = chunkIndex;
+    }
+    this.record.reset();
+    writePartitionHeader(this.record, header, this.columns);
+    await this.putRecord(this.record.view());
+    this.current = {
+      key: header.key,
+      token: header.token,
+      position,
+      blockStart: this.streamPosition,
+      blockFirst: null,
+      previous: null,
+      rowIndex: null,
+    };
+    this.filter.add(header.key);
+    if (this.firstKey === null) {
+      this.firstKey = header.key;
+      this.firstToken = header.token;
+    }
+    this.lastKey = header.key;
+    this.lastToken = header.token;
+  }
+
+  async addRow(row: Row): Promise<void> {
+    const partition = this.current;
+    assert(partition !== null, 'addRow outside a partition');
+    const comparator = this.table.comparator;
+    assert(row.clustering.length === comparator.size, 'row clustering does not match the table');
+    if (partition.previous !== null) {
+      assert(comparator.compare(partition.previous, row.clustering) < 0, 'rows must be in strictly increasing clustering order');
+      if (this.streamPosition - partition.blockStart >= ROW_INDEX_BLOCK_BYTES) {
+        this.closeRowIndexBlock(partition);
+        partition.blockStart = this.streamPosition;
+        partition.blockFirst = null;
+      }
+    }
+    if (partition.blockFirst === null) partition.blockFirst = row.clustering;
+    this.noteRow(row);
+    this.rowCount++;
+    this.record.reset();
+    writeRowBody(this.record, row, this.columns);
+    await this.putRecord(this.record.view());
+    partition.previous = row.clustering;
+  }
+
+  async endPartition(): Promise<void> {
+    const partition = this.current;
+    assert(partition !== null, 'endPartition outside a partition');
+    const rowsEnd = this.streamPosition - partition.position;
+    await this.put(END_OF_PARTITION);
+    let rowIndex = null;
+    // One block needs no index: the rows are read from the start anyway.
+    if (partition.rowIndex !== null) {
+      this.closeRowIndexBlock(partition);
+      rowIndex = { rowsEnd, ...partition.rowIndex };
+    }
+    if (this.indexBlockEntries === 0) this.indexSamples.add(partition.key, partition.token, this.indexFileLength);
+    writeIndexEntry(this.indexBlock, partition.key, partition.token, partition.position, rowIndex, this.rowIndexScratch);
+    this.indexBlockEntries++;
+    if (this.indexBlockEntries >= INDEX_BLOCK_ENTRIES_MAX || this.indexBlock.length >= INDEX_BLOCK_BYTES_MAX) {
+      await this.flushIndexBlock();
+    }
+    this.partitionCount++;
+    this.current = null;
+  }
+
+  private closeRowIndexBlock(partition: OpenPartition): void {
+    partition.rowIndex ??= { offsets: [], firsts: [], lasts: [] };
+    partition.rowIndex.offsets.push(partition.blockStart - partition.position);
+    partition.rowIndex.firsts.push(partition.blockFirst!);
+    partition.rowIndex.lasts.push(partition.previous!);
+  }
+
+  /** Writes a whole partition: start, rows, end. */
+  async append(partition: Partition): Promise<void> {
+    await this.startPartition(partition);
+    for (const row of partition.rows) await this.addRow(row);
+    await this.endPartition();
+  }
+
+  /**
+   * Writes the remaining components, makes the SSTable visible (TOC last) and returns
+   * it opened. An SSTable holds at least one partition: abort() a writer that got none.
+   * If this throws, abort() removes whatever was written.
+   */
+  async finish(): Promise<SSTableReader> {
+    assert(this.state === 'writing' && this.current === null, 'finish: a partition is still open');
+    assert(this.partitionCount > 0, 'an SSTable needs at least one partition; abort() an empty writer');
+    if (this.chunkFill > 0) await this.flushChunk();
+    if (this.indexBlockEntries > 0) await this.flushIndexBlock();
+    for (const handle of [this.data!, this.index!]) {
+      await handle.sync();
+      await handle.close();
+    }
+    this.data = null;
+    this.index = null;
+
+    const stats: SSTableStats = {
+      minTimestamp: this.minTimestamp,
+      maxTimestamp: this.maxTimestamp,
+      minLocalDeletionTime: this.minLocalDeletionTime,
+      maxLocalDeletionTime: this.maxLocalDeletionTime,
+      minToken: this.firstToken,
+      maxToken: this.lastToken,
+      partitionCount: this.partitionCount,
+      rowCount: this.rowCount,
+      tombstoneCount: this.tombstoneCount,
+      uncompressedBytes: this.streamPosition,
+      diskBytes: this.dataFileLength,
+      level: this.level,
+      compression: this.compressor.name,
+    };
+    const written: [Component, Buffer][] = [
+      [
+        'Summary',
+        encodeSummary({ indexLength: this.indexFileLength, indexBlocks: this.indexSamples.samples(), dataChunks: this.dataSamples.samples() }),
+      ],
+      ['Filter', encodeFilter(this.filter)],
+      [
+        'CompressionInfo',
+        encodeCompressionInfo({
+          compressor: this.compressor.name,
+          chunkLength: this.chunk.length,
+          dataLength: this.streamPosition,
+          chunkOffsets: Float64Array.from([...this.chunkOffsets, this.dataFileLength]),
+        }),
+      ],
+      ['Statistics', encodeStatistics({ stats, firstKey: this.firstKey!, lastKey: this.lastKey!, columns: this.columns.names })],
+      ['Digest', encodeDigest(this.digest)],
+    ];
+    for (const [component, bytes] of written) await this.fs.writeFile(this.temporary(component), bytes);
+    const components = COMPONENTS.filter((component) => component !== 'TOC');
+    for (const component of components) await this.fs.rename(this.temporary(component), this.final(component));
+    await this.fs.syncDir(this.dir);
+    await this.fs.writeFile(this.temporary('TOC'), encodeToc(components.map(componentSuffix)));
+    await this.fs.rename(this.temporary('TOC'), this.final('TOC'));
+    await this.fs.syncDir(this.dir);
+    const reader = await SSTableReader.open(this.fs, this.dir, this.generation, this.table);
+    this.state = 'finished';
+    return reader;
+  }
+
+  /** Stops writing and removes every file of this generation, the TOC first. */
+  async abort(): Promise<void> {
+    assert(this.state !== 'finished', 'abort: the SSTable is already finished');
+    this.state = 'aborted';
+    for (const handle of [this.data, this.index]) {
+      // The files are about to be deleted: a failing close changes nothing.
+      await handle?.close().catch(() => undefined);
+    }
+    this.data = null;
+    this.index = null;
+    for (const component of [...COMPONENTS].reverse()) {
+      for (const path of [this.final(component), this.temporary(component)]) {
+        if (await this.fs.exists(path)) await this.fs.unlink(path);
+      }
+    }
+    await this.fs.syncDir(this.dir);
+  }
+
+  private final(component: Component): string {
+    return componentPath(this.dir, this.generation, component);
+  }
+
+  private temporary(component: Component): string {
+    return temporaryPath(this.dir, this.generation, component);
+  }
+
+  private async putRecord(body: Buffer): Promise<void> {
+    this.prefix.reset();
+    this.prefix.varint(body.length);
+    await this.put(this.prefix.view());
+    await this.put(body);
+  }
+
+  /** Appends to the data stream, writing out each chunk as it fills. */
+  private async put(bytes: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      const count = Math.min(bytes.length - offset, this.chunk.length - this.chunkFill);
+      bytes.copy(this.chunk, this.chunkFill, offset, offset + count);
+      this.chunkFill += count;
+      this.streamPosition += count;
+      offset += count;
+      if (this.chunkFill === this.chunk.length) await this.flushChunk();
+    }
+  }
+
+  /** Compresses, checksums and writes the buffered chunk: one sequential write, and the
+   *  point where a long flush or compaction yields to the event loop. */
+  private async flushChunk(): Promise<void> {
+    assert(this.state === 'writing', `SSTable writer is ${this.state}`);
+    const raw = this.chunk.subarray(0, this.chunkFill);
+    const compressed = this.compressor.compress(raw);
+    const stored = encodeChunk(compressed.length < raw.length ? compressed : raw);
+    this.chunkOffsets.push(this.dataFileLength);
+    this.digest = crc32c(stored, this.digest);
+    await this.data!.write(stored, this.dataFileLength);
+    this.dataFileLength += stored.length;
+    this.chunkFill = 0;
+  }
+
+  private async flushIndexBlock(): Promise<void> {
+    const block = seal(this.indexBlock);
+    await this.index!.write(block, this.indexFileLength);
+    this.indexFileLength += block.length;
+    this.indexBlock.reset();
+    this.indexBlockEntries = 0;
+  }
+
+  private noteTimestamp(timestamp: number, localDeletionTime: number): void {
+    if (timestamp < this.minTimestamp) this.minTimestamp = timestamp;
+    if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+    if (localDeletionTime < this.minLocalDeletionTime) this.minLocalDeletionTime = localDeletionTime;
+    if (localDeletionTime > this.maxLocalDeletionTime) this.maxLocalDeletionTime = localDeletionTime;
+  }
+
+  private noteDeletion(deletion: DeletionTime): void {
+    this.noteTimestamp(deletion.markedForDeleteAt, deletion.localDeletionTime);
+    this.tombstoneCount++;
+  }
+
+  private noteCell(cell: Cell): void {
+    this.noteTimestamp(cell.timestamp, cell.localDeletionTime);
+    if (cell.value === null) this.tombstoneCount++;
+  }
+
+  private noteRow(row: Row): void {
+    if (row.liveness !== null) this.noteTimestamp(row.liveness.timestamp, row.liveness.localDeletionTime);
+    if (row.deletion !== null) this.noteDeletion(row.deletion);
+    for (const cell of row.cells.values()) this.noteCell(cell);
+    for (const column of row.complex.values()) {
+      if (column.deletion !== null) this.noteDeletion(column.deletion);
+      for (const cell of column.cells) this.noteCell(cell);
+    }
+  }
+}

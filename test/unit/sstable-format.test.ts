@@ -1,0 +1,267 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { createRequire } from 'node:module';
+import { NO_DELETION_TIME, type Cell, type DeletionTime } from '../../lib/model/cell.js';
+import type { ComplexColumn, Row } from '../../lib/model/partition.js';
+import { CorruptSSTable } from '../../lib/errors.js';
+import { BloomFilter } from '../../lib/storage/sstable/bloom.js';
+import {
+  ByteReader,
+  ByteWriter,
+  ColumnIds,
+  decodeStatistics,
+  decodeToc,
+  encodeStatistics,
+  encodeToc,
+  readPartitionHeader,
+  readRowBody,
+  readRowClustering,
+  writePartitionHeader,
+  writeRowBody,
+  type Statistics,
+} from '../../lib/storage/sstable/format.js';
+import type { PartitionHeader } from '../../lib/storage/source.js';
+
+const FILE = 'test-Data.db';
+
+// ---------------------------------------------------------------------------------
+// Primitives
+
+t.test('varints and signed varints round-trip every safe integer exactly', async (t) => {
+  const safe = fc.oneof(
+    fc.integer(),
+    fc.constantFrom(0, 1, -1, 63, 64, -63, -64, 127, 128, 2 ** 31, -(2 ** 31), 2 ** 32, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
+    fc.maxSafeInteger(),
+    fc.maxSafeInteger().map((n) => -n),
+  );
+  fc.assert(
+    fc.property(fc.array(safe, { maxLength: 20 }), (values) => {
+      const writer = new ByteWriter(4);
+      for (const v of values) {
+        writer.svarint(v);
+        writer.varint(Math.abs(v));
+      }
+      const reader = new ByteReader(writer.toBuffer(), FILE);
+      for (const v of values) {
+        if (!Object.is(reader.svarint(), v === 0 ? 0 : v)) return false;
+        if (reader.varint() !== Math.abs(v)) return false;
+      }
+      return reader.remaining === 0;
+    }),
+    { numRuns: 300 },
+  );
+  const writer = new ByteWriter();
+  t.throws(() => writer.varint(-1), /varint out of range/, 'a negative varint is a bug');
+  t.throws(() => writer.svarint(2 ** 53), /svarint out of range/, 'an unsafe integer is a bug');
+});
+
+t.test('reading past the end of a record is reported as corruption of the file', async (t) => {
+  const writer = new ByteWriter();
+  writer.bytes(Buffer.from('hello'));
+  const truncated = writer.toBuffer().subarray(0, 3);
+  try {
+    new ByteReader(truncated, FILE).bytes();
+    t.fail('no error');
+  } catch (error) {
+    t.type(error, CorruptSSTable);
+    t.equal((error as CorruptSSTable).file, FILE);
+  }
+});
+
+// ---------------------------------------------------------------------------------
+// Rows and partition headers
+
+const timestamp = fc.oneof(fc.maxSafeInteger(), fc.maxSafeInteger().map((n) => -n), fc.constant(1_700_000_000_000_000));
+const seconds = fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.constant(NO_DELETION_TIME));
+const bytes = fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a));
+const deletionArb: fc.Arbitrary<DeletionTime> = fc.record({ markedForDeleteAt: timestamp, localDeletionTime: seconds });
+// Every combination of value/tombstone, TTL and expiry, not only the ones liveCell makes.
+const cellArb = (withPath: boolean): fc.Arbitrary<Cell> =>
+  fc.record({
+    timestamp,
+    value: fc.option(bytes, { nil: null }),
+    ttl: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 31 - 1 })),
+    localDeletionTime: seconds,
+    path: withPath ? bytes : fc.constant(undefined),
+  });
+const columnName = fc.string({ minLength: 1, maxLength: 8, unit: 'grapheme' });
+const clusteringArb = fc.array(bytes, { maxLength: 3 });
+const rowArb: fc.Arbitrary<Row> = fc.record({
+  clustering: clusteringArb,
+  liveness: fc.option(fc.record({ timestamp, ttl: fc.nat(), localDeletionTime: seconds }), { nil: null }),
+  deletion: fc.option(deletionArb, { nil: null }),
+  cells: fc.array(fc.tuple(columnName, cellArb(false)), { maxLength: 5 }).map((entries) => new Map(entries)),
+  complex: fc
+    .array(
+      fc.tuple(
+        columnName,
+        fc.record({ deletion: fc.option(deletionArb, { nil: null }), cells: fc.array(cellArb(true), { maxLength: 4 }) }) as fc.Arbitrary<ComplexColumn>,
+      ),
+      { maxLength: 3 },
+    )
+    .map((entries) => new Map(entries)),
+});
+
+/** Buffers as hex, maps as entry lists (order kept), undefined fields dropped. */
+function plain(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return `0x${value.toString('hex')}`;
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Map) return [...value].map(([k, v]) => [k, plain(v)]);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, plain(v)]),
+    );
+  }
+  return value;
+}
+
+t.test('a row record round-trips every field exactly, whatever the columns and values', async (t) => {
+  fc.assert(
+    fc.property(fc.array(rowArb, { minLength: 1, maxLength: 4 }), (rows) => {
+      // One column table across several rows, as in one SSTable.
+      const columns = new ColumnIds();
+      const records = rows.map((row) => {
+        const writer = new ByteWriter(8);
+        writeRowBody(writer, row, columns);
+        return writer.toBuffer();
+      });
+      return rows.every((row, i) => {
+        const decoded = readRowBody(records[i], columns.names, FILE);
+        const clustering = readRowClustering(records[i], FILE);
+        const reusing = readRowBody(records[i], columns.names, FILE, clustering);
+        const expected = JSON.stringify(plain(row));
+        return JSON.stringify(plain(decoded)) === expected && JSON.stringify(plain(reusing)) === expected;
+      });
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('property held');
+});
+
+t.test('a partition header round-trips its key, token, deletion, range tombstones and static row', async (t) => {
+  const bound = fc.record({ prefix: clusteringArb, inclusive: fc.boolean() });
+  const headerArb: fc.Arbitrary<PartitionHeader> = fc.record({
+    key: bytes,
+    token: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    deletion: fc.option(deletionArb, { nil: null }),
+    staticRow: fc.option(rowArb.map((r) => ({ ...r, clustering: [] })), { nil: null }),
+    rangeTombstones: fc.array(fc.record({ start: bound, end: bound, deletion: deletionArb }), { maxLength: 4 }),
+  });
+  fc.assert(
+    fc.property(headerArb, (header) => {
+      const columns = new ColumnIds();
+      const writer = new ByteWriter();
+      writePartitionHeader(writer, header, columns);
+      const decoded = readPartitionHeader(writer.toBuffer(), columns.names, FILE);
+      return JSON.stringify(plain(decoded)) === JSON.stringify(plain(header));
+    }),
+    { numRuns: 200 },
+  );
+  t.pass('property held');
+});
+
+t.test('a record with bytes left over after decoding is corruption', async (t) => {
+  const columns = new ColumnIds();
+  const writer = new ByteWriter();
+  writeRowBody(writer, { clustering: [], liveness: null, deletion: null, cells: new Map(), complex: new Map() }, columns);
+  writer.u8(7);
+  t.throws(() => readRowBody(writer.toBuffer(), columns.names, FILE), CorruptSSTable);
+});
+
+// ---------------------------------------------------------------------------------
+// Whole-file components
+
+t.test('statistics round-trip; any flipped bit is caught by the checksum', async (t) => {
+  const statistics: Statistics = {
+    stats: {
+      minTimestamp: -5,
+      maxTimestamp: Number.MAX_SAFE_INTEGER,
+      minLocalDeletionTime: 10,
+      maxLocalDeletionTime: NO_DELETION_TIME,
+      minToken: -(2n ** 63n) + 1n,
+      maxToken: 2n ** 63n - 1n,
+      partitionCount: 3,
+      rowCount: 9,
+      tombstoneCount: 2,
+      uncompressedBytes: 2 ** 40,
+      diskBytes: 12345,
+      level: 4,
+      compression: 'LZ4Compressor',
+    },
+    firstKey: Buffer.from('a'),
+    lastKey: Buffer.from('zz'),
+    columns: ['v', 'ünïcode', 'tags'],
+  };
+  const encoded = encodeStatistics(statistics);
+  t.same(plain(decodeStatistics(encoded, 'Statistics.db')), plain(statistics));
+  for (let bit = 0; bit < encoded.length * 8; bit += 7) {
+    const damaged = Buffer.from(encoded);
+    damaged[bit >> 3] ^= 1 << (bit & 7);
+    t.throws(() => decodeStatistics(damaged, 'Statistics.db'), CorruptSSTable);
+  }
+});
+
+t.test('the table of contents round-trips and rejects damage', async (t) => {
+  const components = ['Data.db', 'Index.db', 'Statistics.db'];
+  const toc = encodeToc(components);
+  t.same(decodeToc(toc, 'TOC.db'), components);
+  t.match(toc.toString('utf8'), /^sibyl-sstable-toc 1\nData\.db\n/, 'readable text');
+  const edited = Buffer.from(toc.toString('utf8').replace('Index.db', 'Index.dc'));
+  t.throws(() => decodeToc(edited, 'TOC.db'), CorruptSSTable);
+  t.throws(() => decodeToc(toc.subarray(0, toc.length - 5), 'TOC.db'), CorruptSSTable, 'a truncated TOC');
+});
+
+// ---------------------------------------------------------------------------------
+// Bloom filter
+
+t.test('the bloom filter never forgets a key it was given', async (t) => {
+  fc.assert(
+    fc.property(fc.uniqueArray(bytes, { maxLength: 200, comparator: (a, b) => a.equals(b) }), fc.double({ min: 0.0001, max: 0.5, noNaN: true }), (keys, p) => {
+      const filter = BloomFilter.sized(keys.length, p);
+      keys.forEach((k) => filter.add(k));
+      return keys.every((k) => filter.mightContain(k));
+    }),
+    { numRuns: 100 },
+  );
+  const everything = BloomFilter.sized(10, 1);
+  t.equal(everything.bitCount, 0, 'fp chance 1 means no filter');
+  t.ok(everything.mightContain(Buffer.from('anything')));
+});
+
+t.test('the bloom filter hashes the key it is given now, not a reused buffer\'s old content', async (t) => {
+  const filter = BloomFilter.sized(1, 1e-9);
+  const key = Buffer.from('present');
+  filter.add(key);
+  t.ok(filter.mightContain(key));
+  key.write('absent!');
+  t.notOk(filter.mightContain(key), 'the same buffer with other bytes is another key');
+  t.ok(filter.mightContain(Buffer.from('present')));
+});
+
+t.test('the bloom filter positions come from the x64 128-bit MurmurHash3 that murmurhash3js-revisited computes', async (t) => {
+  const murmur = createRequire(import.meta.url)('murmurhash3js-revisited') as { x64: { hash128(b: Uint8Array): string } };
+  // A large odd bit count: a wrong hash word would land on the same bits by chance
+  // about once in a million keys.
+  const bitCount = (1 << 20) + 7;
+  fc.assert(
+    // Every length from 0 to 70 alike: full 16-byte blocks and every tail length.
+    fc.property(fc.integer({ min: 0, max: 70 }).chain((length) => fc.uint8Array({ minLength: length, maxLength: length })), (bytes) => {
+      const key = Buffer.from(bytes);
+      const hex = murmur.x64.hash128(key);
+      // The package's hex is h1 (high word first) then h2; positions use the low words.
+      const h1 = parseInt(hex.slice(8, 16), 16);
+      const h2 = parseInt(hex.slice(24, 32), 16);
+      const filter = new BloomFilter(3, bitCount, Buffer.alloc(Math.ceil(bitCount / 8)));
+      filter.add(key);
+      return [0, 1, 2].every((i) => {
+        const bit = (h1 + i * h2) % bitCount;
+        return (filter.bits[bit >>> 3] & (1 << (bit & 7))) !== 0;
+      });
+    }),
+    { numRuns: 500 },
+  );
+  t.pass('property held');
+});
