@@ -51,6 +51,8 @@ export interface NodeConfig {
   readonly hintedHandoffEnabled: boolean;
   /** Replay skips corrupt commit-log records (and says how many) instead of refusing to start. */
   readonly commitlogReplaySkipCorrupt: boolean;
+  /** Decompressed SSTable chunks cached for reads. */
+  readonly fileCacheSizeBytes: number;
   readonly maxHintWindowMs: number;
   readonly readRequestTimeoutMs: number;
   readonly writeRequestTimeoutMs: number;
@@ -89,6 +91,7 @@ const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   compactionThroughputBytesPerSecond: 64 * MiB,
   hintedHandoffEnabled: true,
   commitlogReplaySkipCorrupt: false,
+  fileCacheSizeBytes: 256 * MiB,
   maxHintWindowMs: 3 * 3_600_000,
   readRequestTimeoutMs: 5_000,
   writeRequestTimeoutMs: 2_000,
@@ -372,6 +375,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   commitlog_segment_size: key('commitlogSegmentSizeBytes', size),
   commitlog_total_space: key('commitlogTotalSpaceBytes', size),
   memtable_heap_space: key('memtableHeapSpaceBytes', size),
+  file_cache_size: key('fileCacheSizeBytes', size),
   compaction_throughput: key('compactionThroughputBytesPerSecond', rate),
   hinted_handoff_enabled: key('hintedHandoffEnabled', boolean()),
   commitlog_replay_skip_corrupt: key('commitlogReplaySkipCorrupt', boolean()),

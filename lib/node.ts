@@ -69,6 +69,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
         commitlogSkipCorrupt: config.commitlogReplaySkipCorrupt,
         memtableSpaceBytes: config.memtableHeapSpaceBytes,
         compactionThroughputBytes: config.compactionThroughputBytesPerSecond,
+        fileCacheBytes: config.fileCacheSizeBytes,
       },
       tables,
     );

@@ -53,6 +53,40 @@ class LruCache<K, V> {
   }
 }
 
+/** One execution of INSERT/UPDATE/DELETE/BATCH: its values, timestamp, and the
+ *  read-before-write that list operations need. A class, built once per execution. */
+class WriteExecution implements WriteContext {
+  readonly bindings: ExecContext['bindings'];
+  readonly clock: Clock;
+  readonly timeuuids: TimeUuidGenerator;
+  readonly nowSeconds: number;
+
+  constructor(
+    ctx: ExecContext,
+    readonly defaultTimestamp: number,
+    readonly listPaths: ListPaths,
+    private readonly proxy: StorageProxy,
+    private readonly schema: SchemaManager,
+    private readonly readConsistency: ConsistencyName,
+  ) {
+    this.bindings = ctx.bindings;
+    this.clock = ctx.clock;
+    this.timeuuids = ctx.timeuuids;
+    this.nowSeconds = ctx.nowSeconds;
+  }
+
+  async readRow(table: TableMetadata, key: Buffer, token: bigint, clustering: Buffer[] | null): Promise<Row | null> {
+    const ks = this.schema.current.keyspace(table.keyspace);
+    if (ks === undefined) throw new InvalidRequest(`Keyspace ${table.keyspace} does not exist`);
+    const slices = clustering === null ? [ALL_ROWS] : [{ start: { prefix: clustering, inclusive: true }, end: { prefix: clustering, inclusive: true } }];
+    const filter = { slices, reversed: false, rowLimit: 1, nowSeconds: this.nowSeconds };
+    const partition = await this.proxy.read(ks, table, key, token, filter, this.readConsistency);
+    if (partition === null) return null;
+    if (clustering === null) return partition.staticRow;
+    return partition.rows.find((r) => table.comparator.compare(r.clustering, clustering) === 0) ?? null;
+  }
+}
+
 export interface ExecutorOptions {
   schema: SchemaManager;
   proxy: StorageProxy;
@@ -203,23 +237,21 @@ export class CqlExecutor implements CqlService {
     requestTimestamp: number | undefined,
   ): Promise<void> {
     const proxy = this.options.proxy;
-    const readConsistency: ConsistencyName = consistency === 'ANY' || consistency === 'EACH_QUORUM' ? 'ONE' : consistency;
-    const writeCtx: WriteContext = {
-      ...ctx,
+    const writeCtx = new WriteExecution(
+      ctx,
       // One timestamp for the whole statement or batch, as Cassandra does.
-      defaultTimestamp: requestTimestamp ?? this.options.clock.nowMicros(),
-      listPaths: this.listPaths,
-      readRow: async (table, key, token, clustering): Promise<Row | null> => {
-        const ks = this.options.schema.current.keyspace(table.keyspace);
-        if (ks === undefined) throw new InvalidRequest(`Keyspace ${table.keyspace} does not exist`);
-        const slices = clustering === null ? [ALL_ROWS] : [{ start: { prefix: clustering, inclusive: true }, end: { prefix: clustering, inclusive: true } }];
-        const filter = { slices, reversed: false, rowLimit: 1, nowSeconds: ctx.nowSeconds };
-        const partition = await proxy.read(ks, table, key, token, filter, readConsistency);
-        if (partition === null) return null;
-        if (clustering === null) return partition.staticRow;
-        return partition.rows.find((r) => table.comparator.compare(r.clustering, clustering) === 0) ?? null;
-      },
-    };
+      requestTimestamp ?? this.options.clock.nowMicros(),
+      this.listPaths,
+      proxy,
+      this.options.schema,
+      consistency === 'ANY' || consistency === 'EACH_QUORUM' ? 'ONE' : consistency,
+    );
+    if (modifications.length === 1) {
+      const [m] = modifications;
+      await proxy.mutate(m.keyspace, await m.execute(writeCtx), consistency);
+      return;
+    }
+    // A batch: one mutation per keyspace, each applied as a whole.
     const byKeyspace = new Map<KeyspaceMetadata, PartitionUpdate[]>();
     for (const m of modifications) {
       const updates = await m.execute(writeCtx);

@@ -188,6 +188,9 @@ async function executeSelect(
 ): Promise<CqlResult> {
   const resume = options.pagingState === null ? null : decodePagingState(options.pagingState);
   const count = plan.selection.countIndex >= 0;
+  if (resume === null && !count && !plan.distinct && !plan.where.partitionKeyIn && plan.where.filters.length === 0 && plan.where.partitionKeys !== null) {
+    return readOnePartition(plan, ctx, options, proxy, limit, perPartitionLimit);
+  }
   // Aggregates and in-memory sorts see every row; the page size then does not apply.
   const pageSize = count ? Infinity : options.pageSize;
   let remaining = resume?.remaining ?? limit;
@@ -247,8 +250,13 @@ async function executeSelect(
     const sign = plan.reversed ? -1 : 1;
     views = [...views].sort((a, b) => sign * cmp.compare(a.row?.clustering ?? [], b.row?.clustering ?? []));
   }
+  return { kind: 'rows', columns: plan.columns, rows: resultRows(plan, views, ctx), pagingState };
+}
+
+/** Turns row views into result rows (JSON values by selector name). */
+function resultRows(plan: Plan, views: readonly RowView[], ctx: ExecContext): Record<string, unknown>[] {
   const selectors = plan.selection.selectors;
-  const result = views.map((view) => {
+  return views.map((view) => {
     const row: Record<string, unknown> = {};
     for (const s of selectors) {
       const value = s.evaluate(view, ctx);
@@ -256,7 +264,51 @@ async function executeSelect(
     }
     return row;
   });
-  return { kind: 'rows', columns: plan.columns, rows: result, pagingState };
+}
+
+/**
+ * The common case, without the general paging machinery: the first page of one
+ * partition (WHERE on the whole partition key with =), no filtering, no aggregate.
+ * One storage read of at most page + 1 live rows tells whether another page follows.
+ */
+async function readOnePartition(
+  plan: Plan,
+  ctx: ExecContext,
+  options: SelectOptions,
+  proxy: StorageProxy,
+  limit: number,
+  perPartitionLimit: number,
+): Promise<CqlResult> {
+  const { table, where } = plan;
+  const [parts] = where.partitionKeys!(ctx);
+  const key = serializePartitionKey(table, parts);
+  const token = murmur3Token(key);
+  const wanted = Math.min(limit, perPartitionLimit);
+  const slices: Slice[] = where.slices === null ? [ALL_ROWS] : where.slices(ctx);
+  const rowLimit = Math.min(wanted, options.pageSize + 1);
+  const filter: ReadFilter = { slices, reversed: plan.reversed, rowLimit, nowSeconds: ctx.nowSeconds };
+  const partition = slices.length === 0 ? null : await proxy.read(plan.keyspace, table, key, token, filter, options.consistency);
+  if (partition === null) return { kind: 'rows', columns: plan.columns, rows: [], pagingState: null };
+  const keyParts = partitionKeyParts(table, key);
+  const views: RowView[] = [];
+  for (const row of partition.rows) {
+    if (isRowLive(table, row, ctx.nowSeconds)) views.push({ partition, keyParts, row, staticRow: partition.staticRow });
+  }
+  if (views.length === 0 && where.slices === null && partition.staticRow !== null && isRowLive(table, partition.staticRow, ctx.nowSeconds)) {
+    views.push({ partition, keyParts, row: null, staticRow: partition.staticRow });
+  }
+  let pagingState: string | null = null;
+  if (views.length > options.pageSize) {
+    views.length = options.pageSize;
+    const last = views[views.length - 1];
+    pagingState = encodePagingState({
+      key,
+      clustering: last.row === null || table.clusteringKey.length === 0 ? null : last.row.clustering,
+      remaining: limit - options.pageSize,
+      partitionRemaining: perPartitionLimit - options.pageSize,
+    });
+  }
+  return { kind: 'rows', columns: plan.columns, rows: resultRows(plan, views, ctx), pagingState };
 }
 
 /**

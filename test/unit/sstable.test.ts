@@ -14,7 +14,7 @@ import type { KeyRange, PartitionPosition } from '../../lib/storage/engine.js';
 import type { FileHandle, FileSystem, OpenMode } from '../../lib/storage/fs.js';
 import { NodeFileSystem } from '../../lib/storage/node-fs.js';
 import type { PartitionSource } from '../../lib/storage/source.js';
-import { SSTableReader, listSSTables } from '../../lib/storage/sstable/reader.js';
+import { ChunkCache, SSTableReader, listSSTables } from '../../lib/storage/sstable/reader.js';
 import { SSTableWriter } from '../../lib/storage/sstable/writer.js';
 import { decodeCompressionInfo } from '../../lib/storage/sstable/format.js';
 
@@ -520,6 +520,39 @@ t.test('a point read reads the chunk where the partition starts, and neither the
   t.equal(counting.indexReads, 1, 'one Index.db read for the row index');
   const dataBytes = (await readFile(join(dir, 'sb-1-Data.db'))).length;
   t.ok(counting.bytes < dataBytes / 4, `${counting.bytes} of ${dataBytes} bytes read`);
+});
+
+t.test('a shared chunk cache serves repeated reads from memory and stays within its budget', async (t) => {
+  const dir = await tempDir(t);
+  const table = makeTable({ class: 'LZ4Compressor', chunkLengthKb: 4, enabled: true });
+  const partitions = randomPartitions(random(13), table, 600, 4);
+  await (await writeSSTable(dir, 1, table, partitions)).close();
+  await (await writeSSTable(dir, 2, table, partitions.slice(0, 100))).close();
+  const cache = new ChunkCache(5 * 4096);
+  const counting = new CountingFileSystem();
+  const first = await SSTableReader.open(counting, dir, 1, table, { chunkCache: cache });
+  const second = await SSTableReader.open(counting, dir, 2, table, { chunkCache: cache });
+  t.teardown(() => Promise.all([first.close(), second.close()]));
+
+  const target = partitions[50];
+  for (const reader of [first, second]) {
+    counting.reset();
+    await materialize((await reader.get(target.key, target.token))!);
+    t.equal(counting.reads, 1, 'the first read goes to disk');
+    counting.reset();
+    const again = await materialize((await reader.get(target.key, target.token))!);
+    t.equal(counting.reads, 0, 'the second comes from the cache');
+    t.equal(JSON.stringify(plain(again)), JSON.stringify(plain(target)));
+  }
+  // Reading everything pushes the oldest chunks out: the budget holds five.
+  for await (const source of first.scan({ start: null, startInclusive: true, end: null, endInclusive: true })) await collect(source);
+  counting.reset();
+  await materialize((await second.get(target.key, target.token))!);
+  t.equal(counting.reads, 1, 'evicted by the scan, read again');
+  t.ok(cache.bytes <= cache.bytesMax, `${cache.bytes} bytes cached of ${cache.bytesMax}`);
+  const before = cache.bytes;
+  await second.close();
+  t.ok(cache.bytes < before, 'a closed reader\'s chunks leave the cache');
 });
 
 // ---------------------------------------------------------------------------------

@@ -58,6 +58,10 @@ storageSuite(t, 'lsm, flushing after every write', async () => {
   return LsmStorageEngine.open(options(new NodeFileSystem(), dir, { memtableSpaceBytes: 1, commitlogSync: 'periodic' }), []);
 });
 
+storageSuite(t, 'lsm on the fault-injecting file system, flushing often', async () =>
+  LsmStorageEngine.open(options(new FaultInjectingFileSystem(), '/data', { memtableSpaceBytes: 2048 }), []),
+);
+
 async function writeRows(engine: LsmStorageEngine, table: TableMetadata, key: number, from: number, to: number, ts = 1): Promise<void> {
   for (let ck = from; ck < to; ck++) {
     await engine.apply([update(table, partitionOf(int(key), { rows: [row([int(ck)], { marker: ts, cells: { v: [ts, `v${ck}`] } })] }))]);
@@ -144,5 +148,50 @@ t.test('compaction under concurrent writes keeps every row and reduces SSTables'
   let total = 0;
   for (const key of [0, 1, 2, 5]) total += (await engine.table(table.id)!.read(int(key), partitionOf(int(key)).token, readAll))?.rows.length ?? 0;
   t.equal(total, 300);
+  await engine.close();
+});
+
+t.test('a restart with many SSTables opens them all and reads across them', async (t) => {
+  const dir = await tempDir(t);
+  const fs = new NodeFileSystem();
+  const table = eventsTable();
+  let engine = await LsmStorageEngine.open(options(fs, dir, { autoCompaction: false, commitlogSync: 'periodic' }), [table]);
+  for (let round = 0; round < 40; round++) {
+    await writeRows(engine, table, round % 4, round * 5, round * 5 + 5);
+    await engine.flush(table.id);
+  }
+  t.equal(engine.stats(table.id).sstableCount, 40);
+  await engine.close();
+  engine = await LsmStorageEngine.open(options(fs, dir, { autoCompaction: false }), [table]);
+  t.equal(engine.stats(table.id).sstableCount, 40, 'every SSTable is back');
+  let rows = 0;
+  for (let key = 0; key < 4; key++) rows += (await engine.table(table.id)!.read(int(key), partitionOf(int(key)).token, readAll))?.rows.length ?? 0;
+  t.equal(rows, 200);
+  let scanned = 0;
+  for await (const p of engine.table(table.id)!.scan({ start: null, startInclusive: true, end: null, endInclusive: true }, readAll)) scanned += p.rows.length;
+  t.equal(scanned, 200, 'a scan merges all of them');
+  await engine.close();
+});
+
+t.test('a corrupted SSTable chunk fails reads of that table only, naming the file', async (t) => {
+  const dir = await tempDir(t);
+  const fs = new NodeFileSystem();
+  const table = eventsTable();
+  const other = eventsTable({ name: 'other' });
+  let engine = await LsmStorageEngine.open(options(fs, dir, { autoCompaction: false }), [table, other]);
+  await writeRows(engine, table, 1, 0, 20);
+  await writeRows(engine, other, 1, 0, 20);
+  await engine.flush(table.id);
+  await engine.flush(other.id);
+  await engine.close();
+  const { readdir, readFile, writeFile } = await import('node:fs/promises');
+  const tableDir = join(dir, 'data', table.keyspace, `${table.name}-${table.id.replaceAll('-', '')}`);
+  const dataFile = (await readdir(tableDir)).find((f) => f.endsWith('-Data.db'))!;
+  const bytes = await readFile(join(tableDir, dataFile));
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+  await writeFile(join(tableDir, dataFile), bytes);
+  engine = await LsmStorageEngine.open(options(fs, dir, { autoCompaction: false }), [table, other]);
+  await t.rejects(engine.table(table.id)!.read(int(1), partitionOf(int(1)).token, readAll), { code: 'CorruptSSTable', file: join(tableDir, dataFile) });
+  t.equal((await engine.table(other.id)!.read(int(1), partitionOf(int(1)).token, readAll))?.rows.length, 20, 'the other table still reads');
   await engine.close();
 });

@@ -32,6 +32,7 @@ import type { StorageEngine, TableStore } from '../engine.js';
 import type { FileSystem } from '../fs.js';
 import type { Memtable } from '../memtable.js';
 import { decodeMutation, encodeMutation } from '../mutation-codec.js';
+import { ChunkCache } from '../sstable/chunks.js';
 import { listSSTables, SSTableReader } from '../sstable/reader.js';
 import { SSTableWriter } from '../sstable/writer.js';
 import { LsmTableStore } from './table.js';
@@ -57,6 +58,8 @@ export interface LsmEngineOptions {
   memtableSpaceBytes: number;
   /** Bytes per second compaction may read; 0 = unthrottled. */
   compactionThroughputBytes: number;
+  /** Decompressed SSTable chunks kept in memory for reads, shared by every table (file_cache_size). */
+  fileCacheBytes?: number;
   /** Set false to run compactions only on request (tests). */
   autoCompaction?: boolean;
 }
@@ -80,8 +83,9 @@ interface TableState {
   store: LsmTableStore;
   dir: string;
   nextGeneration: number;
-  /** Commit-log records at or before this position were truncated away. */
-  truncatedAt: CommitLogPosition | null;
+  /** Commit-log records of this table at or before this position are already in its
+   *  SSTables or were truncated away: replay skips them. */
+  replayedUpTo: CommitLogPosition | null;
   /** Flushes of this table, one after another. */
   flushChain: Promise<void>;
   /** A flush queued behind the running one and not started yet: later requests join it. */
@@ -94,7 +98,10 @@ interface TableState {
   strategyOptions: TableMetadata['options']['compaction'];
 }
 
-const TRUNCATED_FILE = 'truncated.json';
+/** Where a table's replay position is kept (JSON {segmentId, offset}), in its directory. */
+const REPLAY_POSITION_FILE = 'replay-position.json';
+/** Default read cache of decompressed chunks (Cassandra's file_cache_size is min(512 MiB, heap/4)). */
+export const DEFAULT_FILE_CACHE_BYTES = 256 * 2 ** 20;
 
 export class LsmStorageEngine implements StorageEngine {
   private readonly tables = new Map<string, TableState>();
@@ -102,6 +109,7 @@ export class LsmStorageEngine implements StorageEngine {
   private closed = false;
   private draining = false;
   private readonly throttle: Throttle;
+  private readonly chunkCache: ChunkCache;
   /** One compaction at a time across the node: the machine has two cores. */
   private compactionChain: Promise<void> = Promise.resolve();
   private flushWaiters: (() => void)[] = [];
@@ -109,6 +117,7 @@ export class LsmStorageEngine implements StorageEngine {
 
   private constructor(private readonly options: LsmEngineOptions) {
     this.throttle = new Throttle(options.compactionThroughputBytes, options.clock);
+    this.chunkCache = new ChunkCache(options.fileCacheBytes ?? DEFAULT_FILE_CACHE_BYTES);
   }
 
   /**
@@ -136,7 +145,7 @@ export class LsmStorageEngine implements StorageEngine {
       for (const update of updates) {
         const state = engine.tables.get(update.tableId);
         if (state === undefined) continue;
-        if (state.truncatedAt !== null && comparePositions(position, state.truncatedAt) <= 0) continue;
+        if (state.replayedUpTo !== null && comparePositions(position, state.replayedUpTo) <= 0) continue;
         state.store.applyToMemtable(update.partition);
       }
       // The tables this record dirties: flushing them frees the replayed segment.
@@ -162,16 +171,18 @@ export class LsmStorageEngine implements StorageEngine {
     await fs.mkdir(dir);
     const generations = await listSSTables(fs, dir);
     const readers: SSTableReader[] = [];
-    for (const generation of generations) readers.push(await SSTableReader.open(fs, dir, generation, table));
-    let truncatedAt: CommitLogPosition | null = null;
-    if (await fs.exists(join(dir, TRUNCATED_FILE))) {
-      truncatedAt = JSON.parse((await fs.readFile(join(dir, TRUNCATED_FILE))).toString('utf8')) as CommitLogPosition;
+    for (const generation of generations) {
+      readers.push(await SSTableReader.open(fs, dir, generation, table, { chunkCache: this.chunkCache }));
+    }
+    let replayedUpTo: CommitLogPosition | null = null;
+    if (await fs.exists(join(dir, REPLAY_POSITION_FILE))) {
+      replayedUpTo = JSON.parse((await fs.readFile(join(dir, REPLAY_POSITION_FILE))).toString('utf8')) as CommitLogPosition;
     }
     const state: TableState = {
       store: new LsmTableStore(table, readers, (error) => this.logFailure('delete of a compacted SSTable', table.id, error)),
       dir,
       nextGeneration: (generations.at(-1) ?? 0) + 1,
-      truncatedAt,
+      replayedUpTo,
       flushChain: Promise.resolve(),
       queuedFlush: null,
       compacting: false,
@@ -210,7 +221,7 @@ export class LsmStorageEngine implements StorageEngine {
       store,
       dir: this.tableDir(metadata),
       nextGeneration: 1,
-      truncatedAt: null,
+      replayedUpTo: null,
       flushChain: Promise.resolve(),
       queuedFlush: null,
       compacting: false,
@@ -313,17 +324,22 @@ export class LsmStorageEngine implements StorageEngine {
     await state.flushChain.catch(() => undefined);
     const position = this.commitlog.currentPosition();
     // Record the truncation before dropping anything: replay must skip older records.
-    const { fs } = this.options;
-    await fs.mkdir(state.dir);
-    const tmp = join(state.dir, `${TRUNCATED_FILE}.tmp`);
-    await fs.writeFile(tmp, Buffer.from(JSON.stringify(position)));
-    await fs.rename(tmp, join(state.dir, TRUNCATED_FILE));
-    await fs.syncDir(state.dir);
-    state.truncatedAt = position;
+    await this.saveReplayPosition(state, position);
     state.store.discardAll();
     await state.store.settleDeletions();
     await this.commitlog.markClean(tableId, position);
     this.wakeWriters();
+  }
+
+  /** Durably records that the table's records up to `position` need no replay. */
+  private async saveReplayPosition(state: TableState, position: CommitLogPosition): Promise<void> {
+    const { fs } = this.options;
+    await fs.mkdir(state.dir);
+    const tmp = join(state.dir, `${REPLAY_POSITION_FILE}.tmp`);
+    await fs.writeFile(tmp, Buffer.from(JSON.stringify(position)));
+    await fs.rename(tmp, join(state.dir, REPLAY_POSITION_FILE));
+    await fs.syncDir(state.dir);
+    state.replayedUpTo = position;
   }
 
   // ---- flush ----
@@ -365,6 +381,8 @@ export class LsmStorageEngine implements StorageEngine {
       throw error;
     }
     store.completeFlush(memtable, sstable);
+    // Replay need not rebuild what is now in an SSTable (it would only flush it again).
+    await this.saveReplayPosition(state, upTo);
     await this.commitlog.markClean(tableId, upTo);
     this.maybeCompact(tableId);
   }
@@ -376,6 +394,7 @@ export class LsmStorageEngine implements StorageEngine {
     const writer = await SSTableWriter.create(fs, state.dir, state.nextGeneration++, table, {
       expectedPartitions: memtable.partitionCount,
       level: 0,
+      chunkCache: this.chunkCache,
     });
     try {
       let n = 0;
@@ -427,7 +446,11 @@ export class LsmStorageEngine implements StorageEngine {
       table,
       open: (generation: number) => inputs.find((s) => s.generation === generation)!,
       createWriter: (level: number, expectedPartitions: number) =>
-        SSTableWriter.create(this.options.fs, state.dir, state.nextGeneration++, table, { expectedPartitions, level }),
+        SSTableWriter.create(this.options.fs, state.dir, state.nextGeneration++, table, {
+          expectedPartitions,
+          level,
+          chunkCache: this.chunkCache,
+        }),
       maxPurgeableTimestamp: (key: Buffer, token: bigint) => store.minTimestampOutside(key, token, excluded),
       nowSeconds: this.options.clock.nowSeconds(),
       throttle: this.throttle,

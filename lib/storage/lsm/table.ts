@@ -8,6 +8,7 @@
  * compaction that replaces SSTables deletes their files only when the last reader
  * is done with them.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isRowLive, rangeTombstonesWithin, withoutDroppedColumns } from '../../model/merge.js';
 import type { Partition, Row } from '../../model/partition.js';
 import type { TableMetadata } from '../../schema/metadata.js';
@@ -17,6 +18,9 @@ import { Memtable } from '../memtable.js';
 import type { SSTableReader } from '../sstable/reader.js';
 import type { PartitionSource } from '../source.js';
 import { LatencyHistogram } from './latency.js';
+
+/** Partitions a scan hands out before letting the event loop run. */
+const SCAN_PARTITIONS_PER_TURN_MAX = 256;
 
 /** What one read works with: fixed when it starts, whatever flushes or compactions do. */
 interface View {
@@ -200,6 +204,7 @@ export class LsmTableStore implements TableStore {
    */
   async *scan(range: KeyRange, filter: ReadFilter): AsyncGenerator<Partition> {
     let from: KeyRange = range;
+    let handed = 0;
     for (;;) {
       const view = this.acquire();
       let restart = false;
@@ -208,6 +213,8 @@ export class LsmTableStore implements TableStore {
         const merged = scans.length === 1 ? scans[0] : mergeScans(this.table, scans);
         for await (const source of merged) {
           yield await this.materialize(source, filter);
+          // Sources served from memory resolve in microtasks: let timers and I/O run.
+          if (++handed % SCAN_PARTITIONS_PER_TURN_MAX === 0) await nextTurn();
           if (this.view !== view) {
             from = { ...from, start: { token: source.token, key: source.key }, startInclusive: false };
             restart = true;

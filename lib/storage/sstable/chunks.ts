@@ -1,7 +1,7 @@
 /**
  * Reading the data stream of Data.db: chunks located through CompressionInfo.db,
- * verified against their CRC32C, decompressed and kept in a small cache, and a cursor
- * that walks records (partition headers, rows) across chunk boundaries.
+ * verified against their CRC32C, decompressed and kept in a bounded cache, and a
+ * cursor that walks records (partition headers, rows) across chunk boundaries.
  */
 import { crc32c } from '@node-rs/crc32';
 import { CorruptSSTable } from '../../errors.js';
@@ -9,11 +9,62 @@ import type { FileHandle } from '../fs.js';
 import type { Compressor } from './compression.js';
 import { HEADER_BYTES, VARINT_BYTES_MAX, chunkPayload, peekVarint, varintBytes, type CompressionInfo } from './format.js';
 
-/** Decompressed chunks kept per SSTable: enough for a few concurrent point reads and
+/** Chunks a reader without a shared cache keeps: enough for a few concurrent reads and
  *  scans to find their chunk again, bounded whatever the SSTable's size. */
-const CHUNK_CACHE_CHUNKS = 8;
+const PRIVATE_CACHE_CHUNKS = 8;
 /** Read buffers kept for reuse: about as many as reads run at once. */
 const SPARE_BUFFERS_MAX = 4;
+
+/** Tells the readers of one process apart in a shared cache's keys. */
+let nextReaderSerial = 0;
+
+/**
+ * Decompressed chunks within a byte budget, least recently used evicted first. One
+ * cache can serve every SSTable of a node (Cassandra's chunk cache, `file_cache_size`),
+ * so hot data is read and decompressed once whichever SSTable holds it. Values are
+ * promises: concurrent readers of one chunk share one read.
+ */
+export class ChunkCache {
+  /** Most recently used last. */
+  private readonly entries = new Map<string, { readonly chunk: Promise<Buffer>; readonly bytes: number }>();
+  private held = 0;
+
+  constructor(readonly bytesMax: number) {}
+
+  /** Bytes of the chunks held. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  get(key: string): Promise<Buffer> | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.chunk;
+  }
+
+  set(key: string, chunk: Promise<Buffer>, bytes: number): void {
+    this.delete(key);
+    this.entries.set(key, { chunk, bytes });
+    this.held += bytes;
+    // The newest entry always stays, even alone over the budget.
+    while (this.held > this.bytesMax && this.entries.size > 1) this.delete(this.entries.keys().next().value!);
+  }
+
+  /** Removes every entry whose key starts with `prefix` (a closed reader's chunks). */
+  deletePrefixed(prefix: string): void {
+    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.delete(key);
+  }
+
+  /** Removes the entry if it is still `chunk` (or whatever it is, without one). */
+  delete(key: string, chunk?: Promise<Buffer>): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined || (chunk !== undefined && entry.chunk !== chunk)) return;
+    this.entries.delete(key);
+    this.held -= entry.bytes;
+  }
+}
 
 /** Reads exactly `buffer.length` bytes at `position`; a short file is corruption. */
 export async function readFully(file: FileHandle, buffer: Buffer, position: number): Promise<void> {
@@ -28,8 +79,8 @@ export async function readFully(file: FileHandle, buffer: Buffer, position: numb
 }
 
 export class ChunkReader {
-  /** Most recently used last; a promise so concurrent readers of one chunk share a read. */
-  private readonly cache = new Map<number, Promise<Buffer>>();
+  private readonly cache: ChunkCache;
+  private readonly serial = nextReaderSerial++;
   /** Read buffers for compressed chunks, free for the next read. */
   private readonly spareBuffers: Buffer[] = [];
   readonly chunkLength: number;
@@ -39,31 +90,31 @@ export class ChunkReader {
     private readonly file: FileHandle,
     private readonly info: CompressionInfo,
     private readonly compressor: Compressor,
+    cache: ChunkCache | null,
   ) {
     this.chunkLength = info.chunkLength;
     this.dataLength = info.dataLength;
+    this.cache = cache ?? new ChunkCache(PRIVATE_CACHE_CHUNKS * info.chunkLength);
   }
 
   get path(): string {
     return this.file.path;
   }
 
+  private get chunkCount(): number {
+    return this.info.chunkOffsets.length - 1;
+  }
+
   /** The decompressed chunk with this index, from the cache when it is there. */
   chunk(index: number): Promise<Buffer> {
-    const cached = this.cache.get(index);
-    if (cached !== undefined) {
-      this.cache.delete(index);
-      this.cache.set(index, cached);
-      return cached;
-    }
+    const key = `${this.serial}:${index}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
     const loading = this.load(index);
-    this.cache.set(index, loading);
-    if (this.cache.size > CHUNK_CACHE_CHUNKS) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, loading, this.lengthOf(index));
     // A failed read must not stay cached: the next reader tries again (and fails again
     // if the chunk is really corrupt). The caller still sees the rejection.
-    loading.catch(() => {
-      if (this.cache.get(index) === loading) this.cache.delete(index);
-    });
+    loading.catch(() => this.cache.delete(key, loading));
     return loading;
   }
 
@@ -117,7 +168,7 @@ export class ChunkReader {
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     await readFully(this.file, header, 0);
     let crc = crc32c(header);
-    for (let index = 0; index < this.info.chunkOffsets.length - 1; index++) {
+    for (let index = 0; index < this.chunkCount; index++) {
       const stored = await this.readStored(index);
       this.decode(index, stored);
       crc = crc32c(stored, crc);
@@ -126,7 +177,7 @@ export class ChunkReader {
   }
 
   close(): Promise<void> {
-    this.cache.clear();
+    this.cache.deletePrefixed(`${this.serial}:`);
     return this.file.close();
   }
 }

@@ -1006,8 +1006,9 @@ export function encodeDataHeader(): Buffer {
   return writer.toBuffer();
 }
 
-export function checkDataHeader(buffer: Buffer, file: string): void {
-  readHeader(new ByteReader(buffer, file, 0, HEADER_BYTES), MAGIC.data);
+/** Checks the header at the start of a streamed file (Data.db, Index.db). */
+export function checkFileHeader(buffer: Buffer, magic: number, file: string): void {
+  readHeader(new ByteReader(buffer, file, 0, HEADER_BYTES), magic);
 }
 
 /** Stored form of a chunk: the (compressed or raw) bytes followed by their CRC32C. */

@@ -4,7 +4,9 @@
  * chunk offsets — and reads the rest on demand. A point read goes from the summary
  * straight to the data chunk where the partition starts (usually one read); only a
  * slice of a partition too large to rule out a row index also reads its index entry.
- * Scans walk Index.db block by block. File handles stay open for the reader's lifetime.
+ * Scans walk Index.db block by block. Decompressed chunks are cached: in the node's
+ * shared ChunkCache when one is given, else a few per reader. File handles stay open
+ * for the reader's lifetime.
  */
 import { CorruptSSTable, assert } from '../../errors.js';
 import { compareKeys } from '../../model/token.js';
@@ -13,16 +15,17 @@ import type { KeyRange, PartitionPosition } from '../engine.js';
 import type { FileHandle, FileSystem } from '../fs.js';
 import type { PartitionSource } from '../source.js';
 import { BloomFilter } from './bloom.js';
-import { ChunkReader, DataCursor, readFully } from './chunks.js';
+import { ChunkCache, ChunkReader, DataCursor, readFully } from './chunks.js';
 import { compressorNamed } from './compression.js';
 import { COMPONENTS, componentPath, componentSuffix, temporaryPath, type Component } from './descriptor.js';
 import {
   HEADER_BYTES,
   IndexBlockCursor,
+  MAGIC,
   ROW_INDEX_BLOCK_BYTES,
   chunkPayload,
   compareHeaderKey,
-  checkDataHeader,
+  checkFileHeader,
   decodeCompressionInfo,
   decodeDigest,
   decodeFilter,
@@ -41,6 +44,7 @@ import { SSTablePartition, firstIndex, type RowContext } from './rows.js';
 
 export type { SSTableStats } from './format.js';
 export { listSSTables } from './descriptor.js';
+export { ChunkCache } from './chunks.js';
 
 /** Reads a whole component; a missing one is corruption of the SSTable. */
 async function readComponent(fs: FileSystem, path: string): Promise<Buffer> {
@@ -64,6 +68,11 @@ function beforeRangeEnd(token: bigint, key: Buffer, end: PartitionPosition, incl
   if (end.key === null) return inclusive ? token <= end.token : token < end.token;
   const c = compareKeys(token, key, end.token, end.key);
   return inclusive ? c <= 0 : c < 0;
+}
+
+export interface SSTableReaderOptions {
+  /** A decompressed-chunk cache shared by the node's readers (see ChunkCache). */
+  readonly chunkCache?: ChunkCache;
 }
 
 export class SSTableReader {
@@ -92,8 +101,15 @@ export class SSTableReader {
   }
 
   /** Opens a complete SSTable, verifying the checksums of its TOC, statistics, summary,
-   *  filter and compression info and the sizes of its data and index files. */
-  static async open(fs: FileSystem, dir: string, generation: number, table: TableMetadata): Promise<SSTableReader> {
+   *  filter and compression info and the sizes of its data and index files. Without a
+   *  shared `chunkCache` the reader keeps a few chunks of its own. */
+  static async open(
+    fs: FileSystem,
+    dir: string,
+    generation: number,
+    table: TableMetadata,
+    options: SSTableReaderOptions = {},
+  ): Promise<SSTableReader> {
     const path = (component: Component): string => componentPath(dir, generation, component);
     const toc = decodeToc(await readComponent(fs, path('TOC')), path('TOC'));
     for (const component of COMPONENTS) {
@@ -126,14 +142,17 @@ export class SSTableReader {
       }
       const header = Buffer.allocUnsafe(HEADER_BYTES);
       await readFully(data, header, 0);
-      checkDataHeader(header, data.path);
+      checkFileHeader(header, MAGIC.data, data.path);
+      await readFully(index, header, 0);
+      checkFileHeader(header, MAGIC.index, index.path);
     } catch (error) {
       await data.close();
       await index?.close();
       throw error;
     }
     const filter = new BloomFilter(filterBits.hashCount, filterBits.bitCount, filterBits.bits);
-    return new SSTableReader(fs, dir, generation, statistics, summary, filter, new ChunkReader(data, info, compressor), index, table);
+    const chunks = new ChunkReader(data, info, compressor, options.chunkCache ?? null);
+    return new SSTableReader(fs, dir, generation, statistics, summary, filter, chunks, index, table);
   }
 
   get stats(): SSTableStats {

@@ -44,6 +44,7 @@ import {
   type SSTableStats,
   type Samples,
 } from './format.js';
+import type { ChunkCache } from './chunks.js';
 import { SSTableReader } from './reader.js';
 
 /** Index entries per index block, i.e. the summary samples every this many entries… */
@@ -59,6 +60,8 @@ export interface SSTableWriterOptions {
   readonly expectedPartitions: number;
   /** Level for leveled compaction; 0 by default. */
   readonly level?: number;
+  /** The chunk cache the finished SSTable's reader uses (see SSTableReader.open). */
+  readonly chunkCache?: ChunkCache;
 }
 
 /** The partition being written and its row index so far. */
@@ -134,7 +137,7 @@ export class SSTableWriter {
     readonly dir: string,
     readonly generation: number,
     private readonly table: TableMetadata,
-    private readonly level: number,
+    private readonly options: SSTableWriterOptions,
     private readonly compressor: Compressor,
     private readonly chunk: Buffer,
     private readonly filter: BloomFilter,
@@ -165,7 +168,7 @@ export class SSTableWriter {
       await data.close();
       throw error;
     }
-    const writer = new SSTableWriter(fs, dir, generation, table, level, compressorFor(compression), chunk, filter, data, index);
+    const writer = new SSTableWriter(fs, dir, generation, table, options, compressorFor(compression), chunk, filter, data, index);
     try {
       await writer.writeFileHeaders();
     } catch (error) {
@@ -325,7 +328,7 @@ export class SSTableWriter {
       tombstoneCount: this.tombstoneCount,
       uncompressedBytes: this.streamPosition,
       diskBytes: this.dataFileLength,
-      level: this.level,
+      level: this.options.level ?? 0,
       compression: this.compressor.name,
     };
     const written: [Component, Buffer][] = [
@@ -353,7 +356,7 @@ export class SSTableWriter {
     await this.fs.writeFile(this.temporary('TOC'), encodeToc(components.map(componentSuffix)));
     await this.fs.rename(this.temporary('TOC'), this.final('TOC'));
     await this.fs.syncDir(this.dir);
-    const reader = await SSTableReader.open(this.fs, this.dir, this.generation, this.table);
+    const reader = await SSTableReader.open(this.fs, this.dir, this.generation, this.table, { chunkCache: this.options.chunkCache });
     this.state = 'finished';
     return reader;
   }
