@@ -204,6 +204,34 @@ export function rangeTombstonesWithin(
   return tombstones.filter((tombstone) => slices.some((slice) => intersects(tombstone, slice)));
 }
 
+/** A row without the cells of dropped columns written at or before the drop; null
+ *  when nothing is left. Returns the row itself when nothing is hidden. */
+export function rowWithoutDroppedColumns(row: Row, dropped: ReadonlyMap<string, number>): Row | null {
+  if (dropped.size === 0) return row;
+  let cells: Map<string, Cell> | null = null;
+  let complex: Map<string, ComplexColumn> | null = null;
+  for (const [column, droppedAt] of dropped) {
+    const cell = row.cells.get(column);
+    if (cell !== undefined && cell.timestamp <= droppedAt) {
+      cells ??= new Map(row.cells);
+      cells.delete(column);
+    }
+    const collection = row.complex.get(column);
+    if (collection === undefined) continue;
+    const deletion =
+      collection.deletion !== null && collection.deletion.markedForDeleteAt > droppedAt ? collection.deletion : null;
+    const hidden = collection.cells.some((element) => element.timestamp <= droppedAt);
+    if (deletion === collection.deletion && !hidden) continue;
+    complex ??= new Map(row.complex);
+    const kept = hidden ? collection.cells.filter((element) => element.timestamp > droppedAt) : collection.cells;
+    if (kept.length === 0 && deletion === null) complex.delete(column);
+    else complex.set(column, { deletion, cells: kept });
+  }
+  if (cells === null && complex === null) return row;
+  const result = { ...row, cells: cells ?? row.cells, complex: complex ?? row.complex };
+  return isEmptyRow(result) ? null : result;
+}
+
 /**
  * Hides cells of dropped columns written at or before the drop (`dropped` maps a
  * column name to its drop time in µs), so that re-adding a column of the same name
@@ -211,30 +239,7 @@ export function rangeTombstonesWithin(
  */
 export function withoutDroppedColumns(partition: Partition, dropped: ReadonlyMap<string, number>): Partition {
   if (dropped.size === 0) return partition;
-  const filterRow = (row: Row): Row | null => {
-    let cells: Map<string, Cell> | null = null;
-    let complex: Map<string, ComplexColumn> | null = null;
-    for (const [column, droppedAt] of dropped) {
-      const cell = row.cells.get(column);
-      if (cell !== undefined && cell.timestamp <= droppedAt) {
-        cells ??= new Map(row.cells);
-        cells.delete(column);
-      }
-      const collection = row.complex.get(column);
-      if (collection === undefined) continue;
-      const deletion =
-        collection.deletion !== null && collection.deletion.markedForDeleteAt > droppedAt ? collection.deletion : null;
-      const hidden = collection.cells.some((element) => element.timestamp <= droppedAt);
-      if (deletion === collection.deletion && !hidden) continue;
-      complex ??= new Map(row.complex);
-      const kept = hidden ? collection.cells.filter((element) => element.timestamp > droppedAt) : collection.cells;
-      if (kept.length === 0 && deletion === null) complex.delete(column);
-      else complex.set(column, { deletion, cells: kept });
-    }
-    if (cells === null && complex === null) return row;
-    const result = { ...row, cells: cells ?? row.cells, complex: complex ?? row.complex };
-    return isEmptyRow(result) ? null : result;
-  };
+  const filterRow = (row: Row): Row | null => rowWithoutDroppedColumns(row, dropped);
   let changed = false;
   const rows: Row[] = [];
   for (const row of partition.rows) {

@@ -241,14 +241,16 @@ export class Memtable {
   private source(entry: Entry): PartitionSource {
     const comparator = this.table.comparator;
     const stored = entry.partition;
-    // Header fields as of now; rows follow the live partition (the entry is updated in place).
+    // Rows come from the same partition object as the header. A write that brings a
+    // deletion replaces that object (the old one stays as it was: a consistent
+    // snapshot); other writes splice its row array in place, which rowsOf tolerates.
     return {
       key: stored.key,
       token: stored.token,
       deletion: stored.deletion,
       staticRow: stored.staticRow,
       rangeTombstones: stored.rangeTombstones,
-      rows: (slices, reversed) => rowsOf(comparator, () => entry.partition.rows, slices, reversed),
+      rows: (slices, reversed) => rowsOf(comparator, () => stored.rows, slices, reversed),
     };
   }
 

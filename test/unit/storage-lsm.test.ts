@@ -44,6 +44,7 @@ async function tempDir(t: Test): Promise<string> {
 }
 
 const readAll: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds: NOW };
+const FULL = { start: null, startInclusive: true, end: null, endInclusive: true };
 
 storageSuite(t, 'lsm, memtables only', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sibyl-lsm-suite-'));
@@ -193,5 +194,55 @@ t.test('a corrupted SSTable chunk fails reads of that table only, naming the fil
   engine = await LsmStorageEngine.open(options(fs, dir, { autoCompaction: false }), [table, other]);
   await t.rejects(engine.table(table.id)!.read(int(1), partitionOf(int(1)).token, readAll), { code: 'CorruptSSTable', file: join(tableDir, dataFile) });
   t.equal((await engine.table(other.id)!.read(int(1), partitionOf(int(1)).token, readAll))?.rows.length, 20, 'the other table still reads');
+  await engine.close();
+});
+
+t.test('a failed flush loses nothing: the next flush writes the older memtable first', async (t) => {
+  const fs = new FaultInjectingFileSystem();
+  const table = eventsTable();
+  let engine = await LsmStorageEngine.open(options(fs, '/data', { autoCompaction: false }), [table]);
+  await writeRows(engine, table, 1, 0, 5);
+  fs.failNextWrite(/sb-\d+-Data\.db/);
+  await t.rejects(engine.flush(table.id), 'the flush fails');
+  await writeRows(engine, table, 2, 0, 5);
+  await engine.flush(table.id);
+  fs.crash();
+  engine = await LsmStorageEngine.open(options(fs, '/data', { autoCompaction: false }), [table]);
+  t.equal((await engine.table(table.id)!.read(int(1), partitionOf(int(1)).token, readAll))?.rows.length, 5, 'rows of the failed flush');
+  t.equal((await engine.table(table.id)!.read(int(2), partitionOf(int(2)).token, readAll))?.rows.length, 5);
+  await engine.close();
+});
+
+t.test('truncate wins over a flush and a compaction racing with it, and over readers holding SSTables', async (t) => {
+  const fs = new FaultInjectingFileSystem();
+  const table = eventsTable();
+  let engine = await LsmStorageEngine.open(options(fs, '/data', { autoCompaction: false }), [table]);
+  for (let round = 0; round < 3; round++) {
+    await writeRows(engine, table, round, 0, 3);
+    await engine.flush(table.id);
+  }
+  await writeRows(engine, table, 9, 0, 3);
+  // A scan that holds the current SSTables while truncate runs.
+  const scan = engine.table(table.id)!.scan(FULL, readAll)[Symbol.asyncIterator]();
+  await scan.next();
+  await Promise.all([engine.truncate(table.id), engine.flush(table.id), engine.compactAll(table.id).catch(() => undefined)]);
+  let rows = 0;
+  for await (const p of engine.table(table.id)!.scan(FULL, readAll)) rows += p.rows.length;
+  t.equal(rows, 0, 'nothing readable after truncate');
+  fs.crash();
+  engine = await LsmStorageEngine.open(options(fs, '/data', { autoCompaction: false }), [table]);
+  rows = 0;
+  for await (const p of engine.table(table.id)!.scan(FULL, readAll)) rows += p.rows.length;
+  t.equal(rows, 0, 'nothing comes back after a crash and restart');
+  await engine.close();
+});
+
+t.test('a mutation the commit log refuses changes nothing', async (t) => {
+  const dir = await tempDir(t);
+  const table = eventsTable();
+  const engine = await LsmStorageEngine.open(options(new NodeFileSystem(), dir, { commitlogSegmentBytes: 64 * 1024 }), [table]);
+  const huge = update(table, partitionOf(int(1), { rows: [row([int(1)], { marker: 1, cells: { v: [1, 'x'.repeat(40_000)] } })] }));
+  await t.rejects(engine.apply([huge]), { code: 'Invalid', message: /too large/ });
+  t.equal(await engine.table(table.id)!.read(int(1), partitionOf(int(1)).token, readAll), null);
   await engine.close();
 });

@@ -253,14 +253,24 @@ export class CommitLog {
    * call order and `currentPosition()` right after the call already includes this one.
    * A too-large mutation rejects with InvalidRequest, like Cassandra's max_mutation_size.
    */
-  append(payload: Buffer, tableIds: readonly string[]): Promise<CommitLogPosition> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('The commit log is closed'));
-    if (payload.length === 0) return Promise.reject(new Error('A commit log record needs a non-empty payload'));
+  /**
+   * Throws now what append() would reject with (failed or closed log, empty or
+   * oversized payload), so a caller can refuse a write before changing anything else.
+   */
+  checkAppendable(payload: Buffer): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('The commit log is closed');
+    if (payload.length === 0) throw new Error('A commit log record needs a non-empty payload');
     if (payload.length > this.mutationBytesMax) {
-      return Promise.reject(
-        new InvalidRequest(`Mutation of ${payload.length} bytes is too large for the maximum size of ${this.mutationBytesMax}`),
-      );
+      throw new InvalidRequest(`Mutation of ${payload.length} bytes is too large for the maximum size of ${this.mutationBytesMax}`);
+    }
+  }
+
+  append(payload: Buffer, tableIds: readonly string[]): Promise<CommitLogPosition> {
+    try {
+      this.checkAppendable(payload);
+    } catch (error) {
+      return Promise.reject(error);
     }
     const recordBytes = payload.length + RECORD_OVERHEAD_BYTES;
     let segment = this.appendSegment;

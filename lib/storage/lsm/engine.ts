@@ -86,6 +86,13 @@ interface TableState {
   /** Commit-log records of this table at or before this position are already in its
    *  SSTables or were truncated away: replay skips them. */
   replayedUpTo: CommitLogPosition | null;
+  /** SSTable generations at or below this were truncated away (deleted at open if a
+   *  reader kept them alive past the truncation). */
+  truncatedThroughGeneration: number;
+  /** Bumped by TRUNCATE: a compaction that started before it discards its output. */
+  epoch: number;
+  /** No automatic compaction before this time (ms) after a failed one. */
+  compactionBackoffUntil: number;
   /** Flushes of this table, one after another. */
   flushChain: Promise<void>;
   /** A flush queued behind the running one and not started yet: later requests join it. */
@@ -98,8 +105,20 @@ interface TableState {
   strategyOptions: TableMetadata['options']['compaction'];
 }
 
-/** Where a table's replay position is kept (JSON {segmentId, offset}), in its directory. */
+/** Where a table's replay position is kept, in its directory (JSON ReplayRecord). */
 const REPLAY_POSITION_FILE = 'replay-position.json';
+/** A finished compaction whose inputs may not all be deleted yet: `compaction-<n>.json`
+ *  lists them (JSON {inputs: number[]}); it is written before the first deletion and
+ *  removed after the last, and at open the listed inputs are deleted. */
+const COMPACTION_RECORD = /^compaction-(\d+)\.json$/;
+
+interface ReplayRecord {
+  segmentId: number;
+  offset: number;
+  truncatedThroughGeneration?: number;
+}
+/** How long automatic compaction of a table pauses after one failed. */
+const COMPACTION_RETRY_DELAY_MS = 60_000;
 /** Default read cache of decompressed chunks (Cassandra's file_cache_size is min(512 MiB, heap/4)). */
 export const DEFAULT_FILE_CACHE_BYTES = 256 * 2 ** 20;
 
@@ -107,7 +126,14 @@ export class LsmStorageEngine implements StorageEngine {
   private readonly tables = new Map<string, TableState>();
   private commitlog!: CommitLog;
   private closed = false;
+  /** Set when close() begins: nothing new (compaction) starts after it. */
+  private closing = false;
   private draining = false;
+  /** While replaying, flushes write SSTables but leave the log's clean marks alone. */
+  private replaying = false;
+  /** The commit-log position each switched-out memtable's flush may mark clean. */
+  private readonly flushPositions = new WeakMap<Memtable, CommitLogPosition>();
+  private compactionRecordSerial = 0;
   private readonly throttle: Throttle;
   private readonly chunkCache: ChunkCache;
   /** One compaction at a time across the node: the machine has two cores. */
@@ -140,19 +166,28 @@ export class LsmStorageEngine implements StorageEngine {
       skipCorrupt: options.commitlogSkipCorrupt,
       logger: options.logger,
     });
+    engine.replaying = true;
     const report = await engine.commitlog.replay(async (payload, position) => {
-      const updates = decodeMutation(payload);
-      for (const update of updates) {
+      const applied: string[] = [];
+      for (const update of decodeMutation(payload)) {
         const state = engine.tables.get(update.tableId);
         if (state === undefined) continue;
         if (state.replayedUpTo !== null && comparePositions(position, state.replayedUpTo) <= 0) continue;
         state.store.applyToMemtable(update.partition);
+        applied.push(update.tableId);
       }
-      // The tables this record dirties: flushing them frees the replayed segment.
-      return updates.map((u) => u.tableId);
+      // Memory stays bounded during a long replay: flush (without marking the log clean,
+      // since the segment being replayed is not done yet).
+      if (engine.totalMemtableBytes().active > options.memtableSpaceBytes) {
+        const largest = engine.largestActiveMemtable();
+        if (largest !== null) await engine.flush(largest);
+      }
+      // Only tables the record was applied to: flushing them frees the segment.
+      return applied;
     });
+    engine.replaying = false;
     if (report.records > 0) options.logger.info({ ...report }, `Replayed ${report.records} commit-log records`);
-    // Flush what replay rebuilt so the replayed segments can go.
+    // Flush what replay rebuilt (and mark the log clean) so the replayed segments can go.
     await Promise.all([...engine.tables.keys()].map((id) => engine.flush(id)));
     engine.commitlog.onPressure((tableIds) => {
       for (const id of tableIds) void engine.flush(id).catch((error) => engine.logFailure('flush', id, error));
@@ -169,20 +204,32 @@ export class LsmStorageEngine implements StorageEngine {
     const { fs } = this.options;
     const dir = this.tableDir(table);
     await fs.mkdir(dir);
+    let replayedUpTo: CommitLogPosition | null = null;
+    let truncatedThroughGeneration = 0;
+    if (await fs.exists(join(dir, REPLAY_POSITION_FILE))) {
+      const saved = JSON.parse((await fs.readFile(join(dir, REPLAY_POSITION_FILE))).toString('utf8')) as ReplayRecord;
+      replayedUpTo = { segmentId: saved.segmentId, offset: saved.offset };
+      truncatedThroughGeneration = saved.truncatedThroughGeneration ?? 0;
+    }
+    const finishedCompactions = await this.finishCompactionRecords(dir);
     const generations = await listSSTables(fs, dir);
     const readers: SSTableReader[] = [];
     for (const generation of generations) {
-      readers.push(await SSTableReader.open(fs, dir, generation, table, { chunkCache: this.chunkCache }));
+      const reader = await SSTableReader.open(fs, dir, generation, table, { chunkCache: this.chunkCache });
+      // Inputs of a compaction that finished, or SSTables a truncation dropped while a
+      // reader still held them: their deletion did not complete before a stop.
+      if (generation <= truncatedThroughGeneration || finishedCompactions.has(generation)) await reader.delete();
+      else readers.push(reader);
     }
-    let replayedUpTo: CommitLogPosition | null = null;
-    if (await fs.exists(join(dir, REPLAY_POSITION_FILE))) {
-      replayedUpTo = JSON.parse((await fs.readFile(join(dir, REPLAY_POSITION_FILE))).toString('utf8')) as CommitLogPosition;
-    }
+    await this.removeCompactionRecords(dir);
     const state: TableState = {
       store: new LsmTableStore(table, readers, (error) => this.logFailure('delete of a compacted SSTable', table.id, error)),
       dir,
-      nextGeneration: (generations.at(-1) ?? 0) + 1,
+      nextGeneration: Math.max(generations.at(-1) ?? 0, truncatedThroughGeneration) + 1,
       replayedUpTo,
+      truncatedThroughGeneration,
+      epoch: 0,
+      compactionBackoffUntil: 0,
       flushChain: Promise.resolve(),
       queuedFlush: null,
       compacting: false,
@@ -222,6 +269,9 @@ export class LsmStorageEngine implements StorageEngine {
       dir: this.tableDir(metadata),
       nextGeneration: 1,
       replayedUpTo: null,
+      truncatedThroughGeneration: 0,
+      epoch: 0,
+      compactionBackoffUntil: 0,
       flushChain: Promise.resolve(),
       queuedFlush: null,
       compacting: false,
@@ -247,6 +297,8 @@ export class LsmStorageEngine implements StorageEngine {
     const started = performance.now();
     const payload = Buffer.from(encodeMutation(updates));
     const tableIds = [...new Set(updates.map((u) => u.tableId))];
+    // Refuse now what the log would refuse (too large, log failed): nothing applied yet.
+    this.commitlog.checkAppendable(payload);
     // Memtables and commit log in one synchronous step (see the module comment).
     for (let i = 0; i < updates.length; i++) states[i].store.applyToMemtable(updates[i].partition);
     const durable = this.commitlog.append(payload, tableIds);
@@ -318,28 +370,62 @@ export class LsmStorageEngine implements StorageEngine {
     for (const name of await fs.readdir(dir)) await fs.unlink(join(dir, name));
   }
 
-  async truncate(tableId: string): Promise<void> {
+  /**
+   * Drops a table's data. It runs in the table's flush queue (no flush interleaves),
+   * captures the log position and empties the table in one synchronous step, makes
+   * that durable, and bumps the epoch so a compaction running meanwhile discards its
+   * output. Writes that arrive while it runs are kept.
+   */
+  truncate(tableId: string): Promise<void> {
     const state = this.tables.get(tableId);
-    if (state === undefined) throw new InvalidRequest(`Unknown table id ${tableId}`);
-    await state.flushChain.catch(() => undefined);
-    const position = this.commitlog.currentPosition();
-    // Record the truncation before dropping anything: replay must skip older records.
-    await this.saveReplayPosition(state, position);
-    state.store.discardAll();
-    await state.store.settleDeletions();
-    await this.commitlog.markClean(tableId, position);
-    this.wakeWriters();
+    if (state === undefined) return Promise.reject(new InvalidRequest(`Unknown table id ${tableId}`));
+    const run = async (): Promise<void> => {
+      const position = this.commitlog.currentPosition();
+      const truncatedThrough = state.nextGeneration - 1;
+      state.epoch++;
+      // SSTables still being read are deleted when their readers finish, or at the next
+      // open (the replay record names the generations truncated away).
+      void state.store.discardAll();
+      await this.saveReplayPosition(state, position, truncatedThrough);
+      await this.commitlog.markClean(tableId, position);
+      this.wakeWriters();
+    };
+    const result = state.flushChain.then(run, run);
+    state.flushChain = result.catch(() => undefined);
+    state.queuedFlush = null;
+    return result;
   }
 
-  /** Durably records that the table's records up to `position` need no replay. */
-  private async saveReplayPosition(state: TableState, position: CommitLogPosition): Promise<void> {
+  /** Durably records that the table's records up to `position` need no replay (and,
+   *  for a truncation, which SSTable generations are gone). */
+  private async saveReplayPosition(state: TableState, position: CommitLogPosition, truncatedThrough?: number): Promise<void> {
     const { fs } = this.options;
+    if (truncatedThrough !== undefined) state.truncatedThroughGeneration = truncatedThrough;
+    const record: ReplayRecord = { ...position, truncatedThroughGeneration: state.truncatedThroughGeneration };
     await fs.mkdir(state.dir);
     const tmp = join(state.dir, `${REPLAY_POSITION_FILE}.tmp`);
-    await fs.writeFile(tmp, Buffer.from(JSON.stringify(position)));
+    await fs.writeFile(tmp, Buffer.from(JSON.stringify(record)));
     await fs.rename(tmp, join(state.dir, REPLAY_POSITION_FILE));
     await fs.syncDir(state.dir);
     state.replayedUpTo = position;
+  }
+
+  /** Generations listed by compaction records in `dir` (inputs to delete); the records
+   *  themselves are removed once read. */
+  private async finishCompactionRecords(dir: string): Promise<Set<number>> {
+    const { fs } = this.options;
+    const inputs = new Set<number>();
+    for (const name of await fs.readdir(dir)) {
+      if (!COMPACTION_RECORD.test(name)) continue;
+      const record = JSON.parse((await fs.readFile(join(dir, name))).toString('utf8')) as { inputs: number[] };
+      for (const generation of record.inputs) inputs.add(generation);
+    }
+    return inputs;
+  }
+
+  private async removeCompactionRecords(dir: string): Promise<void> {
+    const { fs } = this.options;
+    for (const name of await fs.readdir(dir)) if (COMPACTION_RECORD.test(name)) await fs.unlink(join(dir, name));
   }
 
   // ---- flush ----
@@ -352,7 +438,7 @@ export class LsmStorageEngine implements StorageEngine {
     const run = async (): Promise<void> => {
       state.queuedFlush = null;
       const store = state.store;
-      if (store.activeMemtable.isEmpty) return;
+      if (store.activeMemtable.isEmpty && store.pendingFlushes().length === 0) return;
       this.flushesRunning++;
       try {
         await this.flushMemtable(tableId, state);
@@ -367,23 +453,40 @@ export class LsmStorageEngine implements StorageEngine {
     return result;
   }
 
-  /** Switches the active memtable out, writes it as an SSTable, marks the log clean. */
+  /**
+   * Switches the active memtable out and writes every memtable waiting for a flush,
+   * oldest first (one whose earlier flush failed goes before newer ones), marking the
+   * log clean only up to what is really in SSTables, in order.
+   */
   private async flushMemtable(tableId: string, state: TableState): Promise<void> {
     const store = state.store;
-    const upTo = this.commitlog.currentPosition();
-    const memtable = store.switchMemtable();
-    let sstable: SSTableReader;
-    try {
-      sstable = await this.writeSSTable(state, memtable);
-    } catch (error) {
-      // The memtable stays readable (its data is still in the commit log).
-      this.logFailure('flush', tableId, error);
-      throw error;
+    if (!store.activeMemtable.isEmpty) {
+      const upTo = this.commitlog.currentPosition();
+      this.flushPositions.set(store.switchMemtable(), upTo);
     }
-    store.completeFlush(memtable, sstable);
-    // Replay need not rebuild what is now in an SSTable (it would only flush it again).
-    await this.saveReplayPosition(state, upTo);
-    await this.commitlog.markClean(tableId, upTo);
+    for (const memtable of [...store.pendingFlushes()]) {
+      const epoch = state.epoch;
+      let sstable: SSTableReader;
+      try {
+        sstable = await this.writeSSTable(state, memtable);
+      } catch (error) {
+        // The memtable stays readable and first in line; its data is still in the log.
+        this.logFailure('flush', tableId, error);
+        throw error;
+      }
+      if (state.epoch !== epoch) {
+        // Truncated while it was being written: its data is gone.
+        await sstable.delete();
+        return;
+      }
+      store.completeFlush(memtable, sstable);
+      const upTo = this.flushPositions.get(memtable)!;
+      if (!this.replaying) {
+        // Replay need not rebuild what is now in an SSTable (it would only flush it again).
+        await this.saveReplayPosition(state, upTo);
+        await this.commitlog.markClean(tableId, upTo);
+      }
+    }
     this.maybeCompact(tableId);
   }
 
@@ -412,15 +515,22 @@ export class LsmStorageEngine implements StorageEngine {
   // ---- compaction ----
 
   private maybeCompact(tableId: string): void {
-    if (this.options.autoCompaction === false || this.closed) return;
+    if (this.options.autoCompaction === false || this.closing || this.replaying) return;
     const state = this.tables.get(tableId);
-    if (state === undefined || state.compacting) return;
-    const plan = state.strategy.next(state.store.sstables, new Set(), this.options.clock.nowSeconds());
-    if (plan === null) return;
+    if (state === undefined || state.compacting || this.options.clock.nowMillis() < state.compactionBackoffUntil) return;
+    if (state.strategy.next(state.store.sstables, new Set(), this.options.clock.nowSeconds()) === null) return;
     state.compacting = true;
     this.compactionChain = this.compactionChain
-      .then(() => this.runPlan(state, plan))
-      .catch((error) => this.logFailure('compaction', tableId, error))
+      .then(async () => {
+        // Planned when it runs, against the SSTables as they are then.
+        const plan = state.strategy.next(state.store.sstables, new Set(), this.options.clock.nowSeconds());
+        if (plan !== null) await this.runPlan(state, plan);
+      })
+      .catch((error) => {
+        // A failing input (a corrupt SSTable …) must not make compaction spin.
+        state.compactionBackoffUntil = this.options.clock.nowMillis() + COMPACTION_RETRY_DELAY_MS;
+        this.logFailure('compaction', tableId, error);
+      })
       .finally(() => {
         state.compacting = false;
         this.maybeCompact(tableId);
@@ -428,7 +538,8 @@ export class LsmStorageEngine implements StorageEngine {
   }
 
   private async runPlan(state: TableState, plan: CompactionPlan): Promise<void> {
-    if (this.closed) return;
+    if (this.closing) return;
+    const epoch = state.epoch;
     const store = state.store;
     const wanted = new Set(plan.inputs.map((c) => c.generation));
     const inputs = store.sstables.filter((s) => wanted.has(s.generation));
@@ -460,7 +571,20 @@ export class LsmStorageEngine implements StorageEngine {
       discardOutput: (output: SSTableReader) => output.delete(),
     });
     state.compactionProgress = null;
-    store.replace(inputs, outputs);
+    if (this.closing || state.epoch !== epoch || !this.tables.has(store.metadata.id)) {
+      // Closed, truncated or dropped meanwhile: the output must not come back.
+      for (const output of outputs) await output.delete();
+      return;
+    }
+    // Record the inputs before deleting any: a crash midway must not leave some inputs
+    // (say, data whose tombstone was in another input and got purged) behind.
+    const { fs } = this.options;
+    const record = join(state.dir, `compaction-${++this.compactionRecordSerial}.json`);
+    await fs.writeFile(`${record}.tmp`, Buffer.from(JSON.stringify({ inputs: inputs.map((s) => s.generation) })));
+    await fs.rename(`${record}.tmp`, record);
+    await fs.syncDir(state.dir);
+    const deleted = store.replace(inputs, outputs);
+    void deleted.then(() => fs.unlink(record)).catch((error) => this.logFailure('removal of a compaction record', store.metadata.id, error));
   }
 
   /** Major compaction: everything of the table into as few SSTables as its strategy allows. */
@@ -524,11 +648,15 @@ export class LsmStorageEngine implements StorageEngine {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.quiesce();
+    this.closing = true;
     for (const state of this.tables.values()) await state.flushChain.catch(() => undefined);
+    await this.quiesce();
     this.closed = true;
     this.wakeWriters();
-    await this.commitlog.close();
-    for (const state of this.tables.values()) await state.store.close();
+    try {
+      await this.commitlog.close();
+    } finally {
+      for (const state of this.tables.values()) await state.store.close();
+    }
   }
 }

@@ -9,7 +9,7 @@
  * is done with them.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { isRowLive, rangeTombstonesWithin, withoutDroppedColumns } from '../../model/merge.js';
+import { isRowLive, rangeTombstonesWithin, rowWithoutDroppedColumns } from '../../model/merge.js';
 import type { Partition, Row } from '../../model/partition.js';
 import type { TableMetadata } from '../../schema/metadata.js';
 import { mergeScans, mergeSources } from '../compaction/merge-iterator.js';
@@ -37,8 +37,9 @@ export class LsmTableStore implements TableStore {
   private live: SSTableReader[] = [];
   private view: View;
   private readonly refs = new Map<SSTableReader, number>();
-  /** Replaced SSTables waiting for their last reader before their files go. */
-  private readonly retired = new Set<SSTableReader>();
+  /** Replaced SSTables waiting for their last reader before their files go, with
+   *  what to call once they are gone. */
+  private readonly retired = new Map<SSTableReader, () => void>();
   /** Deletions of replaced SSTables in progress (close waits for them). */
   private readonly deleting = new Set<Promise<void>>();
   readonly readLatency = new LatencyHistogram();
@@ -84,9 +85,10 @@ export class LsmTableStore implements TableStore {
         continue;
       }
       this.refs.delete(s);
-      if (this.retired.has(s)) {
+      const deleted = this.retired.get(s);
+      if (deleted !== undefined) {
         this.retired.delete(s);
-        this.deleteFiles(s);
+        void this.deleteFiles(s).then(deleted);
       }
     }
   }
@@ -121,32 +123,42 @@ export class LsmTableStore implements TableStore {
     this.view = this.buildView();
   }
 
-  /** Drops all data (TRUNCATE): memtables are emptied and the SSTables retired. */
-  discardAll(): void {
+  /** Memtables switched out and not yet in an SSTable (a failed flush leaves its
+   *  memtable here, to be written before any newer one), oldest first. */
+  pendingFlushes(): readonly Memtable[] {
+    return this.flushing;
+  }
+
+  /** Drops all data (TRUNCATE): memtables are emptied and the SSTables retired.
+   *  Resolves once the SSTables' files are deleted. */
+  discardAll(): Promise<void> {
     this.active = new Memtable(this.table);
     this.flushing = [];
-    this.replace(this.live, []);
+    return this.replace(this.live, []);
   }
 
   get sstables(): readonly SSTableReader[] {
     return this.live;
   }
 
-  /** Swaps compacted SSTables for their replacements in one step. */
-  replace(inputs: readonly SSTableReader[], outputs: readonly SSTableReader[]): void {
+  /** Swaps compacted SSTables for their replacements in one step. Resolves once the
+   *  inputs' files are deleted, which waits for the reads still using them. */
+  replace(inputs: readonly SSTableReader[], outputs: readonly SSTableReader[]): Promise<void> {
     const gone = new Set(inputs);
     this.live = [...this.live.filter((s) => !gone.has(s)), ...outputs];
     this.view = this.buildView();
-    for (const s of inputs) {
-      if ((this.refs.get(s) ?? 0) > 0) this.retired.add(s);
-      else this.deleteFiles(s);
-    }
+    return Promise.all(
+      inputs.map((s) =>
+        (this.refs.get(s) ?? 0) > 0 ? new Promise<void>((resolve) => this.retired.set(s, resolve)) : this.deleteFiles(s),
+      ),
+    ).then(() => undefined);
   }
 
-  private deleteFiles(sstable: SSTableReader): void {
+  private deleteFiles(sstable: SSTableReader): Promise<void> {
     const deletion = sstable.delete().catch(this.onRetiredDeleteError);
     this.deleting.add(deletion);
     void deletion.finally(() => this.deleting.delete(deletion));
+    return deletion;
   }
 
   /** Waits until replaced SSTables no longer read by anyone are deleted. */
@@ -228,25 +240,30 @@ export class LsmTableStore implements TableStore {
     }
   }
 
-  /** A merged source as a partition: its header and the filter's rows, stopping at the row limit. */
+  /** A merged source as a partition: its header and the filter's rows, stopping at the
+   *  row limit. Dropped columns are hidden row by row before liveness is counted, so a
+   *  row alive only through a dropped column does not use up the limit. */
   private async materialize(source: PartitionSource, filter: ReadFilter): Promise<Partition> {
+    const dropped = this.table.droppedColumns;
     const rows: Row[] = [];
     let live = 0;
     if (filter.rowLimit > 0) {
-      for await (const row of source.rows(filter.slices, filter.reversed)) {
+      for await (const stored of source.rows(filter.slices, filter.reversed)) {
+        const row = rowWithoutDroppedColumns(stored, dropped);
+        if (row === null) continue;
         rows.push(row);
         if (isRowLive(row, filter.nowSeconds) && ++live >= filter.rowLimit) break;
       }
     }
-    const partition: Partition = {
+    const staticRow = source.staticRow === null ? null : rowWithoutDroppedColumns(source.staticRow, dropped);
+    return {
       key: source.key,
       token: source.token,
       deletion: source.deletion,
-      staticRow: source.staticRow,
+      staticRow,
       rangeTombstones: rangeTombstonesWithin(this.table.comparator, source.rangeTombstones, filter.slices),
       rows,
     };
-    return withoutDroppedColumns(partition, this.table.droppedColumns);
   }
 
   async close(): Promise<void> {
