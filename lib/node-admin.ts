@@ -66,6 +66,9 @@ export class NodeAdmin implements AdminService {
         writeLatency: s.writeLatency,
         compactionsPending: s.compactionsPending,
         compactionsRunning: s.compactionRunning ? 1 : 0,
+        ...(s.compactionProgress === null
+          ? {}
+          : { compactionProgress: { bytesDone: s.compactionProgress.bytesRead, bytesTotal: s.compactionProgress.bytesTotal } }),
       };
     });
   }

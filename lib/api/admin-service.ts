@@ -34,6 +34,8 @@ export interface TableStatsEntry {
   writeLatency: LatencySummary;
   compactionsPending: number;
   compactionsRunning?: number;
+  /** The running compaction's progress (bytes of input processed of the total). */
+  compactionProgress?: { bytesDone: number; bytesTotal: number };
 }
 
 export interface NodeInfo {

@@ -95,6 +95,11 @@ const TABLESTATS_RESULT_SCHEMA = {
           writeLatency: LATENCY_SCHEMA,
           compactionsPending: { type: 'integer' },
           compactionsRunning: { type: 'integer' },
+          compactionProgress: {
+            type: 'object',
+            required: ['bytesDone', 'bytesTotal'],
+            properties: { bytesDone: { type: 'integer' }, bytesTotal: { type: 'integer' } },
+          },
         },
       },
     },

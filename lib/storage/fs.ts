@@ -43,6 +43,7 @@ export interface FileSystem {
   unlink(path: string): Promise<void>;
   /** Names (not paths) of the entries of a directory; [] when it does not exist. */
   readdir(dir: string): Promise<string[]>;
+  /** Creates the directory and missing parents, durably (their entries are synced). */
   mkdir(dir: string): Promise<void>;
   exists(path: string): Promise<boolean>;
   /** Size in bytes of a file. */

@@ -3,6 +3,7 @@
  */
 import { constants, read as fsRead } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { FileHandle, FileSystem, OpenMode } from './fs.js';
 
 class NodeFileHandle implements FileHandle {
@@ -89,7 +90,14 @@ export class NodeFileSystem implements FileSystem {
   }
 
   async mkdir(dir: string): Promise<void> {
-    await fsp.mkdir(dir, { recursive: true });
+    const created = await fsp.mkdir(dir, { recursive: true });
+    if (created === undefined) return;
+    // New directory entries survive a power loss only once their parents are synced;
+    // an SSTable in a directory that vanished would be lost after the log was cleaned.
+    for (let child = resolve(dir); ; child = dirname(child)) {
+      await this.syncDir(dirname(child));
+      if (child === resolve(created)) break;
+    }
   }
 
   async exists(path: string): Promise<boolean> {

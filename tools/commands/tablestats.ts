@@ -34,6 +34,11 @@ function tableBlock(entry: TableStatsEntry, size: (bytes: number) => string): st
     ['Pending compactions', entry.compactionsPending],
   );
   if (entry.compactionsRunning !== undefined) lines.push(['Running compactions', entry.compactionsRunning]);
+  if (entry.compactionProgress !== undefined) {
+    const { bytesDone, bytesTotal } = entry.compactionProgress;
+    const percent = bytesTotal === 0 ? 100 : (100 * bytesDone) / bytesTotal;
+    lines.push(['Compaction progress', `${size(bytesDone)} of ${size(bytesTotal)} (${percent.toFixed(1)}%)`]);
+  }
   lines.push(['Bloom filter false positives', entry.bloomFalsePositives], ['Bloom filter false ratio', entry.bloomFalseRatio.toFixed(5)]);
   return lines.map(([label, value]) => `\t\t${label}: ${value}\n`).join('');
 }

@@ -77,6 +77,8 @@ export interface TableStats {
   writeLatency: { count: number; p50Ms: number; p99Ms: number };
   compactionsPending: number;
   compactionRunning: boolean;
+  /** Input bytes processed of the total, while a compaction runs. */
+  compactionProgress: { bytesRead: number; bytesTotal: number } | null;
 }
 
 interface TableState {
@@ -627,6 +629,7 @@ export class LsmStorageEngine implements StorageEngine {
       writeLatency: store.writeLatency.summary(),
       compactionsPending: state.compacting ? 1 : 0,
       compactionRunning: state.compactionProgress !== null,
+      compactionProgress: state.compactionProgress,
     };
   }
 
