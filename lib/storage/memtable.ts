@@ -10,7 +10,6 @@
  */
 import sortedBtree from 'sorted-btree';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Cell } from '../model/cell.js';
 import type { ClusteringComparator, Slice } from '../model/clustering.js';
 import { applyUpdate, mergePartitions, type PathComparatorFor } from '../model/merge.js';
 import { emptyPartition, type Partition, type Row } from '../model/partition.js';
@@ -74,48 +73,44 @@ const PARTITION_OVERHEAD_BYTES = 160;
 
 const IN_PLACE = Object.freeze({ mutateStoredRows: true });
 
-function cellBytes(cell: Cell): number {
-  return CELL_OVERHEAD_BYTES + (cell.value?.length ?? 0) + (cell.path?.length ?? 0);
-}
+// measureUpdate's results: module registers rather than an object per write.
+let measuredBytes = 0;
+let measuredMinTimestamp = Infinity;
 
-function rowBytes(row: Row): number {
+function measureRow(row: Row): void {
   let bytes = ROW_OVERHEAD_BYTES;
+  let min = measuredMinTimestamp;
   for (const c of row.clustering) bytes += c.length;
-  for (const [name, cell] of row.cells) bytes += name.length + cellBytes(cell);
+  if (row.liveness !== null && row.liveness.timestamp < min) min = row.liveness.timestamp;
+  if (row.deletion !== null && row.deletion.markedForDeleteAt < min) min = row.deletion.markedForDeleteAt;
+  for (const [name, cell] of row.cells) {
+    bytes += name.length + CELL_OVERHEAD_BYTES + (cell.value?.length ?? 0);
+    if (cell.timestamp < min) min = cell.timestamp;
+  }
   for (const [name, complex] of row.complex) {
     bytes += name.length;
-    for (const cell of complex.cells) bytes += cellBytes(cell);
-  }
-  return bytes;
-}
-
-/** Estimated heap bytes an update adds to a memtable (an upper bound: overwrites count in full). */
-export function updateBytes(update: Partition): number {
-  let bytes = PARTITION_OVERHEAD_BYTES + update.key.length + update.rangeTombstones.length * ROW_OVERHEAD_BYTES;
-  if (update.staticRow !== null) bytes += rowBytes(update.staticRow);
-  for (const row of update.rows) bytes += rowBytes(row);
-  return bytes;
-}
-
-function minTimestampOf(update: Partition): number {
-  let min = Infinity;
-  const visit = (row: Row | null): void => {
-    if (row === null) return;
-    if (row.liveness !== null) min = Math.min(min, row.liveness.timestamp);
-    if (row.deletion !== null) min = Math.min(min, row.deletion.markedForDeleteAt);
-    for (const cell of row.cells.values()) min = Math.min(min, cell.timestamp);
-    for (const complex of row.complex.values()) {
-      if (complex.deletion !== null) min = Math.min(min, complex.deletion.markedForDeleteAt);
-      for (const cell of complex.cells) min = Math.min(min, cell.timestamp);
+    if (complex.deletion !== null && complex.deletion.markedForDeleteAt < min) min = complex.deletion.markedForDeleteAt;
+    for (const cell of complex.cells) {
+      bytes += CELL_OVERHEAD_BYTES + (cell.value?.length ?? 0) + (cell.path?.length ?? 0);
+      if (cell.timestamp < min) min = cell.timestamp;
     }
-  };
-  if (update.deletion !== null) min = Math.min(min, update.deletion.markedForDeleteAt);
-  for (const rt of update.rangeTombstones) min = Math.min(min, rt.deletion.markedForDeleteAt);
-  visit(update.staticRow);
-  for (const row of update.rows) visit(row);
-  return min;
+  }
+  measuredBytes += bytes;
+  measuredMinTimestamp = min;
 }
 
+/**
+ * One pass over an update: the heap bytes it adds to a memtable (an upper bound:
+ * overwrites count in full) into measuredBytes, and the oldest timestamp in it (for
+ * compaction's purge bound) into measuredMinTimestamp.
+ */
+function measureUpdate(update: Partition): void {
+  measuredBytes = PARTITION_OVERHEAD_BYTES + update.key.length + update.rangeTombstones.length * ROW_OVERHEAD_BYTES;
+  measuredMinTimestamp = update.deletion?.markedForDeleteAt ?? Infinity;
+  for (const rt of update.rangeTombstones) measuredMinTimestamp = Math.min(measuredMinTimestamp, rt.deletion.markedForDeleteAt);
+  if (update.staticRow !== null) measureRow(update.staticRow);
+  for (const row of update.rows) measureRow(row);
+}
 
 /**
  * True when an update can be stored as it is: no deletion of any kind (so nothing in
@@ -228,9 +223,9 @@ export class Memtable {
     } else {
       entry.partition = applyUpdate(comparator, entry.partition, update, this.pathComparatorFor, IN_PLACE);
     }
-    this.bytes += updateBytes(update);
-    const min = minTimestampOf(update);
-    if (min < this.minTimestamp) this.minTimestamp = min;
+    measureUpdate(update);
+    this.bytes += measuredBytes;
+    if (measuredMinTimestamp < this.minTimestamp) this.minTimestamp = measuredMinTimestamp;
   }
 
   get(key: Buffer, _token: bigint): PartitionSource | null {
