@@ -13,6 +13,7 @@
  */
 import path from 'node:path';
 import type { FileHandle, FileSystem, OpenMode } from './fs.js';
+import { seededRandom } from '../model/random.js';
 
 export interface FaultInjectingOptions {
   /**
@@ -47,17 +48,6 @@ function fsError(code: string, syscall: string, filePath: string): NodeJS.ErrnoE
   return error;
 }
 
-/** mulberry32: small, fast and good enough to pick torn lengths reproducibly from a seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A file's bytes, independent of its names (as on a real file system, sync is per inode). */
 class Inode {

@@ -8,6 +8,7 @@ import { droppableTombstoneRatio, type CompactionCandidate, type CompactionPlan,
 import { SizeTieredStrategy, sizeTieredBuckets } from '../../lib/storage/compaction/stcs.js';
 import { strategyFor, validateCompactionOptions } from '../../lib/storage/compaction/strategy.js';
 import { makeTable, intType } from './fixtures/tables.js';
+import { seededRandom } from '../../lib/model/random.js';
 
 const MiB = 1024 * 1024;
 const DAY = 86400;
@@ -376,14 +377,7 @@ t.test('leveled: over long random runs of flushes and concurrent compactions, L1
   let deepest = 0;
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => {
-      let state = seed;
-      const random = () => {
-        // mulberry32
-        state = (state + 0x6d2b79f5) | 0;
-        let x = Math.imul(state ^ (state >>> 15), 1 | state);
-        x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-        return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-      };
+      const random = seededRandom(seed);
       const strategy = leveled();
       let tables: SimulatedSSTable[] = [];
       let generation = 1;

@@ -17,6 +17,7 @@ import type { PartitionSource } from '../../lib/storage/source.js';
 import { ChunkCache, SSTableReader, listSSTables } from '../../lib/storage/sstable/reader.js';
 import { SSTableWriter } from '../../lib/storage/sstable/writer.js';
 import { decodeCompressionInfo } from '../../lib/storage/sstable/format.js';
+import { seededRandom } from '../../lib/model/random.js';
 
 // ---------------------------------------------------------------------------------
 // Fixtures
@@ -61,14 +62,7 @@ const int = (n: number): Buffer => {
 
 /** Deterministic random numbers (mulberry32): failures replay from the seed. */
 function random(seed: number) {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const below = (n: number): number => Math.floor(next() * n);
   return {
     below,

@@ -2,18 +2,8 @@ import t from 'tap';
 import { RING_SIZE, TokenRing, type Endpoint } from '../../lib/cluster/ring.js';
 import { allocateTokens } from '../../lib/cluster/token-allocation.js';
 import { MIN_TOKEN } from '../../lib/model/token.js';
+import { seededRandom } from '../../lib/model/random.js';
 
-/** mulberry32: a small seeded random, so every layout below replays exactly. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Joins `count` nodes one by one, each allocating `numTokens` tokens; racks round-robin over three. */
 function grow(count: number, numTokens: number, seed: number, dcOf = (_n: number) => 'dc1'): TokenRing {

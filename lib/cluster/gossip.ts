@@ -1,0 +1,331 @@
+/**
+ * The gossip state machine: Cassandra's Gossiper without the I/O. The caller feeds it
+ * ticks (once a second) and received messages, with the time; it answers with the
+ * messages to send and the membership events the node should act on. Nothing here
+ * touches the network, a timer or Math.random, so a whole cluster can run in one process
+ * under a simulated clock and a seeded random.
+ *
+ * Protocol (as Cassandra's): every round the node bumps its own heartbeat and sends a
+ * GossipDigestSyn listing (endpoint, generation, maxVersion) for every endpoint it knows.
+ * The receiver answers with a GossipDigestAck holding the states the sender lacks and
+ * digests of what it wants in return; the sender completes with a GossipDigestAck2.
+ *
+ * Liveness: a newer heartbeat (or any newer state) from an endpoint is reported to the
+ * phi-accrual failure detector; every tick convicts the live endpoints whose phi crossed
+ * the threshold. Cassandra confirms an endpoint alive with an echo round trip before
+ * marking it UP; here the evidence is gossip itself:
+ * - an endpoint first heard of (second hand, possibly long dead) is known but not live
+ *   until a newer version of its state arrives, which only a running node produces;
+ * - a higher generation (a restart) marks it UP at once: only a running process makes one;
+ * - a newer version for a DOWN endpoint marks it UP again.
+ */
+import { assert } from '../errors.js';
+import {
+  EndpointState,
+  type ApplicationStateName,
+  type EndpointStateMessage,
+  type EndpointStateView,
+  type VersionedValue,
+} from './endpoint-state.js';
+import { FailureDetector } from './failure-detector.js';
+
+/** Cassandra's default `cluster_name`; nodes only gossip with nodes of the same cluster. */
+export const DEFAULT_CLUSTER_NAME = 'Test Cluster';
+
+export interface GossipDigest {
+  readonly endpoint: string;
+  readonly generation: number;
+  readonly maxVersion: number;
+}
+
+export interface GossipDigestSyn {
+  readonly kind: 'GossipDigestSyn';
+  readonly clusterName: string;
+  readonly digests: readonly GossipDigest[];
+}
+
+export interface GossipDigestAck {
+  readonly kind: 'GossipDigestAck';
+  /** Endpoints the sender of the ack wants states for, newer than `maxVersion`. */
+  readonly requests: readonly GossipDigest[];
+  /** States the syn's sender lacks. */
+  readonly states: readonly EndpointStateMessage[];
+}
+
+export interface GossipDigestAck2 {
+  readonly kind: 'GossipDigestAck2';
+  readonly states: readonly EndpointStateMessage[];
+}
+
+export type GossipMessage = GossipDigestSyn | GossipDigestAck | GossipDigestAck2;
+
+export interface Envelope {
+  readonly to: string;
+  readonly message: GossipMessage;
+}
+
+/**
+ * Membership changes. `joined` and `restarted` carry the endpoint's whole state and are not
+ * followed by `state-changed` events for it; `state-changed` is one application state
+ * updated within a generation.
+ */
+export type GossipEvent =
+  | { readonly kind: 'joined'; readonly endpoint: string; readonly state: EndpointStateView }
+  | { readonly kind: 'restarted'; readonly endpoint: string; readonly state: EndpointStateView }
+  | {
+      readonly kind: 'state-changed';
+      readonly endpoint: string;
+      readonly name: ApplicationStateName;
+      readonly value: VersionedValue;
+    }
+  | { readonly kind: 'up'; readonly endpoint: string }
+  | { readonly kind: 'down'; readonly endpoint: string };
+
+/** What one input produced: messages for the caller to send, and events to act on. */
+export interface GossipOutput {
+  readonly send: Envelope[];
+  readonly events: GossipEvent[];
+}
+
+export interface GossiperOptions {
+  /** This node's internode address (host:port); endpoints are named by address. */
+  readonly localEndpoint: string;
+  /** Seconds since the epoch at start, larger than any previous run's (kept in the system store). */
+  readonly generation: number;
+  /** Seed addresses; this node's own address may be among them. */
+  readonly seeds: readonly string[];
+  /** Uniform in [0, 1); seeded in tests. */
+  readonly random: () => number;
+  readonly clusterName?: string;
+  /** Application states this node starts with. */
+  readonly localStates?: Iterable<readonly [ApplicationStateName, string]>;
+  readonly failureDetector?: FailureDetector;
+}
+
+/** Asking for versions above this asks for everything: versions start at 1. */
+const ALL_VERSIONS = 0;
+
+export class Gossiper {
+  readonly localEndpoint: string;
+  readonly clusterName: string;
+  private readonly seeds: readonly string[];
+  private readonly seedSet: ReadonlySet<string>;
+  private readonly random: () => number;
+  private readonly failureDetector: FailureDetector;
+  private readonly endpoints = new Map<string, EndpointState>();
+  private readonly live = new Set<string>();
+  private readonly unreachable = new Set<string>();
+  private readonly local: EndpointState;
+  /** One counter for the heartbeat and every local application state (see endpoint-state.ts). */
+  private lastVersion = 0;
+
+  constructor(options: GossiperOptions) {
+    assert(Number.isInteger(options.generation) && options.generation > 0, `bad generation ${options.generation}`);
+    this.localEndpoint = options.localEndpoint;
+    this.clusterName = options.clusterName ?? DEFAULT_CLUSTER_NAME;
+    this.seeds = options.seeds.filter((seed) => seed !== options.localEndpoint);
+    this.seedSet = new Set(this.seeds);
+    this.random = options.random;
+    this.failureDetector = options.failureDetector ?? new FailureDetector();
+    this.local = new EndpointState({ generation: options.generation, version: this.nextVersion() });
+    this.endpoints.set(this.localEndpoint, this.local);
+    for (const [name, value] of options.localStates ?? []) this.setLocalState(name, value);
+  }
+
+  /** Changes one of this node's application states; gossip spreads it from the next round. */
+  setLocalState(name: ApplicationStateName, value: string): void {
+    this.local.states.set(name, { value, version: this.nextVersion() });
+  }
+
+  /**
+   * One gossip round (call once a second): bump the heartbeat, send a syn to a random live
+   * peer, maybe to an unreachable one and maybe to a seed (Cassandra's rules), then convict
+   * the live endpoints the failure detector now considers DOWN.
+   */
+  tick(nowMs: number): GossipOutput {
+    this.local.heartbeat = { generation: this.local.generation, version: this.nextVersion() };
+    const syn: GossipDigestSyn = { kind: 'GossipDigestSyn', clusterName: this.clusterName, digests: this.digests() };
+    const send: Envelope[] = [];
+    const targets = new Set<string>();
+
+    const liveTarget = this.pick([...this.live]);
+    if (liveTarget !== undefined) targets.add(liveTarget);
+
+    // Unreachable endpoints get a syn now and then, so one that comes back is noticed;
+    // the fewer live peers, the more often.
+    if (this.unreachable.size > 0 && this.random() < this.unreachable.size / (this.live.size + 1)) {
+      const target = this.pick([...this.unreachable]);
+      if (target !== undefined) targets.add(target);
+    }
+
+    // Seeds are the rendezvous that heal partitions and introduce new nodes: always when
+    // nothing else is live, otherwise in proportion to their share of the cluster.
+    const gossipedToSeed = liveTarget !== undefined && this.seedSet.has(liveTarget);
+    if (this.seeds.length > 0 && (!gossipedToSeed || this.live.size < this.seeds.length)) {
+      const known = this.live.size + this.unreachable.size;
+      if (this.live.size === 0 || this.random() <= this.seeds.length / known) {
+        const seed = this.pick(this.seeds);
+        if (seed !== undefined) targets.add(seed);
+      }
+    }
+
+    for (const to of targets) send.push({ to, message: syn });
+    const events: GossipEvent[] = [];
+    for (const endpoint of this.live) {
+      if (this.failureDetector.interpret(endpoint, nowMs) === 'DOWN') this.markDown(endpoint, events);
+    }
+    return { send, events };
+  }
+
+  receive(from: string, message: GossipMessage, nowMs: number): GossipOutput {
+    const send: Envelope[] = [];
+    const events: GossipEvent[] = [];
+    switch (message.kind) {
+      case 'GossipDigestSyn': {
+        // A node of another cluster (mis-set seeds) must not merge rings with this one.
+        if (message.clusterName !== this.clusterName) break;
+        const ack = this.examine(message.digests);
+        send.push({ to: from, message: ack });
+        break;
+      }
+      case 'GossipDigestAck': {
+        this.apply(message.states, nowMs, events);
+        const states: EndpointStateMessage[] = [];
+        for (const request of message.requests) {
+          const state = this.endpoints.get(request.endpoint);
+          if (state === undefined) continue;
+          // A request made against another generation wants all of this one.
+          const since = request.generation === state.generation ? request.maxVersion : ALL_VERSIONS;
+          const newer = state.newerThan(request.endpoint, since);
+          if (newer !== null) states.push(newer);
+        }
+        if (states.length > 0) send.push({ to: from, message: { kind: 'GossipDigestAck2', states } });
+        break;
+      }
+      case 'GossipDigestAck2':
+        this.apply(message.states, nowMs, events);
+        break;
+    }
+    return { send, events };
+  }
+
+  /** Endpoints currently considered UP, this node excluded. */
+  liveEndpoints(): string[] {
+    return [...this.live];
+  }
+
+  /** Endpoints known but not UP: convicted, or heard of but not yet seen running. */
+  unreachableEndpoints(): string[] {
+    return [...this.unreachable];
+  }
+
+  isAlive(endpoint: string): boolean {
+    return this.live.has(endpoint);
+  }
+
+  /** A copy of what is known about `endpoint` (this node included), or undefined. */
+  stateOf(endpoint: string): EndpointStateView | undefined {
+    return this.endpoints.get(endpoint)?.view();
+  }
+
+  private nextVersion(): number {
+    return ++this.lastVersion;
+  }
+
+  private pick<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : items[Math.floor(this.random() * items.length)];
+  }
+
+  private digests(): GossipDigest[] {
+    const digests: GossipDigest[] = [];
+    for (const [endpoint, state] of this.endpoints) {
+      digests.push({ endpoint, generation: state.generation, maxVersion: state.maxVersion() });
+    }
+    return digests;
+  }
+
+  /** Compares a syn's digests with what is known: what to ask for, what to send back. */
+  private examine(digests: readonly GossipDigest[]): GossipDigestAck {
+    const requests: GossipDigest[] = [];
+    const states: EndpointStateMessage[] = [];
+    for (const digest of digests) {
+      const local = this.endpoints.get(digest.endpoint);
+      if (local === undefined || digest.generation > local.generation) {
+        requests.push({ endpoint: digest.endpoint, generation: digest.generation, maxVersion: ALL_VERSIONS });
+        continue;
+      }
+      if (digest.generation < local.generation) {
+        const all = local.newerThan(digest.endpoint, ALL_VERSIONS);
+        if (all !== null) states.push(all);
+        continue;
+      }
+      const localMax = local.maxVersion();
+      if (digest.maxVersion > localMax) {
+        requests.push({ endpoint: digest.endpoint, generation: digest.generation, maxVersion: localMax });
+      } else if (digest.maxVersion < localMax) {
+        const newer = local.newerThan(digest.endpoint, digest.maxVersion);
+        if (newer !== null) states.push(newer);
+      }
+    }
+    return { kind: 'GossipDigestAck', requests, states };
+  }
+
+  /**
+   * Merges received states: a higher generation replaces everything known about the
+   * endpoint, the same generation takes each newer version, an older generation is stale.
+   */
+  private apply(messages: readonly EndpointStateMessage[], nowMs: number, events: GossipEvent[]): void {
+    for (const message of messages) {
+      const endpoint = message.endpoint;
+      // Only this node speaks for itself; echoes of its own state are old by definition.
+      if (endpoint === this.localEndpoint) continue;
+      const known = this.endpoints.get(endpoint);
+
+      if (known === undefined) {
+        const state = EndpointState.fromMessage(message);
+        this.endpoints.set(endpoint, state);
+        this.unreachable.add(endpoint);
+        events.push({ kind: 'joined', endpoint, state: state.view() });
+        continue;
+      }
+
+      if (message.heartbeat.generation > known.generation) {
+        const state = EndpointState.fromMessage(message);
+        this.endpoints.set(endpoint, state);
+        this.failureDetector.report(endpoint, nowMs);
+        events.push({ kind: 'restarted', endpoint, state: state.view() });
+        this.markUp(endpoint, events);
+        continue;
+      }
+
+      if (message.heartbeat.generation < known.generation) continue;
+
+      const knownMax = known.maxVersion();
+      if (message.heartbeat.version > known.heartbeat.version) known.heartbeat = message.heartbeat;
+      for (const entry of message.states) {
+        const current = known.states.get(entry.name);
+        if (current !== undefined && current.version >= entry.version) continue;
+        const value = { value: entry.value, version: entry.version };
+        known.states.set(entry.name, value);
+        events.push({ kind: 'state-changed', endpoint, name: entry.name, value });
+      }
+      if (known.maxVersion() > knownMax) {
+        this.failureDetector.report(endpoint, nowMs);
+        this.markUp(endpoint, events);
+      }
+    }
+  }
+
+  private markUp(endpoint: string, events: GossipEvent[]): void {
+    if (this.live.has(endpoint)) return;
+    this.unreachable.delete(endpoint);
+    this.live.add(endpoint);
+    events.push({ kind: 'up', endpoint });
+  }
+
+  private markDown(endpoint: string, events: GossipEvent[]): void {
+    this.live.delete(endpoint);
+    this.unreachable.add(endpoint);
+    events.push({ kind: 'down', endpoint });
+  }
+}
