@@ -23,6 +23,8 @@ export const VERBS = [
   'HINT_RSP',
   'SCHEMA_PULL',
   'SCHEMA_PUSH',
+  'RANGE_READ',
+  'TRUNCATE',
 ] as const;
 
 export type Verb = (typeof VERBS)[number];
