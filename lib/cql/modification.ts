@@ -140,8 +140,11 @@ function writeColumn(
   }
   // Overwriting a whole collection: delete what was there (just before this write)
   // and add the new elements.
-  const complex: ComplexColumn = { deletion: { markedForDeleteAt: timestamp - 1, localDeletionTime: now }, cells: [] };
-  if (value !== null) complex.cells = elementCells(col.type, value, timestamp, ttl, ctx, false);
+  // Elements added by an earlier assignment of the same statement (l = l + [1], l = [2])
+  // are written at the same timestamp and survive the deletion, as in Cassandra.
+  const complex: ComplexColumn = row.complex.get(col.name) ?? { deletion: null, cells: [] };
+  complex.deletion = { markedForDeleteAt: timestamp - 1, localDeletionTime: now };
+  if (value !== null) complex.cells.push(...elementCells(col.type, value, timestamp, ttl, ctx, false));
   row.complex.set(col.name, complex);
 }
 
@@ -202,7 +205,8 @@ function insertFromColumns(
   const byName = new Map(columns.map((c, i) => [c.name, i]));
   const missingPk = table.partitionKey.filter((c) => !byName.has(c.name)).map((c) => c.name);
   if (missingPk.length > 0) throw new InvalidRequest(`Some partition key parts are missing: ${missingPk.join(', ')}`);
-  const onlyStatic = columns.every((c) => c.kind === 'partition_key' || c.kind === 'static') && table.staticColumns.length > 0;
+  // Only a write that names static columns and no regular ones may leave out the clustering key.
+  const onlyStatic = columns.some((c) => c.kind === 'static') && columns.every((c) => c.kind === 'partition_key' || c.kind === 'static');
   const missingCk = table.clusteringKey.filter((c) => !byName.has(c.name)).map((c) => c.name);
   if (missingCk.length > 0 && !(onlyStatic && missingCk.length === table.clusteringKey.length)) {
     throw new InvalidRequest(`Some clustering keys are missing: ${missingCk.join(', ')}`);
@@ -220,7 +224,7 @@ function insertFromColumns(
       const evaluated = values.map((v) => v(ctx));
       const keyBytes = (i: number) => {
         const col = columns[i];
-        const v = evaluated[i];
+        const v = evaluated[i] === UNSET ? null : evaluated[i];
         return checkKeyPart(col, v === null ? null : col.type.serialize(v));
       };
       const key = serializePartitionKey(table, pkIndexes.map(keyBytes));
@@ -262,9 +266,14 @@ function prepareInsertJson(keyspace: KeyspaceMetadata, table: TableMetadata, stm
         throw new InvalidRequest('Could not decode JSON string as a map: invalid JSON');
       }
       if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new InvalidRequest('INSERT JSON requires a JSON object');
-      for (const name of Object.keys(obj)) {
-        if (!index.has(name)) throw new InvalidRequest(`JSON values map contains unrecognized column: ${name}`);
+      // As in CQL: an unquoted key is lower-cased, a "quoted" one is taken exactly.
+      const normalized: Record<string, unknown> = {};
+      for (const [raw, value] of Object.entries(obj)) {
+        const name = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw.toLowerCase();
+        if (!index.has(name)) throw new InvalidRequest(`JSON values map contains unrecognized column: ${raw}`);
+        normalized[name] = value;
       }
+      obj = normalized;
       parsed.set(ctx, obj);
     }
     return obj;

@@ -71,6 +71,31 @@ function decodePagingState(text: string): PagingState {
   }
 }
 
+/** A paging state must fit the table: a client may send anything back. */
+function checkPagingState(table: TableMetadata, state: PagingState): PagingState {
+  const integral = (n: number) => n === Infinity || (Number.isInteger(n) && n >= 0);
+  let ok = integral(state.remaining) && integral(state.partitionRemaining) && state.key.length > 0;
+  if (ok && state.clustering !== null) {
+    ok = state.clustering.length === table.clusteringKey.length;
+    for (let i = 0; ok && i < state.clustering.length; i++) {
+      try {
+        table.clusteringKey[i].type.deserialize(state.clustering[i]);
+      } catch {
+        ok = false;
+      }
+    }
+  }
+  if (ok && table.partitionKey.length > 1) {
+    try {
+      partitionKeyParts(table, state.key);
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) throw new InvalidRequest('Invalid value for the paging state');
+  return state;
+}
+
 export interface PreparedSelect {
   readonly keyspace: KeyspaceMetadata;
   readonly table: TableMetadata;
@@ -98,7 +123,7 @@ export function prepareSelect(keyspace: KeyspaceMetadata, table: TableMetadata, 
   if (stmt.groupBy.length > 0) throw new InvalidRequest('GROUP BY is not supported yet');
   if (stmt.json) throw new InvalidRequest('SELECT JSON is not supported yet');
 
-  if (stmt.distinct) validateDistinct(table, selection, stmt);
+  if (stmt.distinct) validateDistinct(table, selection, stmt, where);
   const reversed = orderIsReversed(table, stmt, where);
   const limit = stmt.limit === null ? () => Infinity : positiveLimit(compileTerm(stmt.limit, { name: '[limit]', type: INT }), 'LIMIT');
   if (stmt.perPartitionLimit !== null && stmt.distinct) {
@@ -138,7 +163,12 @@ interface Plan {
   columns: ColumnSpec[];
 }
 
-function validateDistinct(table: TableMetadata, selection: Selection, stmt: Select): void {
+function validateDistinct(table: TableMetadata, selection: Selection, stmt: Select, where: CompiledWhere): void {
+  const restrictsRows =
+    where.clusteringColumnsRestricted > 0 || where.nonKeyColumns.some((name) => table.columns.get(name)?.kind !== 'static');
+  if (restrictsRows) {
+    throw new InvalidRequest('SELECT DISTINCT with WHERE clause only supports restriction by partition key and/or static columns.');
+  }
   if (stmt.selection === null) throw new InvalidRequest('SELECT DISTINCT queries must only request partition key columns and/or static columns (not *)');
   for (const col of selection.columns) {
     if (col.kind !== 'partition_key' && col.kind !== 'static') {
@@ -147,7 +177,7 @@ function validateDistinct(table: TableMetadata, selection: Selection, stmt: Sele
   }
   const selected = new Set(selection.columns.map((c) => c.name));
   const missing = table.partitionKey.filter((c) => !selected.has(c.name));
-  if (missing.length > 0 && selection.countIndex < 0) {
+  if (missing.length > 0 && selection.countIndexes.size === 0) {
     throw new InvalidRequest(`SELECT DISTINCT queries must request all the partition key columns (missing ${missing.map((c) => c.name).join(', ')})`);
   }
 }
@@ -186,15 +216,18 @@ async function executeSelect(
   limit: number,
   perPartitionLimit: number,
 ): Promise<CqlResult> {
-  const resume = options.pagingState === null ? null : decodePagingState(options.pagingState);
-  const count = plan.selection.countIndex >= 0;
+  const resume = options.pagingState === null ? null : checkPagingState(plan.table, decodePagingState(options.pagingState));
+  const count = plan.selection.countIndexes.size > 0;
   if (resume === null && !count && !plan.distinct && !plan.where.partitionKeyIn && plan.where.filters.length === 0 && plan.where.partitionKeys !== null) {
     return readOnePartition(plan, ctx, options, proxy, limit, perPartitionLimit);
   }
-  // Aggregates and in-memory sorts see every row; the page size then does not apply.
+  // An aggregate counts every row (LIMIT and PER PARTITION LIMIT limit output rows,
+  // and it has one). An in-memory sort across partitions reads each partition's first
+  // `limit` rows (they come in the requested order), sorts, then applies LIMIT.
   const pageSize = count ? Infinity : options.pageSize;
-  let remaining = resume?.remaining ?? limit;
-  const rows = readRows(plan, ctx, options.consistency, proxy, resume, perPartitionLimit);
+  let remaining = count || plan.sortAcrossPartitions ? Infinity : (resume?.remaining ?? limit);
+  const partitionLimit = count ? Infinity : plan.sortAcrossPartitions ? Math.min(perPartitionLimit, limit) : perPartitionLimit;
+  const rows = readRows(plan, ctx, options.consistency, proxy, resume, partitionLimit);
   const out: RowView[] = [];
   let pagingState: string | null = null;
   let last: { view: RowView; partitionRemaining: number } | null = null;
@@ -233,7 +266,7 @@ async function executeSelect(
   if (count) {
     const row: Record<string, unknown> = {};
     plan.selection.selectors.forEach((s, i) => {
-      const value = i === plan.selection.countIndex ? BigInt(counted) : firstView === null ? null : s.evaluate(firstView, ctx);
+      const value = plan.selection.countIndexes.has(i) ? BigInt(counted) : firstView === null ? null : s.evaluate(firstView, ctx);
       row[s.name] = value === null ? null : s.type.toJson(value);
     });
     return { kind: 'rows', columns: plan.columns, rows: [row], pagingState: null };
@@ -241,15 +274,16 @@ async function executeSelect(
 
   let views = out;
   if (plan.sortAcrossPartitions) {
+    const cmp = plan.table.comparator;
+    const sign = plan.reversed ? -1 : 1;
+    views = [...views].sort((a, b) => sign * cmp.compare(a.row?.clustering ?? [], b.row?.clustering ?? [])).slice(0, limit);
     if (views.length > options.pageSize) {
       throw new InvalidRequest(
         'Cannot page queries with both ORDER BY and a IN restriction on the partition key; you must either remove the ORDER BY or the IN and sort client side, or disable paging for this query',
       );
     }
-    const cmp = plan.table.comparator;
-    const sign = plan.reversed ? -1 : 1;
-    views = [...views].sort((a, b) => sign * cmp.compare(a.row?.clustering ?? [], b.row?.clustering ?? []));
   }
+
   return { kind: 'rows', columns: plan.columns, rows: resultRows(plan, views, ctx), pagingState };
 }
 

@@ -25,8 +25,9 @@ export interface CompiledSelector {
 
 export interface Selection {
   readonly selectors: CompiledSelector[];
-  /** True for COUNT(*): one result row counting the matching rows. */
-  readonly countIndex: number;
+  /** Positions of COUNT(*) selectors: with any, the result is one row counting the
+   *  matching rows (other selectors take the first row's values). */
+  readonly countIndexes: ReadonlySet<number>;
   /** Columns the selection reads (for DISTINCT validation). */
   readonly columns: ColumnMetadata[];
 }
@@ -142,36 +143,66 @@ function castEvaluator(inner: CompiledSelector, target: CqlType): CompiledSelect
     };
   }
   if (numeric.has(from) && numeric.has(to)) {
-    const integer = ['int', 'bigint', 'smallint', 'tinyint', 'varint', 'counter'];
+    const convert = numericCast(to, target);
     return (view, ctx) => {
       const v = inner.evaluate(view, ctx);
-      if (v === null) return null;
-      const asNumber = typeof v === 'bigint' ? Number(v) : Number(v);
-      if (to === 'bigint' || to === 'varint' || to === 'counter') return BigInt(Math.trunc(asNumber));
-      if (to === 'decimal') return String(v);
-      if (integer.includes(to)) return Math.trunc(asNumber);
-      return asNumber;
+      return v === null ? null : convert(v as number | bigint | string);
     };
   }
   if (target.isCompatibleWith(inner.type)) return inner.evaluate;
   throw new InvalidRequest(`Cannot cast ${from} to ${to}`);
 }
 
+const INTEGER_BITS: Record<string, number> = { tinyint: 8, smallint: 16, int: 32, bigint: 64, counter: 64 };
+
+/** The integer part of a number, bigint or decimal text, exactly; Java's narrowing for
+ *  non-finite doubles (NaN → 0, ±Infinity → the extremes of 64 bits). */
+function integerPart(v: number | bigint | string): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'string') {
+    const match = /^(-?)(\d*)(?:\.\d*)?(?:[eE]([+-]?\d+))?$/.exec(v.trim());
+    if (match === null) throw new InvalidRequest(`Cannot cast ${v} to an integer`);
+    if (match[3] !== undefined) return integerPart(Number(v));
+    return BigInt(`${match[1]}${match[2] === '' ? '0' : match[2]}`);
+  }
+  if (Number.isNaN(v)) return 0n;
+  if (v === Infinity) return 2n ** 63n - 1n;
+  if (v === -Infinity) return -(2n ** 63n);
+  return BigInt(Math.trunc(v));
+}
+
+/** CAST between numeric types, exact for integers of any size. */
+function numericCast(to: string, target: CqlType): (v: number | bigint | string) => unknown {
+  const bits = INTEGER_BITS[to];
+  if (bits !== undefined) {
+    return bits === 64 ? (v) => BigInt.asIntN(64, integerPart(v)) : (v) => Number(BigInt.asIntN(bits, integerPart(v)));
+  }
+  if (to === 'varint') return integerPart;
+  if (to === 'decimal') {
+    return (v) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new InvalidRequest(`Cannot cast ${v} to decimal`);
+      const text = String(v);
+      return target.fromLiteral({ kind: /[.eE]/.test(text) ? 'float' : 'integer', text });
+    };
+  }
+  return to === 'float' ? (v) => Math.fround(Number(v)) : (v) => Number(v);
+}
+
 export function compileSelection(table: TableMetadata, items: SelectItem[] | null): Selection {
   if (items === null) {
     const columns = wildcardColumns(table);
-    return { selectors: columns.map((c) => columnSelector(table, c)), countIndex: -1, columns };
+    return { selectors: columns.map((c) => columnSelector(table, c)), countIndexes: new Set(), columns };
   }
   const selectors: CompiledSelector[] = [];
   const columns: ColumnMetadata[] = [];
-  let countIndex = -1;
+  const countIndexes = new Set<number>();
   items.forEach((item, i) => {
     const compiled = compileSelector(table, item.selector);
-    if (item.selector.kind === 'countRows') countIndex = i;
+    if (item.selector.kind === 'countRows') countIndexes.add(i);
     collectColumns(table, item.selector, columns);
     selectors.push(item.alias === null ? compiled : { ...compiled, name: item.alias, evaluate: compiled.evaluate });
   });
-  return { selectors, countIndex, columns };
+  return { selectors, countIndexes, columns };
 }
 
 function collectColumns(table: TableMetadata, selector: Selector, out: ColumnMetadata[]): void {

@@ -310,3 +310,42 @@ t.test('INSERT JSON maps object fields to columns; DEFAULT UNSET keeps the other
   t.same(await h.rows('SELECT * FROM t'), [{ k: 1, a: 'z', b: null }]);
   await t.rejects(h.q(`INSERT INTO t JSON '{"k": 1, "zz": 1}'`), { code: 'Invalid', message: /unrecognized column: zz/ });
 });
+
+t.test('review fixes: IN + ORDER BY + LIMIT sorts before limiting; COUNT ignores limits; several COUNTs', async (t) => {
+  const h = await cqlHarness();
+  await h.q('CREATE TABLE t (k int, c int, PRIMARY KEY (k, c)) WITH CLUSTERING ORDER BY (c DESC)');
+  for (const k of [0, 1]) for (let c = 0; c < 5; c++) await h.q('INSERT INTO t (k, c) VALUES (?, ?)', [k, c]);
+  const rows = await h.rows('SELECT k, c FROM t WHERE k IN (0, 1) ORDER BY c ASC LIMIT 3');
+  t.same(rows.map((r) => r.c), [0, 0, 1], 'the smallest clusterings of both partitions');
+  t.same(await h.rows('SELECT COUNT(*) FROM t LIMIT 2'), [{ count: '10' }]);
+  t.same(await h.rows('SELECT COUNT(*) FROM t PER PARTITION LIMIT 1'), [{ count: '10' }]);
+  t.same(await h.rows('SELECT COUNT(*) AS a, COUNT(1) AS b FROM t'), [{ a: '10', b: '10' }]);
+});
+
+t.test('review fixes: exact numeric CASTs, Java narrowing, no untyped errors', async (t) => {
+  const h = await cqlHarness();
+  await h.q('CREATE TABLE n (k int PRIMARY KEY, b bigint, d double)');
+  await h.q("INSERT INTO n (k, b, d) VALUES (1, 9007199254740993, NaN)");
+  const [row] = await h.rows('SELECT CAST(b AS varint) AS v, CAST(b AS int) AS i, CAST(d AS bigint) AS nb FROM n');
+  t.same(row, { v: '9007199254740993', i: 1, nb: '0' });
+});
+
+t.test('review fixes: paging states are checked against the table', async (t) => {
+  const h = await cqlHarness();
+  await h.q('CREATE TABLE t (k int, c int, PRIMARY KEY (k, c))');
+  await h.q('INSERT INTO t (k, c) VALUES (1, 1)');
+  const forged = Buffer.from(JSON.stringify({ k: Buffer.from([0, 0, 0, 1]).toString('base64'), c: ['AA=='], r: 1, p: 1 })).toString('base64url');
+  await t.rejects(h.q('SELECT * FROM t', [], { pagingState: forged }), { code: 'Invalid', message: /paging state/ });
+});
+
+t.test('review fixes: INSERT and DISTINCT rules on static columns, JSON keys, append before overwrite', async (t) => {
+  const h = await cqlHarness();
+  await h.q('CREATE TABLE s (k int, c int, st int STATIC, v int, l list<int>, PRIMARY KEY (k, c))');
+  await t.rejects(h.q('INSERT INTO s (k) VALUES (1)'), { code: 'Invalid', message: /clustering keys are missing: c/ });
+  await t.rejects(h.q('SELECT DISTINCT k, st FROM s WHERE k = 1 AND c = 1'), { code: 'Invalid', message: /SELECT DISTINCT with WHERE/ });
+  await t.rejects(h.q(`INSERT INTO s JSON '{"k": 1}' DEFAULT UNSET`), { code: 'Invalid', message: /null value.*c/ });
+  await h.q(`INSERT INTO s JSON '{"K": 1, "c": 1, "\\"v\\"": 5}'`);
+  t.same(await h.rows('SELECT k, c, v FROM s'), [{ k: 1, c: 1, v: 5 }], 'unquoted keys lower-cased, quoted keys exact');
+  await h.q('UPDATE s SET l = l + [7], l = [8] WHERE k = 1 AND c = 1');
+  t.same(await h.rows('SELECT l FROM s WHERE k = 1 AND c = 1'), [{ l: [7, 8] }]);
+});
