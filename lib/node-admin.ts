@@ -1,13 +1,39 @@
 /**
  * The node's operations (AdminService for /v1/admin and the CLI), over its storage
- * engine, schema and system state.
+ * engine, schema and system state, and the cluster views (status, ring, gossipinfo,
+ * getendpoints) over gossip's Membership. A node without gossip answers those as a
+ * one-node cluster from its own host id, tokens, dc and rack.
  */
-import type { AdminService, NodeInfo, TableStatsEntry } from './api/admin-service.js';
+import type {
+  AdminService,
+  ClusterAdminService,
+  ClusterStatus,
+  EndpointStatusCode,
+  EndpointStatusEntry,
+  GossipEndpointInfo,
+  KeyEndpoints,
+  NodeInfo,
+  RingEntry,
+  TableStatsEntry,
+} from './api/admin-service.js';
+import type { EndpointStateView } from './cluster/endpoint-state.js';
+import type { Membership } from './cluster/membership.js';
+import { replicaPlacement } from './cluster/replication.js';
+import { type Endpoint, TokenRing } from './cluster/ring.js';
 import { InvalidRequest } from './errors.js';
+import { compositeKey, murmur3Token } from './model/token.js';
 import type { SchemaManager } from './schema/manager.js';
-import type { TableMetadata } from './schema/metadata.js';
+import type { ColumnMetadata, ReplicationStrategy, TableMetadata } from './schema/metadata.js';
+import type { Literal } from './schema/type.js';
 import type { LsmStorageEngine } from './storage/lsm/engine.js';
 import type { SystemStore } from './system/system-store.js';
+
+/** The part of the Gossiper that `gossipinfo` reads (GossipService.gossiper). */
+export interface GossipStateSource {
+  liveEndpoints(): string[];
+  unreachableEndpoints(): string[];
+  stateOf(endpoint: string): EndpointStateView | undefined;
+}
 
 export interface NodeAdminDeps {
   engine: LsmStorageEngine;
@@ -17,9 +43,25 @@ export interface NodeAdminDeps {
   startedAtMs: number;
   nowMs: () => number;
   httpAddress: () => string;
+  /** The cluster as gossip sees it; without it the node is a one-node cluster. */
+  membership?: Membership;
+  /** Gossip's raw states, for gossipinfo; without it only this node's facts are shown. */
+  gossip?: GossipStateSource;
+  /** Internode address (listen_address:storage_port) naming this node without gossip. */
+  listenAddress?: string;
+  /** This node's dc and rack, for the one-node view (default datacenter1 / rack1). */
+  dc?: string;
+  rack?: string;
 }
 
-export class NodeAdmin implements AdminService {
+/** One endpoint as the cluster views need it: ring identity plus what status shows. */
+interface EndpointFacts extends Endpoint {
+  readonly status: EndpointStatusCode;
+  readonly load: number | null;
+  readonly httpAddress: string | null;
+}
+
+export class NodeAdmin implements AdminService, ClusterAdminService {
   constructor(private readonly deps: NodeAdminDeps) {}
 
   /** The tables a nodetool-style scope names: all, one keyspace's, or some of one keyspace's. */
@@ -73,6 +115,173 @@ export class NodeAdmin implements AdminService {
     });
   }
 
+  async clusterStatus(keyspace?: string): Promise<ClusterStatus> {
+    const { ring, endpoints } = this.cluster();
+    const owns = this.ownership(ring, endpoints, keyspace);
+    return {
+      keyspace: keyspace ?? null,
+      endpoints: endpoints.map(
+        (endpoint): EndpointStatusEntry => ({
+          status: endpoint.status,
+          address: endpoint.address,
+          httpAddress: endpoint.httpAddress,
+          load: endpoint.load,
+          tokens: endpoint.tokens.length,
+          owns: owns(endpoint.id),
+          hostId: endpoint.id,
+          dc: endpoint.dc,
+          rack: endpoint.rack,
+        }),
+      ),
+    };
+  }
+
+  async ring(keyspace?: string): Promise<RingEntry[]> {
+    const { ring, endpoints } = this.cluster();
+    const owns = this.ownership(ring, endpoints, keyspace);
+    const byId = new Map(endpoints.map((endpoint) => [endpoint.id, endpoint]));
+    const entries: RingEntry[] = [];
+    for (let i = 0; i < ring.size; i++) {
+      const owner = ring.ownerAt(i);
+      const facts = byId.get(owner.id);
+      entries.push({
+        token: ring.tokenAt(i).toString(),
+        address: owner.address,
+        hostId: owner.id,
+        dc: owner.dc,
+        rack: owner.rack,
+        // The ring only holds endpoints gossip lists, so facts are there; DN is the safe guess.
+        status: facts?.status ?? 'DN',
+        load: facts?.load ?? null,
+        owns: owns(owner.id),
+      });
+    }
+    return entries;
+  }
+
+  async gossipInfo(): Promise<GossipEndpointInfo[]> {
+    const { gossip, membership } = this.deps;
+    if (gossip === undefined || membership === undefined) return [this.localGossipInfo()];
+    const local = membership.localAddress;
+    const live = new Set(gossip.liveEndpoints());
+    const addresses = [local, ...live, ...gossip.unreachableEndpoints()].sort();
+    const infos: GossipEndpointInfo[] = [];
+    for (const address of new Set(addresses)) {
+      const state = gossip.stateOf(address);
+      if (state === undefined) continue;
+      infos.push({
+        address,
+        alive: address === local || live.has(address),
+        generation: state.heartbeat.generation,
+        heartbeat: state.heartbeat.version,
+        states: [...state.states]
+          .map(([name, { value, version }]) => ({ name, value, version }))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      });
+    }
+    return infos;
+  }
+
+  async endpoints(keyspace: string, table: string, key: string): Promise<KeyEndpoints> {
+    const ks = this.deps.schema.current.keyspace(keyspace);
+    if (ks === undefined) throw new InvalidRequest(`Keyspace '${keyspace}' does not exist`);
+    const metadata = ks.tables.get(table);
+    if (metadata === undefined) throw new InvalidRequest(`unconfigured table ${table}`);
+    const token = murmur3Token(partitionKeyFromText(metadata, key));
+    const { ring, endpoints } = this.cluster();
+    const byId = new Map(endpoints.map((endpoint) => [endpoint.id, endpoint]));
+    // A node that has no tokens yet (never joined a ring) holds every key itself.
+    const replicas = ring.size === 0 ? endpoints : replicaPlacement(ring, ks.replication).replicasFor(token);
+    return {
+      keyspace,
+      table,
+      key,
+      token: token.toString(),
+      replicas: replicas.map(({ id, address, dc, rack }) => ({
+        address,
+        hostId: id,
+        dc,
+        rack,
+        httpAddress: byId.get(id)?.httpAddress ?? null,
+      })),
+    };
+  }
+
+  /** The ring and the listed endpoints, from gossip or, without it, this node alone. */
+  private cluster(): { ring: TokenRing; endpoints: EndpointFacts[] } {
+    const { membership, engine } = this.deps;
+    if (membership === undefined) {
+      const local = this.localEndpoint();
+      const facts: EndpointFacts = { ...local, status: 'UN', load: engine.diskBytes(), httpAddress: this.deps.httpAddress() };
+      return { ring: local.tokens.length === 0 ? TokenRing.empty : new TokenRing([local]), endpoints: [facts] };
+    }
+    const ring = membership.ring();
+    const localAddress = membership.localAddress;
+    const endpoints = membership.describe().map(
+      (description): EndpointFacts => ({
+        id: description.id,
+        address: description.address,
+        dc: description.dc,
+        rack: description.rack,
+        tokens: ring.endpoint(description.id)?.tokens ?? [],
+        status: description.status,
+        // This node's load is known now; the others' are as last gossiped.
+        load: description.address === localAddress ? engine.diskBytes() : description.load,
+        httpAddress: description.httpAddress,
+      }),
+    );
+    return { ring, endpoints };
+  }
+
+  private localEndpoint(): Endpoint {
+    const { system, listenAddress, httpAddress, dc, rack } = this.deps;
+    return {
+      id: system.hostId(),
+      address: listenAddress ?? httpAddress(),
+      dc: dc ?? 'datacenter1',
+      rack: rack ?? 'rack1',
+      tokens: system.getTokens(),
+    };
+  }
+
+  /** Share of the ring per host id: primary ranges, or replicated ranges of `keyspace`. */
+  private ownership(ring: TokenRing, endpoints: readonly EndpointFacts[], keyspace?: string): (id: string) => number {
+    let replication: ReplicationStrategy | undefined;
+    if (keyspace !== undefined) {
+      const ks = this.deps.schema.current.keyspace(keyspace);
+      if (ks === undefined) throw new InvalidRequest(`Keyspace '${keyspace}' does not exist`);
+      replication = ks.replication;
+    }
+    // Before any node has tokens, a lone node holds everything.
+    if (ring.size === 0) return () => (endpoints.length === 1 ? 1 : 0);
+    if (replication === undefined) return (id) => ring.ownership(id);
+    const placement = replicaPlacement(ring, replication);
+    const shares = new Map(ring.endpoints.map((endpoint) => [endpoint.id, placement.effectiveOwnership(endpoint.id)]));
+    return (id) => shares.get(id) ?? 0;
+  }
+
+  /** gossipinfo without gossip: this node's own facts, as it would gossip them. */
+  private localGossipInfo(): GossipEndpointInfo {
+    const local = this.localEndpoint();
+    const states: [string, string][] = [
+      ['DC', local.dc],
+      ['HOST_ID', local.id],
+      ['HTTP', this.deps.httpAddress()],
+      ['LOAD', String(this.deps.engine.diskBytes())],
+      ['RACK', local.rack],
+      ['SCHEMA', this.deps.schema.current.version],
+      ['STATUS', 'NORMAL'],
+      ['TOKENS', local.tokens.join(',')],
+    ];
+    return {
+      address: local.address,
+      alive: true,
+      generation: Math.floor(this.deps.startedAtMs / 1000),
+      heartbeat: 0,
+      states: states.map(([name, value]) => ({ name, value, version: 0 })),
+    };
+  }
+
   async info(): Promise<NodeInfo> {
     const { engine, schema, system, dataDir, startedAtMs, nowMs, httpAddress } = this.deps;
     return {
@@ -85,4 +294,50 @@ export class NodeAdmin implements AdminService {
       httpAddress: httpAddress(),
     };
   }
+}
+
+// ---- partition keys as typed on the command line ------------------------------------
+
+const INTEGER = /^[-+]?\d+$/;
+const FLOAT = /^([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?Infinity|NaN)$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const BOOLEAN = /^(true|false)$/i;
+
+/** The CQL literals `text` could be, most specific first, then a string (which text,
+ *  date, timestamp, inet … read). A blob is hex, with or without 0x. */
+function literalsFor(column: ColumnMetadata, text: string): Literal[] {
+  if (column.type.name === 'blob') return [{ kind: 'hex', text: text.replace(/^0x/i, '') }];
+  const literals: Literal[] = [];
+  if (INTEGER.test(text)) literals.push({ kind: 'integer', text });
+  if (FLOAT.test(text)) literals.push({ kind: 'float', text });
+  if (UUID.test(text)) literals.push({ kind: 'uuid', text });
+  if (BOOLEAN.test(text)) literals.push({ kind: 'boolean', value: text.toLowerCase() === 'true' });
+  literals.push({ kind: 'string', text });
+  return literals;
+}
+
+function componentBytes(column: ColumnMetadata, text: string): Buffer {
+  for (const literal of literalsFor(column, text)) {
+    try {
+      return column.type.serialize(column.type.fromLiteral(literal));
+    } catch (error) {
+      if (!(error instanceof InvalidRequest)) throw error;
+    }
+  }
+  throw new InvalidRequest(`Cannot parse '${text}' as ${column.type.name} for partition key column ${column.name}`);
+}
+
+/**
+ * The serialized partition key `text` names, as nodetool getendpoints reads it: the
+ * components of a composite key joined by ':', each read with its column's type.
+ */
+export function partitionKeyFromText(table: TableMetadata, text: string): Buffer {
+  const columns = table.partitionKey;
+  if (columns.length === 1) return componentBytes(columns[0], text);
+  const parts = text.split(':');
+  if (parts.length !== columns.length) {
+    const names = columns.map((column) => column.name).join(':');
+    throw new InvalidRequest(`Partition key of ${table.keyspace}.${table.name} is ${names}: expected ${columns.length} components separated by ':', got ${parts.length}`);
+  }
+  return compositeKey(parts.map((part, i) => componentBytes(columns[i], part)));
 }

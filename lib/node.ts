@@ -9,14 +9,30 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { AdminService, NodeInfo, TableStatsEntry } from './api/admin-service.js';
+import type {
+  AdminService,
+  ClusterAdminService,
+  ClusterStatus,
+  GossipEndpointInfo,
+  KeyEndpoints,
+  NodeInfo,
+  RingEntry,
+  TableStatsEntry,
+} from './api/admin-service.js';
 import type { HealthStatus } from './api/health.js';
 import { createHttpServer, type HttpLoggerOptions } from './api/server.js';
 import { formatHostPort, type NodeConfig } from './config.js';
 import type { CqlRequest, CqlResult, CqlService } from './cql/request.js';
-import { Overloaded } from './errors.js';
+import { Overloaded, ServerError } from './errors.js';
 import { type Clock, SystemClock } from './model/clock.js';
-import { LocalStorageProxy } from './coordinator/proxy.js';
+import { ApplicationState } from './cluster/endpoint-state.js';
+import { FailureDetector } from './cluster/failure-detector.js';
+import { GossipService, TIMER_SCHEDULER } from './cluster/gossip-service.js';
+import { SchemaSync } from './cluster/schema-sync.js';
+import { ClusterStorageProxy } from './coordinator/cluster-proxy.js';
+import { HintService, registerHintReceiver } from './coordinator/hints.js';
+import { ReplicaService } from './coordinator/replica-verbs.js';
+import { TcpTransport } from './net/tcp.js';
 import { CqlExecutor } from './cql/executor.js';
 import { NodeAdmin } from './node-admin.js';
 import { SchemaManager } from './schema/manager.js';
@@ -44,15 +60,57 @@ export interface CqlServiceHandle {
 
 export type CqlServiceFactory = (context: NodeContext) => Promise<CqlServiceHandle>;
 
+/** What a DDL answer carries when not every live node holds the new schema in time. */
+export const SCHEMA_AGREEMENT_WARNING = 'schema agreement not reached';
+
+/**
+ * `service` whose schema_change answers are held until the change reached every live
+ * node (SchemaSync.announce, bounded); past the bound the answer still goes out, with
+ * a warning, as Cassandra's drivers carry on after their schema agreement wait.
+ */
+export function awaitingSchemaAgreement(service: CqlService, sync: Pick<SchemaSync, 'announce'>): CqlService {
+  return {
+    execute: async (request) => {
+      const result = await service.execute(request);
+      if (result.kind !== 'schema_change') return result;
+      const { change, target, keyspace, table } = result;
+      if (await sync.announce({ change, target, keyspace, ...(table === undefined ? {} : { table }) })) return result;
+      return { ...result, warnings: [...(result.warnings ?? []), SCHEMA_AGREEMENT_WARNING] };
+    },
+  };
+}
+
+/** How often a node gossips its LOAD (bytes on disk); Cassandra broadcasts it every minute. */
+const LOAD_BROADCAST_INTERVAL_MS = 60_000;
+/** How often the gossiped schema versions are compared with the local one. */
+const SCHEMA_CHECK_INTERVAL_MS = 1_000;
+
 /**
  * The CQL service a node runs unless told otherwise: system state on `level`, the
  * schema it holds, the durable storage engine (commit log replayed before anything is
- * served), the StorageProxy and the executor over them, and the operations.
+ * served), then the cluster member: internode messaging on listen_address:storage_port,
+ * the replica verbs, gossip, schema propagation, and the cluster coordinator with the
+ * executor over it, and the operations. Resolves once gossip says the node is NORMAL
+ * (at once for a node that has tokens or starts the cluster).
  */
 export const createCqlService: CqlServiceFactory = async ({ clock, config, logger }) => {
   const fs = new NodeFileSystem();
-  const system = await SystemStore.open(join(config.dataDir, 'system'), { clusterName: config.clusterName });
+  // What has been opened so far, closed in reverse on failure and by close().
+  const closers: (() => Promise<void> | void)[] = [];
+  const closeAll = async () => {
+    let failure: unknown = null;
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== null) throw failure;
+  };
   try {
+    const system = await SystemStore.open(join(config.dataDir, 'system'), { clusterName: config.clusterName });
+    closers.push(() => system.close());
     const schema = await SchemaManager.open(system.schemaStore());
     const tables = [...schema.current.keyspaces.values()].flatMap((ks) => [...ks.tables.values()]);
     const storage = await LsmStorageEngine.open(
@@ -73,9 +131,84 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       },
       tables,
     );
+    closers.push(() => storage.close());
     syncStorageWithSchema(schema, storage);
-    const proxy = new LocalStorageProxy(storage, config.dc);
-    const service = new CqlExecutor({ schema, proxy, clock, dataCenters: [config.dc] });
+
+    const configuredAddress = formatHostPort({ host: config.listenAddress, port: config.storagePort });
+    const transport = await TcpTransport.listen({ listen: configuredAddress, logger });
+    closers.push(() => transport.close());
+    new ReplicaService(storage).register(transport);
+    // Replicas take hints even when their own hinted handoff is off.
+    registerHintReceiver(transport, storage, logger);
+    // storage_port 0 (tests) binds a free port: this node's own entry in the seed list
+    // names the configured address, and gossip must know it as the bound one.
+    const seeds = config.seeds.map((seed) => (seed === configuredAddress ? transport.address : seed));
+    const storedTokens = system.getTokens();
+    const gossip = new GossipService({
+      transport,
+      clock,
+      seeds,
+      hostId: system.hostId(),
+      dc: config.dc,
+      rack: config.rack,
+      // Known once the HTTP server listens: see listening() below.
+      httpAddress: '',
+      schemaVersion: schema.current.version,
+      load: storage.diskBytes(),
+      numTokens: config.numTokens,
+      initialTokens: storedTokens.length > 0 ? storedTokens : null,
+      persistTokens: (tokens) => system.setTokens(tokens),
+      clusterName: config.clusterName,
+      failureDetector: new FailureDetector({ phiConvictThreshold: config.phiConvictThreshold }),
+      logger,
+    });
+    const membership = gossip.membership;
+    schema.onChange((next) => gossip.setLocalState(ApplicationState.SCHEMA, next.version));
+    const schemaSync = new SchemaSync({
+      transport,
+      schema,
+      livePeers: () => membership.describe().filter((e) => e.status[0] === 'U' && e.address !== transport.address),
+      logger,
+    });
+    schemaSync.register();
+    gossip.start();
+    closers.push(() => gossip.stop());
+    const stopSchemaChecks = TIMER_SCHEDULER.every(SCHEMA_CHECK_INTERVAL_MS, () => void schemaSync.pullFromDisagreeing());
+    const stopLoadBroadcast = TIMER_SCHEDULER.every(LOAD_BROADCAST_INTERVAL_MS, () =>
+      gossip.setLocalState(ApplicationState.LOAD, String(storage.diskBytes())),
+    );
+    closers.push(() => {
+      stopLoadBroadcast();
+      stopSchemaChecks();
+      schemaSync.stop();
+    });
+    // A lone first node is ready at once; a joining one within GossipService's bounded boot rounds.
+    await gossip.ready;
+
+    const hints = new HintService({
+      store: system,
+      transport,
+      membership,
+      clock,
+      logger,
+      enabled: config.hintedHandoffEnabled,
+      maxHintWindowMs: config.maxHintWindowMs,
+      deliveryTimeoutMs: config.writeRequestTimeoutMs,
+    });
+    // Before the proxy serves writes: it counts the hints a previous run left.
+    hints.start();
+    // Closed before gossip and messaging stop: it waits for the hint writes in flight.
+    closers.push(() => hints.stop());
+    const proxy = new ClusterStorageProxy({
+      view: membership,
+      transport,
+      storage,
+      writeTimeoutMs: config.writeRequestTimeoutMs,
+      readTimeoutMs: config.readRequestTimeoutMs,
+      logger,
+      onReplicaMissed: hints.onReplicaMissed,
+    });
+    const executor = new CqlExecutor({ schema, proxy, clock, dataCenters: [config.dc] });
     const startedAtMs = clock.nowMillis();
     let httpAddress = '';
     const admin = new NodeAdmin({
@@ -86,20 +219,25 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       startedAtMs,
       nowMs: () => clock.nowMillis(),
       httpAddress: () => httpAddress,
+      membership,
+      gossip: gossip.gossiper,
+      listenAddress: transport.address,
+      dc: config.dc,
+      rack: config.rack,
     });
     return {
-      service,
+      service: awaitingSchemaAgreement(executor, schemaSync),
       admin,
       listening: (address: string) => {
         httpAddress = address;
+        gossip.setLocalState(ApplicationState.HTTP, address);
       },
-      close: async () => {
-        await storage.close();
-        await system.close();
-      },
+      // Hint writes finish, gossip stops (peers convict this node), then messaging, storage, system state.
+      close: closeAll,
     };
   } catch (error) {
-    await system.close();
+    // The start-up failure is the one to report, not a failure to release what it left.
+    await closeAll().catch(() => undefined);
     throw error;
   }
 };
@@ -202,6 +340,25 @@ export class SibylNode implements CqlService, AdminService {
   }
   info(): Promise<NodeInfo> {
     return this.adminService().info();
+  }
+  clusterStatus(keyspace?: string): Promise<ClusterStatus> {
+    return this.clusterAdmin('clusterStatus')(keyspace);
+  }
+  ring(keyspace?: string): Promise<RingEntry[]> {
+    return this.clusterAdmin('ring')(keyspace);
+  }
+  gossipInfo(): Promise<GossipEndpointInfo[]> {
+    return this.clusterAdmin('gossipInfo')();
+  }
+  endpoints(keyspace: string, table: string, key: string): Promise<KeyEndpoints> {
+    return this.clusterAdmin('endpoints')(keyspace, table, key);
+  }
+
+  private clusterAdmin<K extends keyof ClusterAdminService>(name: K): ClusterAdminService[K] {
+    const admin = this.adminService();
+    const method = admin[name];
+    if (method === undefined) throw new ServerError(`This node does not offer ${name}`);
+    return method.bind(admin) as ClusterAdminService[K];
   }
 
   /**

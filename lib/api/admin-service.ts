@@ -50,7 +50,96 @@ export interface NodeInfo {
   httpAddress: string;
 }
 
-export interface AdminService {
+/** `nodetool status`'s two letters: Up/Down, then Normal/Joining/Leaving (no Moving:
+ *  sibyl does not move tokens). */
+export type EndpointStatusCode = `${'U' | 'D'}${'N' | 'J' | 'L'}`;
+
+/** One endpoint as `sibyl status` lists it. */
+export interface EndpointStatusEntry {
+  status: EndpointStatusCode;
+  /** Internode (gossip) address, host:port. */
+  address: string;
+  /** HOST:PORT of its HTTP API, null until it has gossiped one. */
+  httpAddress: string | null;
+  /** Bytes on disk, null until it has gossiped its load. */
+  load: number | null;
+  /** Number of tokens (vnodes) it holds. */
+  tokens: number;
+  /** Fraction (0..1) of the ring it owns: its primary ranges, or with a keyspace the
+   *  ranges it holds a replica of under that keyspace's replication (effective ownership). */
+  owns: number;
+  hostId: string;
+  dc: string;
+  rack: string;
+}
+
+export interface ClusterStatus {
+  /** The keyspace `owns` was computed for, null for raw token ownership. */
+  keyspace: string | null;
+  endpoints: EndpointStatusEntry[];
+}
+
+/** One ring token and its owner, as `sibyl ring` lists them (sorted by token). */
+export interface RingEntry {
+  /** The signed 64-bit token, as a decimal string (JSON numbers cannot hold it). */
+  token: string;
+  address: string;
+  hostId: string;
+  dc: string;
+  rack: string;
+  status: EndpointStatusCode;
+  load: number | null;
+  /** The owner's share of the ring (as in ClusterStatus). */
+  owns: number;
+}
+
+export interface GossipStateEntry {
+  name: string;
+  value: string;
+  version: number;
+}
+
+/** What gossip knows of one endpoint (`sibyl gossipinfo`). */
+export interface GossipEndpointInfo {
+  address: string;
+  /** Whether the failure detector considers it up (always true for the answering node). */
+  alive: boolean;
+  generation: number;
+  heartbeat: number;
+  states: GossipStateEntry[];
+}
+
+export interface ReplicaEntry {
+  address: string;
+  hostId: string;
+  dc: string;
+  rack: string;
+  httpAddress: string | null;
+}
+
+/** The replicas of one partition key (`sibyl getendpoints`), primary first. */
+export interface KeyEndpoints {
+  keyspace: string;
+  table: string;
+  key: string;
+  token: string;
+  replicas: ReplicaEntry[];
+}
+
+/**
+ * The cluster views (nodetool status, ring, gossipinfo, getendpoints). Optional in
+ * AdminService so a node facade that does not delegate them yet still type-checks; the
+ * routes are served only by a service that has them.
+ */
+export interface ClusterAdminService {
+  clusterStatus(keyspace?: string): Promise<ClusterStatus>;
+  ring(keyspace?: string): Promise<RingEntry[]>;
+  gossipInfo(): Promise<GossipEndpointInfo[]>;
+  /** Throws InvalidRequest for an unknown keyspace or table or a key that does not parse. */
+  endpoints(keyspace: string, table: string, key: string): Promise<KeyEndpoints>;
+}
+
+export interface AdminService extends Partial<ClusterAdminService> {
   /** Writes memtables to SSTables. */
   flush(keyspace?: string, tables?: string[]): Promise<void>;
   /** Major compaction: each table's SSTables into one (per level, for leveled). */

@@ -6,6 +6,12 @@
  *   POST /v1/admin/drain    {}                      flush all, stop accepting writes
  *   GET  /v1/admin/tablestats?keyspace=ks&table=t1&table=t2
  *   GET  /v1/admin/info
+ *   GET  /v1/admin/status?keyspace=ks       endpoints: UN/DN…, load, tokens, owns
+ *   GET  /v1/admin/ring?keyspace=ks         every token and its owner, sorted
+ *   GET  /v1/admin/gossipinfo               each endpoint's application states
+ *   GET  /v1/admin/endpoints?keyspace=ks&table=t&key=k   replicas of a partition key
+ *
+ * The last four are served only when the AdminService has the cluster views.
  *
  * The POSTs answer `{ "ok": true }` once the work is done. Request shapes are checked
  * here (JSON schema; `tables` needs `keyspace`); whether the keyspace and tables exist
@@ -14,7 +20,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { ProtocolError } from '../errors.js';
-import type { AdminService } from './admin-service.js';
+import type { AdminService, ClusterAdminService } from './admin-service.js';
 
 export interface AdminRouteOptions {
   admin: AdminService;
@@ -120,6 +126,134 @@ const INFO_RESULT_SCHEMA = {
   },
 } as const;
 
+const NULLABLE_STRING = { type: ['string', 'null'] } as const;
+const NULLABLE_INTEGER = { type: ['integer', 'null'] } as const;
+const STATUS_CODE = { type: 'string', enum: ['UN', 'UJ', 'UL', 'DN', 'DJ', 'DL'] } as const;
+
+const KEYSPACE_QUERY_SCHEMA = { type: 'object', additionalProperties: false, properties: { keyspace: NAME } } as const;
+
+const STATUS_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['keyspace', 'endpoints'],
+  properties: {
+    keyspace: { ...NULLABLE_STRING, description: 'Keyspace of the effective ownership; null for raw token ownership' },
+    endpoints: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['status', 'address', 'httpAddress', 'load', 'tokens', 'owns', 'hostId', 'dc', 'rack'],
+        properties: {
+          status: STATUS_CODE,
+          address: { type: 'string' },
+          httpAddress: NULLABLE_STRING,
+          load: NULLABLE_INTEGER,
+          tokens: { type: 'integer' },
+          owns: { type: 'number', description: 'Fraction of the ring, 0 to 1' },
+          hostId: { type: 'string' },
+          dc: { type: 'string' },
+          rack: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
+const RING_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['tokens'],
+  properties: {
+    tokens: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['token', 'address', 'hostId', 'dc', 'rack', 'status', 'load', 'owns'],
+        properties: {
+          token: { type: 'string', description: 'Signed 64-bit token in decimal' },
+          address: { type: 'string' },
+          hostId: { type: 'string' },
+          dc: { type: 'string' },
+          rack: { type: 'string' },
+          status: STATUS_CODE,
+          load: NULLABLE_INTEGER,
+          owns: { type: 'number' },
+        },
+      },
+    },
+  },
+} as const;
+
+const GOSSIPINFO_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['endpoints'],
+  properties: {
+    endpoints: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['address', 'alive', 'generation', 'heartbeat', 'states'],
+        properties: {
+          address: { type: 'string' },
+          alive: { type: 'boolean' },
+          generation: { type: 'integer' },
+          heartbeat: { type: 'integer' },
+          states: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['name', 'value', 'version'],
+              properties: { name: { type: 'string' }, value: { type: 'string' }, version: { type: 'integer' } },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const ENDPOINTS_QUERY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['keyspace', 'table', 'key'],
+  properties: {
+    keyspace: NAME,
+    table: NAME,
+    // An empty text key is a valid partition key; composite keys are written a:b.
+    key: { type: 'string', description: "The partition key; components of a composite key joined by ':'" },
+  },
+} as const;
+
+const ENDPOINTS_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['keyspace', 'table', 'key', 'token', 'replicas'],
+  properties: {
+    keyspace: { type: 'string' },
+    table: { type: 'string' },
+    key: { type: 'string' },
+    token: { type: 'string' },
+    replicas: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['address', 'hostId', 'dc', 'rack', 'httpAddress'],
+        properties: {
+          address: { type: 'string' },
+          hostId: { type: 'string' },
+          dc: { type: 'string' },
+          rack: { type: 'string' },
+          httpAddress: NULLABLE_STRING,
+        },
+      },
+    },
+  },
+} as const;
+
+/** The service's cluster views, when it has all of them. */
+function clusterViews(admin: AdminService): ClusterAdminService | null {
+  const { clusterStatus, ring, gossipInfo, endpoints } = admin;
+  if (clusterStatus === undefined || ring === undefined || gossipInfo === undefined || endpoints === undefined) return null;
+  return admin as ClusterAdminService;
+}
+
 /** `curl -X POST …/flush` sends no body: read that as `{}` (everything) rather than
  *  refusing it, as nodetool flush with no arguments flushes everything. */
 async function emptyBodyIsEmptyObject(request: { body: unknown }): Promise<void> {
@@ -188,5 +322,53 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
     '/v1/admin/info',
     { schema: { summary: 'This node: identity, uptime, load, schema version', tags: ['admin'], response: { 200: INFO_RESULT_SCHEMA } } },
     () => admin.info(),
+  );
+
+  const cluster = clusterViews(admin);
+  if (cluster === null) return;
+
+  app.get<{ Querystring: { keyspace?: string } }>(
+    '/v1/admin/status',
+    {
+      schema: {
+        summary: 'Every endpoint: up/down and state, load, tokens, ownership (effective for ?keyspace=)',
+        tags: ['admin'],
+        querystring: KEYSPACE_QUERY_SCHEMA,
+        response: { 200: STATUS_RESULT_SCHEMA },
+      },
+    },
+    (request) => cluster.clusterStatus(request.query.keyspace),
+  );
+
+  app.get<{ Querystring: { keyspace?: string } }>(
+    '/v1/admin/ring',
+    {
+      schema: {
+        summary: 'Every token of the ring and its owner, in token order',
+        tags: ['admin'],
+        querystring: KEYSPACE_QUERY_SCHEMA,
+        response: { 200: RING_RESULT_SCHEMA },
+      },
+    },
+    async (request) => ({ tokens: await cluster.ring(request.query.keyspace) }),
+  );
+
+  app.get(
+    '/v1/admin/gossipinfo',
+    { schema: { summary: "Each endpoint's gossip state with versions", tags: ['admin'], response: { 200: GOSSIPINFO_RESULT_SCHEMA } } },
+    async () => ({ endpoints: await cluster.gossipInfo() }),
+  );
+
+  app.get<{ Querystring: { keyspace: string; table: string; key: string } }>(
+    '/v1/admin/endpoints',
+    {
+      schema: {
+        summary: 'The replicas of a partition key',
+        tags: ['admin'],
+        querystring: ENDPOINTS_QUERY_SCHEMA,
+        response: { 200: ENDPOINTS_RESULT_SCHEMA },
+      },
+    },
+    (request) => cluster.endpoints(request.query.keyspace, request.query.table, request.query.key),
   );
 };

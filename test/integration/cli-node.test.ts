@@ -57,7 +57,7 @@ function readyAddress(child: ChildProcess): Promise<string> {
 
 t.test('sibyl node starts on port 0, serves /health and exits 0 on SIGINT', async (t) => {
   const dir = await tempDir(t);
-  const child = spawn(process.execPath, [CLI, 'node', '--http', '127.0.0.1:0', '--data', join(dir, 'data')], {
+  const child = spawn(process.execPath, [CLI, 'node', '--http', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--data', join(dir, 'data')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => void child.kill('SIGKILL'));

@@ -53,7 +53,7 @@ t.test('SIGKILL during batch-mode writes loses no acknowledged write and half-ap
     for (const k of acked) everAcked.add(k);
     t.ok(acked.size > 0, `round ${round}: the writer acknowledged ${acked.size} writes before it was killed`);
   }
-  const node = await SibylNode.start(loadConfig({ flags: { dataDir, httpAddress: '127.0.0.1', httpPort: 0 } }), { logger: false });
+  const node = await SibylNode.start(loadConfig({ flags: { dataDir, httpAddress: '127.0.0.1', httpPort: 0, storagePort: 0 } }), { logger: false });
   t.teardown(() => node.stop());
   const keys = async (table: string): Promise<Set<number>> => {
     const result = await node.execute({ query: `SELECT k FROM crash.${table}`, pageSize: 1_000_000 });

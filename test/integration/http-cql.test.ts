@@ -12,7 +12,7 @@ import { SibylNode } from '../../lib/node.js';
 t.test('CQL over HTTP: schema, writes with params, typed values, paging and typed errors', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sibyl-http-cql-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const node = await SibylNode.start(loadConfig({ flags: { dataDir: join(dir, 'data'), httpAddress: '127.0.0.1', httpPort: 0 } }), {
+  const node = await SibylNode.start(loadConfig({ flags: { dataDir: join(dir, 'data'), httpAddress: '127.0.0.1', httpPort: 0, storagePort: 0 } }), {
     logger: false,
   });
   t.teardown(() => node.stop());

@@ -18,7 +18,7 @@ const run = promisify(execFile);
 t.test('schema and data survive a restart; flush, tablestats and compact work over HTTP and the CLI', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sibyl-restart-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const config = loadConfig({ flags: { dataDir: join(dir, 'data'), httpAddress: '127.0.0.1', httpPort: 0 } });
+  const config = loadConfig({ flags: { dataDir: join(dir, 'data'), httpAddress: '127.0.0.1', httpPort: 0, storagePort: 0 } });
 
   let node = await SibylNode.start(config, { logger: false });
   const first = node;

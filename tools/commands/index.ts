@@ -1,14 +1,31 @@
 /**
  * The operations commands, for tools/sibyl.ts's dispatch table. Each talks to a running
- * node's /v1/admin/* API (lib/api/admin.ts) over HTTP.
+ * node's /v1/admin/* API (lib/api/admin.ts) over HTTP, except `cluster`, which manages
+ * local node processes and parses its own flags.
  */
+import { cluster } from './cluster.js';
 import type { AdminCommand } from './command.js';
 import { compact } from './compact.js';
 import { drain } from './drain.js';
 import { flush } from './flush.js';
+import { getendpoints } from './getendpoints.js';
+import { gossipinfo } from './gossipinfo.js';
 import { info } from './info.js';
+import { ring } from './ring.js';
+import { status } from './status.js';
 import { tablestats } from './tablestats.js';
 
 export type { AdminCommand, CommandIo } from './command.js';
 
-export const ADMIN_COMMANDS: readonly AdminCommand[] = [flush, compact, drain, tablestats, info];
+export const ADMIN_COMMANDS: readonly AdminCommand[] = [
+  flush,
+  compact,
+  drain,
+  tablestats,
+  info,
+  status,
+  ring,
+  gossipinfo,
+  getendpoints,
+  cluster,
+];
