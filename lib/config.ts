@@ -49,6 +49,8 @@ export interface NodeConfig {
   /** 0 means unthrottled, as in Cassandra. */
   readonly compactionThroughputBytesPerSecond: number;
   readonly hintedHandoffEnabled: boolean;
+  /** Hint replay bytes per second over all targets; 0 means unthrottled. */
+  readonly hintedHandoffThrottleBytesPerSecond: number;
   /** Replay skips corrupt commit-log records (and says how many) instead of refusing to start. */
   readonly commitlogReplaySkipCorrupt: boolean;
   /** Decompressed SSTable chunks cached for reads. */
@@ -90,6 +92,8 @@ const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   memtableHeapSpaceBytes: 128 * MiB,
   compactionThroughputBytesPerSecond: 64 * MiB,
   hintedHandoffEnabled: true,
+  // Cassandra's default hinted_handoff_throttle is 1024KiB/s.
+  hintedHandoffThrottleBytesPerSecond: 1 * MiB,
   commitlogReplaySkipCorrupt: false,
   fileCacheSizeBytes: 256 * MiB,
   maxHintWindowMs: 3 * 3_600_000,
@@ -378,6 +382,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   file_cache_size: key('fileCacheSizeBytes', size),
   compaction_throughput: key('compactionThroughputBytesPerSecond', rate),
   hinted_handoff_enabled: key('hintedHandoffEnabled', boolean()),
+  hinted_handoff_throttle: key('hintedHandoffThrottleBytesPerSecond', rate),
   commitlog_replay_skip_corrupt: key('commitlogReplaySkipCorrupt', boolean()),
   max_hint_window: key('maxHintWindowMs', duration(0)),
   read_request_timeout: key('readRequestTimeoutMs', timeout),

@@ -1,8 +1,9 @@
 /**
  * The node's operations (AdminService for /v1/admin and the CLI), over its storage
- * engine, schema and system state, and the cluster views (status, ring, gossipinfo,
- * getendpoints) over gossip's Membership. A node without gossip answers those as a
- * one-node cluster from its own host id, tokens, dc and rack.
+ * engine, schema and system state, the cluster views (status, ring, gossipinfo,
+ * getendpoints) over gossip's Membership, and the hints it holds (over the
+ * HintService). A node without gossip answers the views as a one-node cluster from its
+ * own host id, tokens, dc and rack.
  */
 import type {
   AdminService,
@@ -13,6 +14,7 @@ import type {
   GossipEndpointInfo,
   KeyEndpoints,
   NodeInfo,
+  PendingHintsEntry,
   RingEntry,
   TableStatsEntry,
 } from './api/admin-service.js';
@@ -20,6 +22,7 @@ import type { EndpointStateView } from './cluster/endpoint-state.js';
 import type { Membership } from './cluster/membership.js';
 import { replicaPlacement } from './cluster/replication.js';
 import { type Endpoint, TokenRing } from './cluster/ring.js';
+import type { PendingHints } from './coordinator/hints.js';
 import { InvalidRequest } from './errors.js';
 import { compositeKey, murmur3Token } from './model/token.js';
 import type { SchemaManager } from './schema/manager.js';
@@ -52,6 +55,8 @@ export interface NodeAdminDeps {
   /** This node's dc and rack, for the one-node view (default datacenter1 / rack1). */
   dc?: string;
   rack?: string;
+  /** The hints this node holds (HintService); without it there are none. */
+  hints?: { pending(): readonly PendingHints[] };
 }
 
 /** One endpoint as the cluster views need it: ring identity plus what status shows. */
@@ -280,6 +285,17 @@ export class NodeAdmin implements AdminService, ClusterAdminService {
       heartbeat: 0,
       states: states.map(([name, value]) => ({ name, value, version: 0 })),
     };
+  }
+
+  async hints(): Promise<PendingHintsEntry[]> {
+    const { hints, membership } = this.deps;
+    return (hints?.pending() ?? []).map(({ targetId, hints: count, bytes }) => ({
+      hostId: targetId,
+      // Hints outlive the target's gossip state (a removed node): then its address is unknown.
+      address: membership?.addressOf(targetId) ?? null,
+      hints: count,
+      bytes,
+    }));
   }
 
   async info(): Promise<NodeInfo> {

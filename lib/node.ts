@@ -16,6 +16,7 @@ import type {
   GossipEndpointInfo,
   KeyEndpoints,
   NodeInfo,
+  PendingHintsEntry,
   RingEntry,
   TableStatsEntry,
 } from './api/admin-service.js';
@@ -193,6 +194,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       logger,
       enabled: config.hintedHandoffEnabled,
       maxHintWindowMs: config.maxHintWindowMs,
+      throttleBytesPerSecond: config.hintedHandoffThrottleBytesPerSecond,
       deliveryTimeoutMs: config.writeRequestTimeoutMs,
     });
     // Before the proxy serves writes: it counts the hints a previous run left.
@@ -224,6 +226,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       listenAddress: transport.address,
       dc: config.dc,
       rack: config.rack,
+      hints,
     });
     return {
       service: awaitingSchemaAgreement(executor, schemaSync),
@@ -342,23 +345,27 @@ export class SibylNode implements CqlService, AdminService {
     return this.adminService().info();
   }
   clusterStatus(keyspace?: string): Promise<ClusterStatus> {
-    return this.clusterAdmin('clusterStatus')(keyspace);
+    return this.optionalAdmin('clusterStatus')(keyspace);
   }
   ring(keyspace?: string): Promise<RingEntry[]> {
-    return this.clusterAdmin('ring')(keyspace);
+    return this.optionalAdmin('ring')(keyspace);
   }
   gossipInfo(): Promise<GossipEndpointInfo[]> {
-    return this.clusterAdmin('gossipInfo')();
+    return this.optionalAdmin('gossipInfo')();
   }
   endpoints(keyspace: string, table: string, key: string): Promise<KeyEndpoints> {
-    return this.clusterAdmin('endpoints')(keyspace, table, key);
+    return this.optionalAdmin('endpoints')(keyspace, table, key);
+  }
+  hints(): Promise<PendingHintsEntry[]> {
+    return this.optionalAdmin('hints')();
   }
 
-  private clusterAdmin<K extends keyof ClusterAdminService>(name: K): ClusterAdminService[K] {
+  /** An operation the CQL service factory's AdminService may lack. */
+  private optionalAdmin<K extends keyof ClusterAdminService | 'hints'>(name: K): NonNullable<AdminService[K]> {
     const admin = this.adminService();
     const method = admin[name];
     if (method === undefined) throw new ServerError(`This node does not offer ${name}`);
-    return method.bind(admin) as ClusterAdminService[K];
+    return method.bind(admin) as NonNullable<AdminService[K]>;
   }
 
   /**

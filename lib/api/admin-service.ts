@@ -126,6 +126,17 @@ export interface KeyEndpoints {
   replicas: ReplicaEntry[];
 }
 
+/** The hints this node holds for one replica (`sibyl hints`). */
+export interface PendingHintsEntry {
+  /** The replica's host id: hints are kept by host id, so they survive an address change. */
+  hostId: string;
+  /** Its internode address as gossip knows it now; null when gossip no longer lists it. */
+  address: string | null;
+  hints: number;
+  /** Bytes of the hinted mutations. */
+  bytes: number;
+}
+
 /**
  * The cluster views (nodetool status, ring, gossipinfo, getendpoints). Optional in
  * AdminService so a node facade that does not delegate them yet still type-checks; the
@@ -148,4 +159,6 @@ export interface AdminService extends Partial<ClusterAdminService> {
   drain(): Promise<void>;
   tableStats(keyspace?: string, tables?: string[]): Promise<TableStatsEntry[]>;
   info(): Promise<NodeInfo>;
+  /** Pending hints per target replica (those with any), by host id; the route is served only when present. */
+  hints?(): Promise<PendingHintsEntry[]>;
 }

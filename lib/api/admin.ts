@@ -10,8 +10,10 @@
  *   GET  /v1/admin/ring?keyspace=ks         every token and its owner, sorted
  *   GET  /v1/admin/gossipinfo               each endpoint's application states
  *   GET  /v1/admin/endpoints?keyspace=ks&table=t&key=k   replicas of a partition key
+ *   GET  /v1/admin/hints                    hints held for each replica
  *
- * The last four are served only when the AdminService has the cluster views.
+ * status, ring, gossipinfo and endpoints are served only when the AdminService has the
+ * cluster views; hints only when it has hints.
  *
  * The POSTs answer `{ "ok": true }` once the work is done. Request shapes are checked
  * here (JSON schema; `tables` needs `keyspace`); whether the keyspace and tables exist
@@ -247,6 +249,26 @@ const ENDPOINTS_RESULT_SCHEMA = {
   },
 } as const;
 
+const HINTS_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['targets'],
+  properties: {
+    targets: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['hostId', 'address', 'hints', 'bytes'],
+        properties: {
+          hostId: { type: 'string' },
+          address: NULLABLE_STRING,
+          hints: { type: 'integer' },
+          bytes: { type: 'integer', description: 'Bytes of the hinted mutations' },
+        },
+      },
+    },
+  },
+} as const;
+
 /** The service's cluster views, when it has all of them. */
 function clusterViews(admin: AdminService): ClusterAdminService | null {
   const { clusterStatus, ring, gossipInfo, endpoints } = admin;
@@ -323,6 +345,15 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
     { schema: { summary: 'This node: identity, uptime, load, schema version', tags: ['admin'], response: { 200: INFO_RESULT_SCHEMA } } },
     () => admin.info(),
   );
+
+  const { hints } = admin;
+  if (hints !== undefined) {
+    app.get(
+      '/v1/admin/hints',
+      { schema: { summary: 'Hints this node holds, per target replica', tags: ['admin'], response: { 200: HINTS_RESULT_SCHEMA } } },
+      async () => ({ targets: await hints.call(admin) }),
+    );
+  }
 
   const cluster = clusterViews(admin);
   if (cluster === null) return;

@@ -34,7 +34,7 @@
  *     enabled: config.hintedHandoffEnabled,
  *     maxHintWindowMs: config.maxHintWindowMs,
  *     deliveryTimeoutMs: config.writeRequestTimeoutMs,
- *     // throttleBytesPerSecond: config.hintedHandoffThrottleBytesPerSecond (once config has it; default 1 MiB/s)
+ *     throttleBytesPerSecond: config.hintedHandoffThrottleBytesPerSecond,
  *   });
  *   const proxy = new ClusterStorageProxy({ ..., onReplicaMissed: hints.onReplicaMissed });
  *   hints.start();            // before the proxy serves writes: it counts hints left by a previous run

@@ -36,6 +36,7 @@ t.test('with no file and no flags the defaults let a node start', async (t) => {
   t.equal(config.commitlogSegmentSizeBytes, 32 * MiB);
   t.equal(config.compactionThroughputBytesPerSecond, 64 * MiB);
   t.equal(config.maxHintWindowMs, 3 * 3600 * 1000);
+  t.equal(config.hintedHandoffThrottleBytesPerSecond, MiB, "Cassandra's 1024KiB/s");
   t.equal(config.readRequestTimeoutMs, 5000);
   t.equal(config.writeRequestTimeoutMs, 2000);
   t.equal(config.phiConvictThreshold, 8);
@@ -60,6 +61,7 @@ commitlog_total_space: 1GiB
 memtable_heap_space: 512KiB
 compaction_throughput: 16MiB/s
 hinted_handoff_enabled: false
+hinted_handoff_throttle: 512KiB/s
 max_hint_window: 1h
 read_request_timeout: 1500ms
 write_request_timeout: 2000000us
@@ -88,6 +90,7 @@ clock_offset_ms: -250
   t.equal(config.memtableHeapSpaceBytes, 512 * 1024);
   t.equal(config.compactionThroughputBytesPerSecond, 16 * MiB);
   t.equal(config.hintedHandoffEnabled, false);
+  t.equal(config.hintedHandoffThrottleBytesPerSecond, 512 * 1024);
   t.equal(config.maxHintWindowMs, 3_600_000);
   t.equal(config.readRequestTimeoutMs, 1500);
   t.equal(config.writeRequestTimeoutMs, 2000);
@@ -99,6 +102,11 @@ clock_offset_ms: -250
   t.equal(config.maxRequestBodySizeBytes, 2 * MiB);
   t.equal(config.maxStatementLength, 1000);
   t.equal(config.clockOffsetMs, -250);
+});
+
+t.test('a throttle of 0 turns hint replay throttling off, as in Cassandra', async (t) => {
+  t.equal(loadConfig({ file: await yamlFile(t, 'hinted_handoff_throttle: 0\n') }).hintedHandoffThrottleBytesPerSecond, 0);
+  t.equal(loadConfig({ file: await yamlFile(t, 'hinted_handoff_throttle: 2MiB/s\n') }).hintedHandoffThrottleBytesPerSecond, 2 * MiB);
 });
 
 t.test('plain seeds may be a comma-separated string or a YAML list', async (t) => {
@@ -149,6 +157,8 @@ t.test('a bad value stops loading with a message naming the key and what is expe
     ['num_tokens: "16"', /^Invalid value for num_tokens: '16'/],
     ['http_port: 70000', 'Invalid value for http_port: 70000 (expected an integer from 0 to 65535)'],
     ['hinted_handoff_enabled: yes', "Invalid value for hinted_handoff_enabled: 'yes' (expected true or false)"],
+    ['hinted_handoff_throttle: 1024', /^Invalid value for hinted_handoff_throttle: 1024 \(expected a rate/],
+    ['hinted_handoff_throttle: 1MiB', /^Invalid value for hinted_handoff_throttle: '1MiB' \(expected a rate/],
     ['read_request_timeout: 0ms', /^Invalid value for read_request_timeout: 0 \(expected a positive amount/],
     ['phi_convict_threshold: -1', 'Invalid value for phi_convict_threshold: -1 (expected a positive number)'],
     ['endpoint_snitch: Ec2Snitch', "Invalid value for endpoint_snitch: 'Ec2Snitch' (expected SimpleSnitch or GossipingPropertyFileSnitch)"],

@@ -10,6 +10,7 @@ import { drain } from './drain.js';
 import { flush } from './flush.js';
 import { getendpoints } from './getendpoints.js';
 import { gossipinfo } from './gossipinfo.js';
+import { hints } from './hints.js';
 import { info } from './info.js';
 import { ring } from './ring.js';
 import { status } from './status.js';
@@ -27,5 +28,6 @@ export const ADMIN_COMMANDS: readonly AdminCommand[] = [
   ring,
   gossipinfo,
   getendpoints,
+  hints,
   cluster,
 ];
