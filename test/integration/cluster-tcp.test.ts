@@ -108,12 +108,12 @@ t.test('a 3-node RF 3 cluster over TCP: schema spreads, QUORUM survives a killed
   t.equal(created.status, 200);
   t.equal((await cql(n1.http, 'CREATE TABLE ks.t (k int PRIMARY KEY, v text)')).status, 200);
   for (const [i, node] of nodes.entries()) {
-    await eventually(`node ${i + 1} has the table`, 15_000, async () => (await cql(node.http, 'SELECT * FROM ks.t')).status === 200);
+    await eventually(`node ${i + 1} has the table`, 30_000, async () => (await cql(node.http, 'SELECT * FROM ks.t')).status === 200);
   }
   t.pass('the table created on node 1 reached every node');
   // Every node sees every other UP once an ALL write succeeds from it.
   for (const [i, node] of nodes.entries()) {
-    await eventually(`node ${i + 1} sees the whole cluster`, 15_000, async () => {
+    await eventually(`node ${i + 1} sees the whole cluster`, 40_000, async () => {
       return (await cql(node.http, 'INSERT INTO ks.t (k, v) VALUES (0, ?)', 'ALL', [`all-${i}`])).status === 200;
     });
   }
@@ -131,7 +131,7 @@ t.test('a 3-node RF 3 cluster over TCP: schema spreads, QUORUM survives a killed
   t.ok(beforeConviction.status === 200 || beforeConviction.body.error?.code === 'ReadTimeout', 'QUORUM read answers or times out', beforeConviction);
   for (const [i, node] of [n1, n2].entries()) {
     let unavailable: Answer | undefined;
-    await eventually(`node ${i + 1} convicts the killed node`, 30_000, async () => {
+    await eventually(`node ${i + 1} convicts the killed node`, 45_000, async () => {
       unavailable = await cql(node.http, 'SELECT v FROM ks.t WHERE k = 1', 'ALL');
       return unavailable.status === 503;
     });
@@ -144,7 +144,7 @@ t.test('a 3-node RF 3 cluster over TCP: schema spreads, QUORUM survives a killed
   nodes[2] = await startNode(argsOf(2));
   t.equal(await hostId(nodes[2].http), killedId, 'the restarted node keeps its host id');
   for (const http of [n1.http, nodes[2].http]) {
-    await eventually('ALL reads work again', 30_000, async () => (await cql(http, 'SELECT v FROM ks.t WHERE k = 1', 'ALL')).status === 200);
+    await eventually('ALL reads work again', 45_000, async () => (await cql(http, 'SELECT v FROM ks.t WHERE k = 1', 'ALL')).status === 200);
   }
   t.same((await cql(nodes[2].http, 'SELECT v FROM ks.t WHERE k = 1', 'ALL')).body.rows, [{ v: 'one' }], 'ALL read after the restart');
 });
