@@ -22,7 +22,9 @@
  *   the rack, which this does not aim for.
  *
  * Deterministic: the only randomness is the injected `random` (offset of a dc's first
- * node and ties between equally good ranges), so a seeded random replays a layout.
+ * node, ties between equally good ranges, and a jitter of up to 1% of each split range
+ * so that nodes joining at the same time do not choose the same tokens), so a seeded
+ * random replays a layout.
  */
 import { ServerError } from '../errors.js';
 import { MAX_TOKEN, MIN_TOKEN } from '../model/token.js';
@@ -117,6 +119,12 @@ function splitLargest(vnodes: Vnode[], numTokens: number, random: () => number):
       }
     }
     if (best < 0) throw new ServerError(`No room left on the ring for ${numTokens} more tokens`);
+    // Two nodes that join at once see the same ring and would pick the same tokens: move
+    // each split by up to 1% of its range at random (balance barely changes).
+    const splitWidth = widthBefore(vnodes, best);
+    const jitter = BigInt(Math.trunc((random() - 0.5) * 0.02 * Number(splitWidth)));
+    const jittered = bestTake + jitter;
+    bestTake = jittered < 1n ? 1n : jittered >= splitWidth ? splitWidth - 1n : jittered;
     const previous = vnodes[best === 0 ? vnodes.length - 1 : best - 1].position;
     const position = (previous + bestTake) % RING_SIZE;
     const owner = vnodes[best].owner;

@@ -114,8 +114,12 @@ async function fiveNodeCluster(): Promise<Cluster> {
     void service.ready.then(() => (ready = true));
     await cluster.roundsUntil(() => ready, 40);
   }
+  // Converged: every node has all five in its ring and sees them all UP (a node heard of
+  // second hand is UP only once a newer state of it arrives).
   const everyoneSeesFive = () =>
-    [...cluster.nodes.values()].every((node) => node.membership.ring().endpoints.length === 5);
+    [...cluster.nodes.values()].every(
+      (node) => node.membership.ring().endpoints.length === 5 && [1, 2, 3, 4, 5].every((m) => node.membership.isAlive(hostId(m))),
+    );
   await cluster.roundsUntil(everyoneSeesFive, 40);
   return cluster;
 }

@@ -243,24 +243,19 @@ export interface NodeReport {
 
 /** Starts every node not running yet, in the background, and waits for /health of each. */
 export async function startCluster(clusterDir: string, manifest: ClusterManifest, timeoutMs: number): Promise<NodeReport[]> {
-  const started = new Map<string, number>();
+  const deadline = Date.now() + timeoutMs;
+  // One at a time, seed first, each serving before the next starts: a joining node
+  // picks its tokens from the ring it sees, so nodes joining together would see the
+  // same ring (as Cassandra, which bootstraps one node at a time).
   for (const node of manifest.nodes) {
     const files = nodeFiles(clusterDir, node);
     if ((await runningPid(files)) !== null) continue;
     const child = spawnNode(files, true);
     if (child.pid === undefined) throw new ClusterError(`Could not start ${node.name}`);
-    await writeFile(files.pid, `${child.pid}\n`);
-    started.set(node.name, child.pid);
+    const pid = child.pid;
+    await writeFile(files.pid, `${pid}\n`);
+    await waitHealthy(node, files, () => isNodeProcess(pid, files), deadline);
   }
-  const deadline = Date.now() + timeoutMs;
-  // Together: gossip needs the seed up while the others wait for it.
-  await Promise.all(
-    manifest.nodes.map((node) => {
-      const files = nodeFiles(clusterDir, node);
-      const pid = started.get(node.name);
-      return waitHealthy(node, files, () => pid === undefined || isNodeProcess(pid, files), deadline);
-    }),
-  );
   return clusterStatus(clusterDir, manifest);
 }
 
@@ -329,7 +324,11 @@ export async function runCluster(clusterDir: string, manifest: ClusterManifest, 
       throw new ClusterError(`${node.name} of ${clusterDir} is already running; 'sibyl cluster stop --dir ${clusterDir}' first`);
     }
   }
-  const children = manifest.nodes.map((node) => {
+  type Child = { node: NodeLayout; files: NodeFiles; child: ChildProcess; exit: Promise<string>; alive: () => boolean };
+  const children: Child[] = [];
+  let reportDeath: (reason: string) => void = () => {};
+  const died = new Promise<string>((resolve) => (reportDeath = resolve)).then((reason): RunOutcome => ({ kind: 'failed', reason }));
+  const spawnOne = async (node: NodeLayout): Promise<Child> => {
     const files = nodeFiles(clusterDir, node);
     const child = spawnNode(files, false);
     let exited = false;
@@ -339,20 +338,27 @@ export async function runCluster(clusterDir: string, manifest: ClusterManifest, 
         resolve(`${node.name} exited (${signal ?? `code ${code}`}); the end of ${files.log}:\n${logTail(files)}`);
       }),
     );
-    return { node, files, child, exit, alive: () => !exited };
-  });
-  // Pid files let `sibyl cluster status` and `stop` see this cluster too.
-  await Promise.all(children.map(({ files, child }) => writeFile(files.pid, `${child.pid}\n`)));
-  const firstExit = Promise.race(children.map(({ exit }) => exit));
+    void exit.then(reportDeath);
+    const started: Child = { node, files, child, exit, alive: () => !exited };
+    children.push(started);
+    // Pid files let `sibyl cluster status` and `stop` see this cluster too.
+    await writeFile(files.pid, `${child.pid}\n`);
+    return started;
+  };
   let failed = false;
   try {
     const deadline = Date.now() + timeoutMs;
-    const ready = Promise.all(children.map(({ node, files, alive }) => waitHealthy(node, files, alive, deadline))).then(() => {
+    // One at a time, seed first, each serving before the next starts: a joining node
+    // picks its tokens from the ring it sees (as Cassandra bootstraps one at a time).
+    const ready = (async () => {
+      for (const node of manifest.nodes) {
+        const { files, alive } = await spawnOne(node);
+        await waitHealthy(node, files, alive, deadline);
+      }
       for (const { node, files } of children) say(`${node.name}: HTTP http://${node.http}  internode ${node.listen}  log ${files.log}`);
       say('Cluster ready. Ctrl-C stops every node.');
-    });
+    })();
     const stopped = stop.then((signal): RunOutcome => ({ kind: 'stopped', signal }));
-    const died = firstExit.then((reason): RunOutcome => ({ kind: 'failed', reason }));
     // A failed start ends the run as a dead node does; Ctrl-C during start-up stops it.
     let outcome = await Promise.race([
       stopped,
