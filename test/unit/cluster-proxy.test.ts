@@ -1,8 +1,6 @@
 import t from 'tap';
-import { StaticClusterView } from '../../lib/cluster/cluster-view.js';
 import { naturalReplicas } from '../../lib/cluster/replication.js';
-import type { Endpoint } from '../../lib/cluster/ring.js';
-import { ClusterStorageProxy } from '../../lib/coordinator/cluster-proxy.js';
+import type { ClusterStorageProxy } from '../../lib/coordinator/cluster-proxy.js';
 import type { ConsistencyName } from '../../lib/coordinator/consistency.js';
 import {
   decodeRangeReadCommand,
@@ -10,95 +8,49 @@ import {
   encodeRangeReadCommand,
   encodeReadCommand,
 } from '../../lib/coordinator/replica-codec.js';
-import { ReplicaService } from '../../lib/coordinator/replica-verbs.js';
 import { ReadTimeout, Unavailable, WriteTimeout } from '../../lib/errors.js';
-import { liveCell } from '../../lib/model/cell.js';
-import { ALL_ROWS } from '../../lib/model/clustering.js';
-import { emptyPartition, emptyRow, type Partition, type PartitionUpdate } from '../../lib/model/partition.js';
+import type { Partition } from '../../lib/model/partition.js';
 import { compareKeys, murmur3Token } from '../../lib/model/token.js';
-import { MemoryNetwork, type MemoryTransport } from '../../lib/net/memory.js';
-import type { KeyspaceMetadata, ReplicationStrategy, TableMetadata } from '../../lib/schema/metadata.js';
-import { buildKeyspace, buildTable, DEFAULT_TABLE_OPTIONS } from '../../lib/schema/schema.js';
-import { parseTypeName } from '../../lib/schema/types.js';
+import { MemoryNetwork } from '../../lib/net/memory.js';
+import type { ReplicationStrategy } from '../../lib/schema/metadata.js';
 import { FULL_RANGE, type ReadFilter } from '../../lib/storage/engine.js';
-import { MemoryStorageEngine } from '../../lib/storage/memory.js';
-
-const NOW = 1_700_000_000;
-const intType = parseTypeName('int');
-const textType = parseTypeName('text');
-const int = (n: number): Buffer => intType.serialize(n);
-
-const table: TableMetadata = buildTable({
-  keyspace: 'ks',
-  name: 'events',
-  columns: [
-    { name: 'pk', type: intType, kind: 'partition_key' },
-    { name: 'ck', type: intType, kind: 'clustering' },
-    { name: 'v', type: textType, kind: 'regular' },
-  ],
-  options: DEFAULT_TABLE_OPTIONS,
-});
-
-const ALL: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds: NOW };
-
-/** One partition of `pk` with a row per [ck, value], written at `timestamp`. */
-function write(pk: number, rows: [number, string][], timestamp = 1000): PartitionUpdate {
-  const key = int(pk);
-  const partition = emptyPartition(key, murmur3Token(key));
-  for (const [ck, value] of rows) {
-    const row = emptyRow([int(ck)]);
-    row.cells.set('v', liveCell(timestamp, Buffer.from(value), 0, NOW));
-    partition.rows.push(row);
-  }
-  return { tableId: table.id, partition };
-}
+import {
+  ALL,
+  type ClusterNode,
+  coordinatorOn,
+  eventsKeyspace,
+  int,
+  intType,
+  NOW,
+  readLocal,
+  ringEndpoints,
+  setAliveEverywhere,
+  startNode,
+  table,
+  update,
+} from '../helpers/cluster.js';
 
 /** The (ck, v) pairs of a read result, in the order returned. */
 const rowsOf = (partition: Partition | null): [number, string][] =>
   (partition?.rows ?? []).map((row) => [intType.deserialize(row.clustering[0]) as number, row.cells.get('v')!.value!.toString()]);
 
-interface Node {
-  readonly endpoint: Endpoint;
-  readonly storage: MemoryStorageEngine;
-  readonly transport: MemoryTransport;
-  readonly view: StaticClusterView;
+interface Node extends ClusterNode {
   readonly proxy: ClusterStorageProxy;
   readonly missed: string[];
 }
 
-/** Evenly spread tokens: node i of n holds `vnodes` tokens interleaved with the others'. */
-function tokensFor(index: number, nodes: number, vnodes: number): bigint[] {
-  const step = 2n ** 64n / BigInt(nodes * vnodes);
-  return Array.from({ length: vnodes }, (_, v) => -(2n ** 63n) + step * BigInt(v * nodes + index + 1) - 1n);
-}
-
 function cluster(dcs: readonly string[], replication: ReplicationStrategy, options: { vnodes?: number; pageMax?: number } = {}) {
   const network = new MemoryNetwork({ seed: 7 });
-  const endpoints: Endpoint[] = dcs.map((dc, i) => ({
-    id: `host-${i}`,
-    address: `127.0.0.${i + 1}:7000`,
-    dc,
-    rack: 'rack1',
-    tokens: tokensFor(i, dcs.length, options.vnodes ?? 1),
-  }));
-  const keyspace: KeyspaceMetadata = buildKeyspace({ name: 'ks', replication, durableWrites: true }, new Map([['events', table]]));
+  const endpoints = ringEndpoints(
+    dcs.map((dc, i) => ({ id: `host-${i}`, dc })),
+    options.vnodes,
+  );
+  const keyspace = eventsKeyspace(replication);
   const nodes: Node[] = endpoints.map((endpoint) => {
-    const storage = new MemoryStorageEngine();
-    storage.openTable(table);
-    const transport = network.join(endpoint.address);
-    new ReplicaService(storage).register(transport);
-    const view = new StaticClusterView(endpoint, endpoints);
+    const node = startNode(network, endpoint, endpoints);
     const missed: string[] = [];
-    const proxy = new ClusterStorageProxy({
-      view,
-      transport,
-      storage,
-      writeTimeoutMs: 200,
-      readTimeoutMs: 200,
-      onReplicaMissed: (replica) => void missed.push(replica.id),
-      scanPagePartitionsMax: options.pageMax,
-    });
-    return { endpoint, storage, transport, view, proxy, missed };
+    const proxy = coordinatorOn(node, (replica) => void missed.push(replica.id), { scanPagePartitionsMax: options.pageMax });
+    return { ...node, proxy, missed };
   });
   return {
     network,
@@ -106,7 +58,7 @@ function cluster(dcs: readonly string[], replication: ReplicationStrategy, optio
     nodes,
     /** Marks a node up or down in every node's view (what gossip would do). */
     setAlive(index: number, alive: boolean) {
-      for (const node of nodes) node.view.setAlive(endpoints[index].id, alive);
+      setAliveEverywhere(nodes, endpoints[index], alive);
     },
     async close() {
       for (const node of nodes) await node.transport.close();
@@ -114,8 +66,7 @@ function cluster(dcs: readonly string[], replication: ReplicationStrategy, optio
   };
 }
 
-const localRows = async (node: Node, pk: number) =>
-  rowsOf(await node.storage.table(table.id)!.read(int(pk), murmur3Token(int(pk)), ALL));
+const localRows = async (node: Node, pk: number) => rowsOf(await readLocal(node, pk));
 
 t.test('quorum read sees an acknowledged quorum write', async (t) => {
   const c = cluster(['dc1', 'dc1', 'dc1'], { class: 'SimpleStrategy', replicationFactor: 3 });
@@ -123,7 +74,7 @@ t.test('quorum read sees an acknowledged quorum write', async (t) => {
   // Node 2 misses the write (cut off, though still believed alive), so the QUORUM ack
   // comes from nodes 0 and 1; a QUORUM read coordinated by node 2 must still see it.
   c.network.isolate(c.nodes[2].endpoint.address);
-  for (let pk = 0; pk < 5; pk++) await c.nodes[0].proxy.mutate(c.keyspace, [write(pk, [[1, `v${pk}`]])], 'QUORUM');
+  for (let pk = 0; pk < 5; pk++) await c.nodes[0].proxy.mutate(c.keyspace, [update(pk, [[1, `v${pk}`]])], 'QUORUM');
   t.same(await localRows(c.nodes[2], 0), [], 'the cut-off replica did not get the write');
   c.network.heal();
   for (let pk = 0; pk < 5; pk++) {
@@ -138,7 +89,7 @@ t.test('Unavailable when too few replicas are alive (before sending)', async (t)
   c.setAlive(1, false);
   c.setAlive(2, false);
   const coordinator = c.nodes[0].proxy;
-  const error = await coordinator.mutate(c.keyspace, [write(1, [[1, 'a']])], 'QUORUM').catch((e: unknown) => e);
+  const error = await coordinator.mutate(c.keyspace, [update(1, [[1, 'a']])], 'QUORUM').catch((e: unknown) => e);
   t.ok(error instanceof Unavailable, 'QUORUM write is Unavailable');
   t.match((error as Unavailable).details(), { consistency: 'QUORUM', required: 2, alive: 1 });
   for (const node of c.nodes) t.same(await localRows(node, 1), [], `${node.endpoint.id} received nothing`);
@@ -151,7 +102,7 @@ t.test('Unavailable when too few replicas are alive (before sending)', async (t)
   };
   await t.rejects(scan(), new Unavailable('ALL', 3, 1), 'a range without enough live replicas');
   // ONE is still served by the live local replica.
-  await coordinator.mutate(c.keyspace, [write(1, [[1, 'a']])], 'ONE');
+  await coordinator.mutate(c.keyspace, [update(1, [[1, 'a']])], 'ONE');
   t.same(rowsOf(await coordinator.read(c.keyspace, table, int(1), murmur3Token(int(1)), ALL, 'ONE')), [[1, 'a']]);
   t.same(c.nodes[0].missed.sort(), ['host-1', 'host-2'], 'down replicas are reported to the hint hook');
 });
@@ -162,17 +113,17 @@ t.test('WriteTimeout carries received/blockFor when replicas do not answer', asy
   c.network.isolate(c.nodes[1].endpoint.address);
   c.network.isolate(c.nodes[2].endpoint.address);
   const coordinator = c.nodes[0].proxy;
-  const simple = await coordinator.mutate(c.keyspace, [write(1, [[1, 'a']])], 'QUORUM').catch((e: unknown) => e);
+  const simple = await coordinator.mutate(c.keyspace, [update(1, [[1, 'a']])], 'QUORUM').catch((e: unknown) => e);
   t.ok(simple instanceof WriteTimeout);
   t.same((simple as WriteTimeout).details(), { consistency: 'QUORUM', received: 1, blockFor: 2, writeType: 'SIMPLE' });
-  const batch = await coordinator.mutate(c.keyspace, [write(1, [[1, 'a']]), write(2, [[1, 'b']])], 'ALL').catch((e: unknown) => e);
+  const batch = await coordinator.mutate(c.keyspace, [update(1, [[1, 'a']]), update(2, [[1, 'b']])], 'ALL').catch((e: unknown) => e);
   t.ok(batch instanceof WriteTimeout);
   t.match((batch as WriteTimeout).details(), { received: 1, blockFor: 3, writeType: 'BATCH' });
   // The timed-out replicas reach the hint hook once their requests time out too.
   await new Promise((resolve) => setTimeout(resolve, 50));
   t.ok(['host-1', 'host-2'].every((id) => c.nodes[0].missed.includes(id)), 'timed-out replicas are reported');
   // ONE was met by the local replica alone.
-  await coordinator.mutate(c.keyspace, [write(3, [[1, 'c']])], 'ONE');
+  await coordinator.mutate(c.keyspace, [update(3, [[1, 'c']])], 'ONE');
   const read = await coordinator.read(c.keyspace, table, int(1), murmur3Token(int(1)), ALL, 'QUORUM').catch((e: unknown) => e);
   t.ok(read instanceof ReadTimeout, 'a read that cannot hear from a quorum times out');
   t.match((read as ReadTimeout).details(), { consistency: 'QUORUM', received: 1, blockFor: 2, dataPresent: true });
@@ -182,9 +133,9 @@ t.test('read repair fixes a stale replica', async (t) => {
   const c = cluster(['dc1', 'dc1', 'dc1'], { class: 'SimpleStrategy', replicationFactor: 3 });
   t.teardown(() => c.close());
   // Each replica holds a different part of the partition, written behind the coordinator's back.
-  await c.nodes[1].storage.apply([write(7, [[1, 'one'], [2, 'two']])]);
-  await c.nodes[2].storage.apply([write(7, [[3, 'three']])]);
-  await c.nodes[2].storage.apply([write(7, [[1, 'newer']], 2000)]);
+  await c.nodes[1].storage.apply([update(7, [[1, 'one'], [2, 'two']])]);
+  await c.nodes[2].storage.apply([update(7, [[3, 'three']])]);
+  await c.nodes[2].storage.apply([update(7, [[1, 'newer']], 2000)]);
   const token = murmur3Token(int(7));
   const reversed: ReadFilter = { ...ALL, reversed: true };
   const result = await c.nodes[0].proxy.read(c.keyspace, table, int(7), token, reversed, 'ALL');
@@ -193,8 +144,8 @@ t.test('read repair fixes a stale replica', async (t) => {
   for (const node of c.nodes) t.same(await localRows(node, 7), expected, `${node.endpoint.id} was repaired before the answer`);
 
   // A row limit applies to the merged answer, not to each replica's.
-  await c.nodes[1].storage.apply([write(8, [[1, 'a']])]);
-  await c.nodes[2].storage.apply([write(8, [[2, 'b']])]);
+  await c.nodes[1].storage.apply([update(8, [[1, 'a']])]);
+  await c.nodes[2].storage.apply([update(8, [[2, 'b']])]);
   const limited: ReadFilter = { ...ALL, rowLimit: 1 };
   const first = await c.nodes[0].proxy.read(c.keyspace, table, int(8), murmur3Token(int(8)), limited, 'QUORUM');
   t.equal(rowsOf(first).length, 1, 'at most rowLimit rows');
@@ -205,7 +156,7 @@ t.test('CL arithmetic for LOCAL_QUORUM and EACH_QUORUM in two dcs', async (t) =>
   t.teardown(() => c.close());
   const coordinator = c.nodes[0].proxy; // in dc1
   const attempt = (consistency: ConsistencyName, pk = 1) =>
-    coordinator.mutate(c.keyspace, [write(pk, [[1, 'x']])], consistency).then(
+    coordinator.mutate(c.keyspace, [update(pk, [[1, 'x']])], consistency).then(
       () => 'ok',
       (e: unknown) => e,
     );
@@ -246,7 +197,7 @@ t.test('range read returns every partition in token order across nodes', async (
   const c = cluster(['dc1', 'dc1', 'dc1', 'dc1'], { class: 'SimpleStrategy', replicationFactor: 2 }, { vnodes: 3, pageMax: 4 });
   t.teardown(() => c.close());
   const keys = Array.from({ length: 40 }, (_, i) => i);
-  for (const pk of keys) await c.nodes[pk % 4].proxy.mutate(c.keyspace, [write(pk, [[1, `v${pk}`]])], 'ALL');
+  for (const pk of keys) await c.nodes[pk % 4].proxy.mutate(c.keyspace, [update(pk, [[1, `v${pk}`]])], 'ALL');
   const expected = keys
     .map((pk) => ({ pk, token: murmur3Token(int(pk)), key: int(pk) }))
     .sort((a, b) => compareKeys(a.token, a.key, b.token, b.key))
@@ -265,7 +216,7 @@ t.test('range read returns every partition in token order across nodes', async (
   const holder = c.nodes.find((node) =>
     naturalReplicas(node.view.ring(), c.keyspace.replication, murmur3Token(int(extra))).some((r) => r.id === node.endpoint.id),
   )!;
-  await holder.storage.apply([write(extra, [[1, 'only here']])]);
+  await holder.storage.apply([update(extra, [[1, 'only here']])]);
   const withExtra = [...expected, extra]
     .map((pk) => ({ pk, token: murmur3Token(int(pk)), key: int(pk) }))
     .sort((a, b) => compareKeys(a.token, a.key, b.token, b.key))

@@ -7,53 +7,29 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { StaticClusterView } from '../../lib/cluster/cluster-view.js';
 import { naturalReplicas } from '../../lib/cluster/replication.js';
-import type { Endpoint } from '../../lib/cluster/ring.js';
-import { ClusterStorageProxy } from '../../lib/coordinator/cluster-proxy.js';
 import { HintService, type HintServiceOptions, registerHintReceiver } from '../../lib/coordinator/hints.js';
-import { ReplicaService } from '../../lib/coordinator/replica-verbs.js';
 import { WriteTimeout } from '../../lib/errors.js';
-import { liveCell } from '../../lib/model/cell.js';
 import { ManualClock } from '../../lib/model/clock.js';
-import { ALL_ROWS } from '../../lib/model/clustering.js';
-import { emptyPartition, emptyRow, type Partition, type PartitionUpdate } from '../../lib/model/partition.js';
+import type { Partition, PartitionUpdate } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
-import { MemoryNetwork, type MemoryTransport } from '../../lib/net/memory.js';
-import type { KeyspaceMetadata, ReplicationStrategy, TableMetadata } from '../../lib/schema/metadata.js';
-import { buildKeyspace, buildTable, DEFAULT_TABLE_OPTIONS } from '../../lib/schema/schema.js';
-import { parseTypeName } from '../../lib/schema/types.js';
-import type { ReadFilter } from '../../lib/storage/engine.js';
-import { MemoryStorageEngine } from '../../lib/storage/memory.js';
+import { MemoryNetwork } from '../../lib/net/memory.js';
+import type { ReplicationStrategy } from '../../lib/schema/metadata.js';
 import { encodeMutation } from '../../lib/storage/mutation-codec.js';
 import { SystemStore } from '../../lib/system/system-store.js';
+import {
+  type ClusterNode,
+  coordinatorOn,
+  eventsKeyspace,
+  int,
+  readLocal,
+  ringEndpoints,
+  setAliveEverywhere,
+  startNode,
+  update,
+} from '../helpers/cluster.js';
 
-const NOW = 1_700_000_000;
-const intType = parseTypeName('int');
-const textType = parseTypeName('text');
-const int = (n: number): Buffer => intType.serialize(n);
-
-const table: TableMetadata = buildTable({
-  keyspace: 'ks',
-  name: 'events',
-  columns: [
-    { name: 'pk', type: intType, kind: 'partition_key' },
-    { name: 'ck', type: intType, kind: 'clustering' },
-    { name: 'v', type: textType, kind: 'regular' },
-  ],
-  options: DEFAULT_TABLE_OPTIONS,
-});
-
-const ALL: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds: NOW };
-
-function write(pk: number, value: string): PartitionUpdate[] {
-  const key = int(pk);
-  const partition = emptyPartition(key, murmur3Token(key));
-  const row = emptyRow([int(1)]);
-  row.cells.set('v', liveCell(1000, Buffer.from(value), 0, NOW));
-  partition.rows.push(row);
-  return [{ tableId: table.id, partition }];
-}
+const write = (pk: number, value: string): PartitionUpdate[] => [update(pk, [[1, value]])];
 
 const valuesOf = (partition: Partition | null): string[] =>
   (partition?.rows ?? []).map((row) => row.cells.get('v')!.value!.toString());
@@ -65,13 +41,6 @@ const HOST_IDS = [
   '22222222-2222-4222-8222-222222222222',
 ];
 
-interface Replica {
-  readonly endpoint: Endpoint;
-  readonly storage: MemoryStorageEngine;
-  readonly transport: MemoryTransport;
-  readonly view: StaticClusterView;
-}
-
 /**
  * Three nodes, each owning a third of the ring; node 0 coordinates with a HintService
  * on a SystemStore in a temp dir. Other nodes answer HINT with registerHintReceiver,
@@ -82,29 +51,17 @@ async function cluster(
   options: {
     replication?: ReplicationStrategy;
     hints?: Partial<HintServiceOptions>;
-    receive?: (node: Replica) => void;
+    receive?: (node: ClusterNode) => void;
   } = {},
 ) {
   const network = new MemoryNetwork({ seed: 3 });
   const clock = new ManualClock();
-  const step = 2n ** 64n / 3n;
-  const endpoints: Endpoint[] = HOST_IDS.map((id, i) => ({
-    id,
-    address: `127.0.0.${i + 1}:7000`,
-    dc: 'dc1',
-    rack: 'rack1',
-    tokens: [-(2n ** 63n) + step * BigInt(i + 1)],
-  }));
-  const replication = options.replication ?? { class: 'SimpleStrategy', replicationFactor: 3 };
-  const keyspace: KeyspaceMetadata = buildKeyspace({ name: 'ks', replication, durableWrites: true }, new Map([['events', table]]));
-  const nodes: Replica[] = endpoints.map((endpoint) => {
-    const storage = new MemoryStorageEngine();
-    storage.openTable(table);
-    const transport = network.join(endpoint.address);
-    new ReplicaService(storage).register(transport);
-    const node = { endpoint, storage, transport, view: new StaticClusterView(endpoint, endpoints) };
+  const endpoints = ringEndpoints(HOST_IDS.map((id) => ({ id })));
+  const keyspace = eventsKeyspace(options.replication ?? { class: 'SimpleStrategy', replicationFactor: 3 });
+  const nodes = endpoints.map((endpoint) => {
+    const node = startNode(network, endpoint, endpoints);
     if (options.receive !== undefined && endpoint !== endpoints[0]) options.receive(node);
-    else registerHintReceiver(transport, storage);
+    else registerHintReceiver(node.transport, node.storage);
     return node;
   });
   const dir = await mkdtemp(join(tmpdir(), 'sibyl-hints-'));
@@ -120,14 +77,7 @@ async function cluster(
     });
   let hints = makeHints();
   hints.start();
-  const proxy = new ClusterStorageProxy({
-    view: coordinator.view,
-    transport: coordinator.transport,
-    storage: coordinator.storage,
-    writeTimeoutMs: 200,
-    readTimeoutMs: 200,
-    onReplicaMissed: (endpoint, updates) => hints.onReplicaMissed(endpoint, updates),
-  });
+  const proxy = coordinatorOn(coordinator, (endpoint, updates) => hints.onReplicaMissed(endpoint, updates));
   t.teardown(async () => {
     await hints.stop();
     await store.close();
@@ -147,7 +97,7 @@ async function cluster(
     },
     /** Marks node `index` up or down in every node's view. */
     setAlive(index: number, alive: boolean) {
-      for (const node of nodes) node.view.setAlive(endpoints[index].id, alive);
+      setAliveEverywhere(nodes, endpoints[index], alive);
     },
     /** The coordinator restarts its hint service and system store (user data stays). */
     async restartHints() {
@@ -163,7 +113,7 @@ async function cluster(
       return count;
     },
     async localValues(index: number, pk: number): Promise<string[]> {
-      return valuesOf(await nodes[index].storage.table(table.id)!.read(int(pk), murmur3Token(int(pk)), ALL));
+      return valuesOf(await readLocal(nodes[index], pk));
     },
   };
 }

@@ -20,6 +20,7 @@ import {
   type PartitionFilter,
 } from '../../lib/model/merge.js';
 import type { ComplexColumn, Partition, RangeTombstone, Row } from '../../lib/model/partition.js';
+import { cellForm, deletionForm, hex, meaningOver, rangeDeletionAt, slicesOver } from './fixtures/compaction.js';
 
 // A table with two clustering columns, each a single unsigned byte: 4 x 16 possible
 // rows. Small domains make generated histories collide on rows, cells and timestamps.
@@ -140,43 +141,8 @@ function partitionArb(rowCount: { min: number; max: number } = { min: 0, max: 6 
     );
 }
 
-/** Sorted, non-overlapping slices: per chosen first-component value, its whole block
- *  or a sub-range of it. */
-const slicesArb: fc.Arbitrary<Slice[]> = fc.oneof(
-  fc.constant<Slice[]>([ALL_ROWS]),
-  fc
-    .uniqueArray(fc.integer({ min: 0, max: FIRST_VALUES - 1 }), { minLength: 1, maxLength: 3 })
-    .chain((firsts) =>
-      fc.tuple(
-        ...[...firsts]
-          .sort((a, b) => a - b)
-          .map((x) =>
-            fc.oneof(
-              fc.constant<Slice>({
-                start: { prefix: [byte(x)], inclusive: true },
-                end: { prefix: [byte(x)], inclusive: true },
-              }),
-              fc
-                .tuple(
-                  fc.integer({ min: 0, max: SECOND_VALUES - 1 }),
-                  fc.integer({ min: 0, max: SECOND_VALUES - 1 }),
-                  fc.boolean(),
-                  fc.boolean(),
-                )
-                .map(
-                  ([y1, y2, startInclusive, endInclusive]): Slice => ({
-                    start: { prefix: [byte(x), byte(Math.min(y1, y2))], inclusive: startInclusive },
-                    end: { prefix: [byte(x), byte(Math.max(y1, y2))], inclusive: endInclusive },
-                  }),
-                ),
-            ),
-          ),
-      ),
-    ),
-);
-
 const filterArb: fc.Arbitrary<PartitionFilter> = fc.record({
-  slices: slicesArb,
+  slices: slicesOver(FIRST_VALUES, SECOND_VALUES, byte),
   reversed: fc.boolean(),
   rowLimit: fc.oneof(fc.constant(Infinity), fc.integer({ min: 0, max: 4 })),
   nowSeconds: fc.constantFrom(100, 105, 120),
@@ -185,52 +151,12 @@ const filterArb: fc.Arbitrary<PartitionFilter> = fc.record({
 // ---------------------------------------------------------------------------------
 // Observing partitions
 
-const hex = (b: Buffer | undefined | null): string | null => (b == null ? null : b.toString('hex'));
-const deletionForm = (d: DeletionTime | null) => (d === null ? null : [d.markedForDeleteAt, d.localDeletionTime]);
-const cellForm = (c: Cell) => [c.timestamp, hex(c.value), c.ttl, c.localDeletionTime, hex(c.path)];
-
-function rowForm(row: Row | null) {
-  if (row === null) return null;
-  return {
-    clustering: row.clustering.map(hex),
-    liveness: row.liveness && [row.liveness.timestamp, row.liveness.ttl, row.liveness.localDeletionTime],
-    deletion: deletionForm(row.deletion),
-    cells: [...row.cells].sort(([a], [b]) => a.localeCompare(b)).map(([name, cell]) => [name, cellForm(cell)]),
-    complex: [...row.complex]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, c]) => [name, deletionForm(c.deletion), c.cells.map(cellForm)]),
-  };
-}
-
-/** The range deletion covering a clustering, whichever tombstones express it. */
-function rangeDeletionAt(tombstones: readonly RangeTombstone[], clustering: Buffer[]): DeletionTime | null {
-  let result: DeletionTime | null = null;
-  for (const rt of tombstones) {
-    if (comparator.afterStart(clustering, rt.start) && comparator.beforeEnd(clustering, rt.end)) {
-      result = supersedingDeletion(result, rt.deletion);
-    }
-  }
-  return result;
-}
-
-/**
- * What a partition means: its deletion, static row and rows exactly, and its range
- * tombstones by the deletion they put on every possible row within `positions`
- * (tombstone lists may differ in redundant members and still mean the same).
- */
-function meaning(p: Partition, positions: readonly Buffer[][] = DOMAIN): string {
-  return JSON.stringify({
-    deletion: deletionForm(p.deletion),
-    staticRow: rowForm(p.staticRow),
-    ranges: positions.map((c) => deletionForm(rangeDeletionAt(p.rangeTombstones, c))),
-    rows: p.rows.map(rowForm),
-  });
-}
+const meaning = (p: Partition, positions: readonly Buffer[][] = DOMAIN): string => meaningOver(comparator, positions, p);
 
 /** Everything deleting data at a clustering: partition, range and row deletions. */
 function deletionAt(p: Partition, clustering: Buffer[]): DeletionTime | null {
   const row = p.rows.find((r) => comparator.compare(r.clustering, clustering) === 0);
-  const outer = supersedingDeletion(p.deletion, rangeDeletionAt(p.rangeTombstones, clustering));
+  const outer = supersedingDeletion(p.deletion, rangeDeletionAt(comparator, p.rangeTombstones, clustering));
   return supersedingDeletion(outer, row?.deletion);
 }
 
@@ -265,7 +191,7 @@ function shadowedData(p: Partition): string | null {
   for (let i = 0; i < p.rows.length; i++) {
     if (i > 0 && comparator.compare(p.rows[i - 1].clustering, p.rows[i].clustering) >= 0) return 'rows out of order';
     const row = p.rows[i];
-    const reason = check(row, supersedingDeletion(p.deletion, rangeDeletionAt(p.rangeTombstones, row.clustering)));
+    const reason = check(row, supersedingDeletion(p.deletion, rangeDeletionAt(comparator, p.rangeTombstones, row.clustering)));
     if (reason) return `row ${row.clustering.map(hex).join(':')}: ${reason}`;
   }
   return null;
@@ -579,7 +505,7 @@ t.test('filterPartition selects slice rows, reverses, and stops after rowLimit l
       if (result.staticRow !== p.staticRow || result.deletion !== p.deletion) return false;
       // Kept tombstones cover every selected position exactly as the originals do.
       const inSlices = DOMAIN.filter((c) => filter.slices.some((s) => comparator.inSlice(c, s)));
-      const coverage = (tombstones: RangeTombstone[], c: Buffer[]) => deletionForm(rangeDeletionAt(tombstones, c));
+      const coverage = (tombstones: RangeTombstone[], c: Buffer[]) => deletionForm(rangeDeletionAt(comparator, tombstones, c));
       return inSlices.every(
         (c) => JSON.stringify(coverage(result.rangeTombstones, c)) === JSON.stringify(coverage(p.rangeTombstones, c)),
       );

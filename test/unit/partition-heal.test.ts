@@ -11,57 +11,32 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { StaticClusterView } from '../../lib/cluster/cluster-view.js';
-import type { Endpoint } from '../../lib/cluster/ring.js';
-import { ClusterStorageProxy } from '../../lib/coordinator/cluster-proxy.js';
+import type { ClusterStorageProxy } from '../../lib/coordinator/cluster-proxy.js';
 import type { ConsistencyName } from '../../lib/coordinator/consistency.js';
 import { HintService, registerHintReceiver } from '../../lib/coordinator/hints.js';
-import { ReplicaService } from '../../lib/coordinator/replica-verbs.js';
 import { Unavailable } from '../../lib/errors.js';
-import { liveCell } from '../../lib/model/cell.js';
 import { ManualClock } from '../../lib/model/clock.js';
-import { ALL_ROWS } from '../../lib/model/clustering.js';
-import { emptyPartition, emptyRow, type Partition, type PartitionUpdate } from '../../lib/model/partition.js';
+import type { Partition, PartitionUpdate } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
-import { MemoryNetwork, type MemoryTransport } from '../../lib/net/memory.js';
-import type { KeyspaceMetadata, TableMetadata } from '../../lib/schema/metadata.js';
-import { buildKeyspace, buildTable, DEFAULT_TABLE_OPTIONS } from '../../lib/schema/schema.js';
-import { parseTypeName } from '../../lib/schema/types.js';
-import type { ReadFilter } from '../../lib/storage/engine.js';
-import { MemoryStorageEngine } from '../../lib/storage/memory.js';
+import { MemoryNetwork } from '../../lib/net/memory.js';
 import { SystemStore } from '../../lib/system/system-store.js';
+import {
+  ALL,
+  type ClusterNode,
+  coordinatorOn,
+  eventsKeyspace,
+  int,
+  readLocal,
+  ringEndpoints,
+  startNode,
+  table,
+  update,
+} from '../helpers/cluster.js';
 
-const NOW = 1_700_000_000;
-const intType = parseTypeName('int');
-const textType = parseTypeName('text');
-const int = (n: number): Buffer => intType.serialize(n);
-
-const table: TableMetadata = buildTable({
-  keyspace: 'ks',
-  name: 'events',
-  columns: [
-    { name: 'pk', type: intType, kind: 'partition_key' },
-    { name: 'ck', type: intType, kind: 'clustering' },
-    { name: 'v', type: textType, kind: 'regular' },
-  ],
-  options: DEFAULT_TABLE_OPTIONS,
-});
-const keyspace: KeyspaceMetadata = buildKeyspace(
-  { name: 'ks', replication: { class: 'SimpleStrategy', replicationFactor: 3 }, durableWrites: true },
-  new Map([['events', table]]),
-);
-
-const ALL: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds: NOW };
+const keyspace = eventsKeyspace({ class: 'SimpleStrategy', replicationFactor: 3 });
 
 /** Row ck=1 of partition `pk` set to `value`, written at `timestamp` (microseconds). */
-function write(pk: number, value: string, timestamp: number): PartitionUpdate[] {
-  const key = int(pk);
-  const partition = emptyPartition(key, murmur3Token(key));
-  const row = emptyRow([int(1)]);
-  row.cells.set('v', liveCell(timestamp, Buffer.from(value), 0, NOW));
-  partition.rows.push(row);
-  return [{ tableId: table.id, partition }];
-}
+const write = (pk: number, value: string, timestamp: number): PartitionUpdate[] => [update(pk, [[1, value]], timestamp)];
 
 const valueOf = (partition: Partition | null): string | null => partition?.rows[0]?.cells.get('v')?.value?.toString() ?? null;
 
@@ -72,12 +47,8 @@ const HOST_IDS = [
   'cccccccc-2222-4222-8222-222222222222',
 ];
 
-interface Node {
+interface Node extends ClusterNode {
   readonly name: string;
-  readonly endpoint: Endpoint;
-  readonly storage: MemoryStorageEngine;
-  readonly transport: MemoryTransport;
-  readonly view: StaticClusterView;
   readonly store: SystemStore;
   readonly hints: HintService;
   readonly proxy: ClusterStorageProxy;
@@ -86,14 +57,7 @@ interface Node {
 async function cluster(t: Test) {
   const network = new MemoryNetwork({ seed: 11 });
   const clock = new ManualClock();
-  const step = 2n ** 64n / 3n;
-  const endpoints: Endpoint[] = HOST_IDS.map((id, i) => ({
-    id,
-    address: `127.0.0.${i + 1}:7000`,
-    dc: 'dc1',
-    rack: 'rack1',
-    tokens: [-(2n ** 63n) + step * BigInt(i + 1)],
-  }));
+  const endpoints = ringEndpoints(HOST_IDS.map((id) => ({ id })));
   const dir = await mkdtemp(join(tmpdir(), 'sibyl-partition-'));
   const nodes: Node[] = [];
   t.teardown(async () => {
@@ -103,25 +67,14 @@ async function cluster(t: Test) {
     await rm(dir, { recursive: true, force: true });
   });
   for (const [i, endpoint] of endpoints.entries()) {
-    const storage = new MemoryStorageEngine();
-    storage.openTable(table);
-    const transport = network.join(endpoint.address);
-    new ReplicaService(storage).register(transport);
-    registerHintReceiver(transport, storage);
-    const view = new StaticClusterView(endpoint, endpoints);
+    const node = startNode(network, endpoint, endpoints);
+    registerHintReceiver(node.transport, node.storage);
     const store = await SystemStore.open(join(dir, `node${i}`, 'system'), { clusterName: 'Test Cluster' });
     // Live targets with hints are retried often, so a replay that raced a hint write finishes soon.
-    const hints = new HintService({ store, transport, membership: view, clock, dispatchIntervalMs: 50 });
+    const hints = new HintService({ store, transport: node.transport, membership: node.view, clock, dispatchIntervalMs: 50 });
     hints.start();
-    const proxy = new ClusterStorageProxy({
-      view,
-      transport,
-      storage,
-      writeTimeoutMs: 200,
-      readTimeoutMs: 200,
-      onReplicaMissed: hints.onReplicaMissed,
-    });
-    nodes.push({ name: 'ABC'[i], endpoint, storage, transport, view, store, hints, proxy });
+    const proxy = coordinatorOn(node, hints.onReplicaMissed);
+    nodes.push({ ...node, name: 'ABC'[i], store, hints, proxy });
   }
   return {
     network,
@@ -132,7 +85,7 @@ async function cluster(t: Test) {
       return count;
     },
     async localValue(node: Node, pk: number): Promise<string | null> {
-      return valueOf(await node.storage.table(table.id)!.read(int(pk), murmur3Token(int(pk)), ALL));
+      return valueOf(await readLocal(node, pk));
     },
     async read(node: Node, pk: number, consistency: ConsistencyName): Promise<string | null> {
       return valueOf(await node.proxy.read(keyspace, table, int(pk), murmur3Token(int(pk)), ALL, consistency));
