@@ -147,4 +147,11 @@ t.test('a 3-node RF 3 cluster over TCP: schema spreads, QUORUM survives a killed
     await eventually('ALL reads work again', 45_000, async () => (await cql(http, 'SELECT v FROM ks.t WHERE k = 1', 'ALL')).status === 200);
   }
   t.same((await cql(nodes[2].http, 'SELECT v FROM ks.t WHERE k = 1', 'ALL')).body.rows, [{ v: 'one' }], 'ALL read after the restart');
+  // Writes made while it was down reach the restarted node by hinted handoff: a read at
+  // ONE on that node answers from its own storage.
+  await eventually('hints reach the restarted node', 45_000, async () => {
+    const rows = (await cql(nodes[2].http, 'SELECT v FROM ks.t WHERE k = 3', 'ONE')).body.rows;
+    return rows !== undefined && rows.length === 1 && rows[0].v === 'three';
+  });
+  t.pass('the write made while the node was down was delivered to it by a hint');
 });
