@@ -13,7 +13,9 @@
  *   reads from as many others as the level needs; equal digests answer at once. On a
  *   mismatch every contacted replica sends full data, the answers are reconciled, and
  *   the stale replicas are repaired (blocking: the read answers once they acked).
- *   Speculative retry (asking an extra replica when one is slow) is not done yet.
+ *   Speculative retry ('99p', Cassandra's default): a data or digest request still
+ *   unanswered after the 99th percentile of recent replica read latencies is sent once
+ *   more to a spare live replica, and whichever of the two answers first counts.
  * - Range reads walk the ring's token ranges in token order, paging through each range
  *   from as many of its live replicas as the level needs and merging their pages by
  *   partition key. They do not read-repair yet.
@@ -32,6 +34,7 @@ import { SILENT_NET_LOGGER, type NetLogger, type Transport, type Verb } from '..
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { KeyspaceMetadata, ReplicationStrategy, TableMetadata } from '../schema/metadata.js';
 import type { KeyRange, PartitionPosition, ReadFilter, StorageEngine } from '../storage/engine.js';
+import { LatencyHistogram } from '../storage/lsm/latency.js';
 import { encodeMutation } from '../storage/mutation-codec.js';
 import { blockFor, type ConsistencyName, validateForRead, validateForWrite } from './consistency.js';
 import type { StorageProxy } from './proxy.js';
@@ -71,6 +74,52 @@ export interface ClusterStorageProxyOptions {
 }
 
 const SCAN_PAGE_PARTITIONS_DEFAULT = 1000;
+
+/** The latency quantile after which a read speculates (speculative_retry '99p'). */
+const SPECULATIVE_RETRY_QUANTILE = 0.99;
+/** Fewer samples than this say little about the quantile: the fallback delay applies. */
+const SPECULATION_SAMPLES_MIN = 20;
+/** A lower bound, so that a fast cluster's jitter does not double every read. */
+const SPECULATION_DELAY_FLOOR_MS = 5;
+/** Without enough samples, speculate after this fraction of read_request_timeout. */
+const SPECULATION_FALLBACK_FRACTION = 0.25;
+/** Samples per histogram window: old windows are dropped so the delay follows the cluster. */
+const SPECULATION_WINDOW_SAMPLES = 10_000;
+
+/**
+ * How long a point read waits for a replica before asking a spare one: the 99th
+ * percentile of replica read latencies over the last one or two windows of samples.
+ */
+class SpeculationDelay {
+  private current = new LatencyHistogram();
+  private previous: LatencyHistogram | null = null;
+  /** Recomputed once per SPECULATION_SAMPLES_MIN samples, not on every read. */
+  private cachedMs: number | null = null;
+  private sinceComputed = 0;
+
+  constructor(private readonly fallbackMs: number) {}
+
+  record(ms: number): void {
+    if (this.current.count >= SPECULATION_WINDOW_SAMPLES) {
+      this.previous = this.current;
+      this.current = new LatencyHistogram();
+    }
+    this.current.record(ms);
+    if (++this.sinceComputed >= SPECULATION_SAMPLES_MIN) this.cachedMs = null;
+  }
+
+  delayMs(): number {
+    if (this.cachedMs === null) {
+      const source = this.current.count >= SPECULATION_SAMPLES_MIN ? this.current : this.previous;
+      this.cachedMs =
+        source === null
+          ? this.fallbackMs
+          : Math.max(SPECULATION_DELAY_FLOOR_MS, source.percentile(SPECULATIVE_RETRY_QUANTILE));
+      this.sinceComputed = 0;
+    }
+    return this.cachedMs;
+  }
+}
 
 /**
  * Acks a request waits for, per data center; the key null means replicas of every dc
@@ -220,6 +269,7 @@ export class ClusterStorageProxy implements StorageProxy {
   private readonly logger: NetLogger;
   private readonly onReplicaMissed: ReplicaMissedHook | undefined;
   private readonly scanPagePartitionsMax: number;
+  private readonly speculation: SpeculationDelay;
 
   constructor(options: ClusterStorageProxyOptions) {
     this.view = options.view;
@@ -230,6 +280,9 @@ export class ClusterStorageProxy implements StorageProxy {
     this.readTimeoutMs = options.readTimeoutMs;
     this.logger = options.logger ?? SILENT_NET_LOGGER;
     this.onReplicaMissed = options.onReplicaMissed;
+    this.speculation = new SpeculationDelay(
+      Math.max(SPECULATION_DELAY_FLOOR_MS, options.readTimeoutMs * SPECULATION_FALLBACK_FRACTION),
+    );
     // A replica answers at most RANGE_READ_PARTITIONS_MAX; asking for more would make a
     // full page look like the range's last one.
     this.scanPagePartitionsMax = Math.max(
@@ -336,18 +389,16 @@ export class ClusterStorageProxy implements StorageProxy {
     const needs = needsOf(consistency, keyspace.replication, this.view.local.dc);
     const required = totalOf(needs);
     const replicas = replicaPlacement(this.view.ring(), keyspace.replication).replicasFor(token);
-    const contacted = this.liveReplicasByProximity(consistency, needs, replicas).slice(0, required);
+    const live = this.liveReplicasByProximity(consistency, needs, replicas);
     const command: ReadCommand = { tableId: table.id, key, token, filter, digestOnly: false };
 
-    // Round one: data from the closest replica, digests from the others.
-    const first = await gather(
-      contacted.map((endpoint, index) => this.readFrom(endpoint, index === 0 ? command : { ...command, digestOnly: true })),
-      this.readTimeoutMs,
-    );
-    const data = first.values[0];
-    if (!first.complete) throw new ReadTimeout(consistency, first.received, required, data !== undefined);
-    const dataDigest = partitionDigest(data!.partition);
-    if (first.values.every((answer, index) => index === 0 || answer!.digest!.equals(dataDigest))) return data!.partition;
+    // Round one: data from the closest replica, digests from the others. Later rounds go
+    // to the replicas that answered it, which speculation may have changed.
+    const first = await this.firstReadRound(consistency, needs, live.slice(0, required), live.slice(required), command);
+    const contacted = first.endpoints;
+    const data = first.answers[0];
+    const dataDigest = partitionDigest(data.partition);
+    if (first.answers.every((answer, index) => index === 0 || answer.digest!.equals(dataDigest))) return data.partition;
 
     // Round two: the digests disagree; full data from the digest replicas too.
     const full = await gather(
@@ -355,7 +406,7 @@ export class ClusterStorageProxy implements StorageProxy {
       this.readTimeoutMs,
     );
     if (!full.complete) throw new ReadTimeout(consistency, 1 + full.received, required, true);
-    const answers = [data!.partition, ...full.values.map((answer) => answer!.partition)];
+    const answers = [data.partition, ...full.values.map((answer) => answer!.partition)];
     const { result, merged, stale } = reconcile(table, filter, answers);
 
     // Blocking read repair: the answer waits until every stale replica has the merge.
@@ -368,6 +419,67 @@ export class ClusterStorageProxy implements StorageProxy {
       if (!acks.complete) throw new ReadTimeout(consistency, required - stale.length + acks.received, required, true);
     }
     return result;
+  }
+
+  /**
+   * Sends the data read to `contacted[0]` and digest reads to the rest: one slot each,
+   * filled by the slot's first answer. A slot still empty after the speculation delay is
+   * asked once more, with the same kind of read, of the closest spare replica that counts
+   * toward the same needs; whichever of the two answers first fills it. ReadTimeout when
+   * some slot is still empty after `readTimeoutMs`.
+   */
+  private firstReadRound(
+    consistency: ConsistencyName,
+    needs: Needs,
+    contacted: readonly Endpoint[],
+    spares: readonly Endpoint[],
+    command: ReadCommand,
+  ): Promise<{ endpoints: Endpoint[]; answers: ReadResponse[] }> {
+    const slots = contacted.length;
+    const endpoints = [...contacted];
+    const answers = new Array<ReadResponse | undefined>(slots).fill(undefined);
+    const digestCommand: ReadCommand = { ...command, digestOnly: true };
+    let filled = 0;
+    let done = false;
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        done = true;
+        clearTimeout(timeout);
+        clearTimeout(speculationTimer);
+      };
+      const ask = (slot: number, endpoint: Endpoint) => {
+        const started = performance.now();
+        this.readFrom(endpoint, slot === 0 ? command : digestCommand).then(
+          (answer) => {
+            // Late answers are samples too; only remote ones, as a local read is not a
+            // replica's latency. Dropping the slow ones would bias the quantile low.
+            if (endpoint.id !== this.view.local.id) this.speculation.record(performance.now() - started);
+            if (done || answers[slot] !== undefined) return;
+            answers[slot] = answer;
+            endpoints[slot] = endpoint;
+            if (++filled === slots) {
+              finish();
+              resolve({ endpoints, answers: answers as ReadResponse[] });
+            }
+          },
+          // readFrom already logged why; the slot waits for its other replica or the timeout.
+          () => {},
+        );
+      };
+      const timeout = setTimeout(() => {
+        finish();
+        reject(new ReadTimeout(consistency, filled, slots, answers[0] !== undefined));
+      }, this.readTimeoutMs);
+      // One extra request per read, as Cassandra does, for the first slot still empty.
+      const speculationTimer = setTimeout(() => {
+        const slot = answers.indexOf(undefined);
+        if (slot < 0) return;
+        const bucket = bucketOf(needs, contacted[slot]);
+        const spare = spares.find((endpoint) => bucketOf(needs, endpoint) === bucket);
+        if (spare !== undefined) ask(slot, spare);
+      }, this.speculation.delayMs());
+      contacted.forEach((endpoint, slot) => ask(slot, endpoint));
+    });
   }
 
   private readFrom(endpoint: Endpoint, command: ReadCommand): Promise<ReadResponse> {

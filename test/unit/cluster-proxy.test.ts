@@ -129,6 +129,28 @@ t.test('WriteTimeout carries received/blockFor when replicas do not answer', asy
   t.match((read as ReadTimeout).details(), { consistency: 'QUORUM', received: 1, blockFor: 2, dataPresent: true });
 });
 
+t.test('speculative retry reads from an extra replica when one is slow', async (t) => {
+  const c = cluster(['dc1', 'dc1', 'dc1'], { class: 'SimpleStrategy', replicationFactor: 3 });
+  t.teardown(() => c.close());
+  const coordinator = c.nodes[0];
+  const pk = 5;
+  const token = murmur3Token(int(pk));
+  await coordinator.proxy.mutate(c.keyspace, [update(pk, [[1, 'a']])], 'ALL');
+  // QUORUM asks the local replica for data and the first other replica in placement
+  // order for a digest. That one stops answering the coordinator (it stays alive in
+  // every view, so only a timeout or a speculative request can get around it).
+  const slow = naturalReplicas(coordinator.view.ring(), c.keyspace.replication, token).find(
+    (replica) => replica.id !== coordinator.endpoint.id,
+  )!;
+  c.network.partition([coordinator.endpoint.address], [slow.address]);
+  const started = performance.now();
+  const result = await coordinator.proxy.read(c.keyspace, table, int(pk), token, ALL, 'QUORUM');
+  const elapsed = performance.now() - started;
+  t.same(rowsOf(result), [[1, 'a']], 'the read is answered');
+  // The read timeout is 200 ms; without speculation this read would be a ReadTimeout.
+  t.ok(elapsed < 150, `answered after ${elapsed.toFixed(0)} ms, well before the read timeout`);
+});
+
 t.test('read repair fixes a stale replica', async (t) => {
   const c = cluster(['dc1', 'dc1', 'dc1'], { class: 'SimpleStrategy', replicationFactor: 3 });
   t.teardown(() => c.close());
