@@ -125,8 +125,9 @@ t.test('a 3-node RF 3 cluster over TCP: schema spreads, QUORUM survives a killed
   nodes[2].child.kill('SIGKILL');
   await nodes[2].exited;
   t.equal((await cql(n1.http, "INSERT INTO ks.t (k, v) VALUES (2, 'two')", 'QUORUM')).status, 200, 'QUORUM write with a node killed');
-  // Until the node is convicted a read may pick it for its digest and time out (there is
-  // no speculative retry yet), as in Cassandra without it: the client retries.
+  // Until the node is convicted a read may pick it for its digest; speculative retry then
+  // asks the third replica. On a loaded machine the read can still time out (the client
+  // retries), so both outcomes are accepted here; the in-process tests pin speculation.
   const beforeConviction = await cql(n2.http, 'SELECT v FROM ks.t WHERE k = 2', 'QUORUM');
   t.ok(beforeConviction.status === 200 || beforeConviction.body.error?.code === 'ReadTimeout', 'QUORUM read answers or times out', beforeConviction);
   for (const [i, node] of [n1, n2].entries()) {
