@@ -312,9 +312,11 @@ export class HintService {
   private async replayTarget(id: string, state: TargetState): Promise<void> {
     await state.scanned;
     // A pass cannot see hints stored after it began (its iterator reads a snapshot), so
-    // passes repeat while hints remain; one that delivers nothing ends it (the rest are
-    // still being written, and the periodic dispatch will find them).
+    // passes repeat while hints remain, each after the hint writes under way have landed
+    // (a pass that found them half-written would end early); one that delivers nothing
+    // ends it, and the periodic dispatch finds whatever comes later.
     while (state.hints > 0 && this.canDeliver(id)) {
+      await Promise.allSettled([...this.storesInFlight]);
       const delivered = await this.deliverPass(id, state);
       if (delivered <= 0) return;
     }

@@ -2,10 +2,10 @@
  * What a coordinator does with replica answers: digests to compare them cheaply, and
  * the reconciled merge of full answers when the digests disagree.
  */
-import { createHash, type Hash } from 'node:crypto';
-import type { Cell, DeletionTime, LivenessInfo } from '../model/cell.js';
+import { createHash } from 'node:crypto';
 import { filterPartition, isEmptyPartition, mergePartitions } from '../model/merge.js';
-import type { Partition, Row } from '../model/partition.js';
+import type { Partition } from '../model/partition.js';
+import { partitionDigest as canonicalDigest } from '../repair/digest.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import type { ReadFilter } from '../storage/engine.js';
@@ -14,97 +14,13 @@ import type { ReadFilter } from '../storage/engine.js';
 const ABSENT = Buffer.from([0]);
 
 /**
- * MD5 over a canonical form of a (filtered) read result, as Cassandra digests a read
- * response. Canonical means independent of how a replica happens to hold the data:
- * cells and collections are visited by column name (a row's maps keep insertion order,
- * which depends on the order writes arrived), every field is length-prefixed, and an
- * absent partition digests like an empty one. Equal answers give equal digests on
- * every replica; any difference in data, timestamps or tombstones changes it.
+ * The digest replicas answer digest reads with: lib/repair/digest.ts's canonical MD5
+ * of the (filtered) result — the same form Merkle-tree validation hashes — and a fixed
+ * digest for a replica that holds nothing for the key (absent and empty alike).
  */
 export function partitionDigest(partition: Partition | null): Buffer {
-  const hash = createHash('md5');
-  if (partition === null || isEmptyPartition(partition)) return hash.update(ABSENT).digest();
-  const writer = new DigestWriter(hash);
-  writer.bytes(partition.key);
-  writer.deletion(partition.deletion);
-  writer.row(partition.staticRow);
-  writer.int(partition.rangeTombstones.length);
-  for (const rt of partition.rangeTombstones) {
-    writer.prefix(rt.start.prefix);
-    writer.int(rt.start.inclusive ? 1 : 0);
-    writer.prefix(rt.end.prefix);
-    writer.int(rt.end.inclusive ? 1 : 0);
-    writer.deletion(rt.deletion);
-  }
-  writer.int(partition.rows.length);
-  for (const row of partition.rows) writer.row(row);
-  return hash.digest();
-}
-
-const byName = <T>(entries: Iterable<[string, T]>): [string, T][] =>
-  [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-
-class DigestWriter {
-  private readonly scratch = Buffer.alloc(8);
-  constructor(private readonly hash: Hash) {}
-
-  int(value: number): void {
-    // Timestamps (µs) exceed 32 bits: write every number as a 64-bit float, exact for safe integers.
-    this.scratch.writeDoubleBE(value);
-    this.hash.update(this.scratch);
-  }
-
-  bytes(value: Buffer): void {
-    this.int(value.length);
-    this.hash.update(value);
-  }
-
-  prefix(components: readonly Buffer[]): void {
-    this.int(components.length);
-    for (const component of components) this.bytes(component);
-  }
-
-  deletion(deletion: DeletionTime | null): void {
-    if (deletion === null) return this.int(-1);
-    this.int(deletion.markedForDeleteAt);
-    this.int(deletion.localDeletionTime);
-  }
-
-  liveness(info: LivenessInfo | null): void {
-    if (info === null) return this.int(-1);
-    this.int(info.timestamp);
-    this.int(info.ttl);
-    this.int(info.localDeletionTime);
-  }
-
-  cell(cell: Cell): void {
-    this.int(cell.timestamp);
-    this.int(cell.ttl);
-    this.int(cell.localDeletionTime);
-    if (cell.value === null) this.int(-1);
-    else this.bytes(cell.value);
-    if (cell.path === undefined) this.int(-1);
-    else this.bytes(cell.path);
-  }
-
-  row(row: Row | null): void {
-    if (row === null) return this.int(-1);
-    this.prefix(row.clustering);
-    this.liveness(row.liveness);
-    this.deletion(row.deletion);
-    this.int(row.cells.size);
-    for (const [column, cell] of byName(row.cells)) {
-      this.hash.update(column);
-      this.cell(cell);
-    }
-    this.int(row.complex.size);
-    for (const [column, complex] of byName(row.complex)) {
-      this.hash.update(column);
-      this.deletion(complex.deletion);
-      this.int(complex.cells.length);
-      for (const cell of complex.cells) this.cell(cell);
-    }
-  }
+  if (partition === null || isEmptyPartition(partition)) return createHash('md5').update(ABSENT).digest();
+  return canonicalDigest(partition);
 }
 
 /** The partition with its rows in table order (a reversed read returns them backwards). */
