@@ -22,6 +22,7 @@ import {
   type SourceProbe,
 } from './fixtures/compaction.js';
 import { int } from './fixtures/tables.js';
+import { propertyHolds } from '../helpers/property.js';
 
 const arbs = generators();
 /** Sources hold purged data, as memtables and SSTables do. */
@@ -37,7 +38,7 @@ function sameRead(actual: Partition, expected: Partition): true {
 }
 
 t.test('mergeSources reads, for any slices and direction, as mergePartitions of the sources then filterPartition', async (t) => {
-  await fc.assert(
+  propertyHolds(t, await fc.check(
     fc.asyncProperty(
       fc.array(storedPartition(1), { minLength: 1, maxLength: 4 }),
       slicesArb,
@@ -51,12 +52,11 @@ t.test('mergeSources reads, for any slices and direction, as mergePartitions of 
       },
     ),
     { numRuns: 600 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('a partition split across sources reads as itself', async (t) => {
-  await fc.assert(
+  propertyHolds(t, await fc.check(
     fc.asyncProperty(
       storedPartition(1, { min: 0, max: 10 }),
       fc.integer({ min: 1, max: 4 }),
@@ -76,8 +76,7 @@ t.test('a partition split across sources reads as itself', async (t) => {
       },
     ),
     { numRuns: 300 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('mergeScans yields every key once, in ring order, merged across scans', async (t) => {
@@ -85,7 +84,7 @@ t.test('mergeScans yields every key once, in ring order, merged across scans', a
   const scanArb = fc
     .subarray(KEYS)
     .chain((keys) => (keys.length === 0 ? fc.constant([] as Partition[]) : fc.tuple(...keys.map((pk) => storedPartition(pk)))));
-  await fc.assert(
+  propertyHolds(t, await fc.check(
     fc.asyncProperty(fc.array(scanArb, { minLength: 1, maxLength: 4 }), async (scans) => {
       const seen: Partition[] = [];
       for await (const source of mergeScans(table, scans.map((partitions) => scanOf(partitions)))) seen.push(await readSource(source));
@@ -103,8 +102,7 @@ t.test('mergeScans yields every key once, in ring order, merged across scans', a
       return true;
     }),
     { numRuns: 200 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 /** A partition with `count` live rows at clusterings (x, 0) for x in `firsts`. */

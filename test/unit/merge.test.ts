@@ -21,6 +21,7 @@ import {
 } from '../../lib/model/merge.js';
 import type { ComplexColumn, Partition, RangeTombstone, Row } from '../../lib/model/partition.js';
 import { cellForm, deletionForm, hex, meaningOver, rangeDeletionAt, slicesOver } from './fixtures/compaction.js';
+import { propertyHolds } from '../helpers/property.js';
 
 // A table with two clustering columns, each a single unsigned byte: 4 x 16 possible
 // rows. Small domains make generated histories collide on rows, cells and timestamps.
@@ -215,47 +216,43 @@ const later = (a: DeletionTime | null, b: DeletionTime | null): boolean =>
 // Algebra
 
 t.test('merging is commutative', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(partitionArb(), partitionArb(), (a, b) => sameMeaning(merge(a, b), merge(b, a))),
     { numRuns: 1000 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('merging is associative', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(partitionArb(), partitionArb(), partitionArb(), (a, b, c) =>
       sameMeaning(merge(merge(a, b), c), merge(a, merge(b, c))),
     ),
     { numRuns: 1000 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('merging is idempotent', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(partitionArb(), partitionArb(), (a, b) => {
       const merged = merge(a, b);
       return sameMeaning(merge(a, a), purgePartition(comparator, a)) && sameMeaning(merge(merged, merged), merged);
     }),
     { numRuns: 500 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('merge output holds nothing shadowed, no empty rows, and rows in order', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(partitionArb(), partitionArb(), (a, b) => {
       const reason = shadowedData(merge(a, b));
       if (reason !== null) throw new Error(reason);
     }),
     { numRuns: 1000 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('a deletion is never undone by merging older data', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(partitionArb(), fc.array(partitionArb(), { minLength: 1, maxLength: 3 }), (a, others) => {
       const merged = mergeAll([a, ...others]);
       if (!later(merged.deletion, a.deletion)) return false;
@@ -274,12 +271,11 @@ t.test('a deletion is never undone by merging older data', async (t) => {
       return true;
     }),
     { numRuns: 1000 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('a partition deletion shadows every older row and the static row, and they stay gone', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(partitionArb(), partitionArb(), (data, older) => {
       const tombstone: Partition = {
         key: KEY,
@@ -294,12 +290,11 @@ t.test('a partition deletion shadows every older row and the static row, and the
       return merged.rows.length === 0 && merged.staticRow === null && merged.rangeTombstones.length === 0;
     }),
     { numRuns: 300 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('random history read before and after merging in any order gives the same result', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(
       fc.array(partitionArb(), { minLength: 2, maxLength: 5 }),
       fc.func(fc.integer()),
@@ -323,14 +318,13 @@ t.test('random history read before and after merging in any order gives the same
       },
     ),
     { numRuns: 1000 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('applying a small update to a wide partition equals the full merge', async (t) => {
   let spliced = 0;
   let splicedUnderRangeDeletions = 0;
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(
       partitionArb({ min: 48, max: 64 }),
       partitionArb({ min: 0, max: 2 }),
@@ -348,7 +342,7 @@ t.test('applying a small update to a wide partition equals the full merge', asyn
       },
     ),
     { numRuns: 1000 },
-  );
+  ), 'the property holds');
   t.ok(spliced > 100, `the splicing path ran (${spliced} times)`);
   t.ok(splicedUnderRangeDeletions > 30, `with stored range tombstones (${splicedUnderRangeDeletions} times)`);
 });
@@ -412,14 +406,13 @@ t.test('on a timestamp tie between values the greater value wins', async (t) => 
 });
 
 t.test('cell reconciliation picks the same cell in either argument order', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(cellArb(), cellArb(), (x, y) => {
       const [xy, yx] = [reconcileCells(x, y), reconcileCells(y, x)];
       return JSON.stringify(cellForm(xy)) === JSON.stringify(cellForm(yx));
     }),
     { numRuns: 2000 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('element cells merge in the column path order, not byte order', async (t) => {
@@ -487,7 +480,7 @@ t.test('merging shares untouched rows instead of copying them', async (t) => {
 // Filtering and liveness
 
 t.test('filterPartition selects slice rows, reverses, and stops after rowLimit live rows', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(partitionArb({ min: 0, max: 12 }), filterArb, (raw, filter) => {
       const p = purgePartition(comparator, raw);
       const result = filterPartition(comparator, p, filter);
@@ -511,8 +504,7 @@ t.test('filterPartition selects slice rows, reverses, and stops after rowLimit l
       );
     }),
     { numRuns: 1000 },
-  );
-  t.pass();
+  ), 'the property holds');
 });
 
 t.test('filterPartition drops range tombstones that miss every slice', async (t) => {

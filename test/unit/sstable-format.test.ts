@@ -21,6 +21,7 @@ import {
   type Statistics,
 } from '../../lib/storage/sstable/format.js';
 import type { PartitionHeader } from '../../lib/storage/source.js';
+import { propertyHolds } from '../helpers/property.js';
 
 const FILE = 'test-Data.db';
 
@@ -34,7 +35,7 @@ t.test('varints and signed varints round-trip every safe integer exactly', async
     fc.maxSafeInteger(),
     fc.maxSafeInteger().map((n) => -n),
   );
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.array(safe, { maxLength: 20 }), (values) => {
       const writer = new ByteWriter(4);
       for (const v of values) {
@@ -49,7 +50,7 @@ t.test('varints and signed varints round-trip every safe integer exactly', async
       return reader.remaining === 0;
     }),
     { numRuns: 300 },
-  );
+  ), 'the property holds');
   const writer = new ByteWriter();
   t.throws(() => writer.varint(-1), /varint out of range/, 'a negative varint is a bug');
   t.throws(() => writer.svarint(2 ** 53), /svarint out of range/, 'an unsafe integer is a bug');
@@ -119,7 +120,7 @@ function plain(value: unknown): unknown {
 }
 
 t.test('a row record round-trips every field exactly, whatever the columns and values', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.array(rowArb, { minLength: 1, maxLength: 4 }), (rows) => {
       // One column table across several rows, as in one SSTable.
       const columns = new ColumnIds();
@@ -137,8 +138,7 @@ t.test('a row record round-trips every field exactly, whatever the columns and v
       });
     }),
     { numRuns: 300 },
-  );
-  t.pass('property held');
+  ), 'the property holds');
 });
 
 t.test('a partition header round-trips its key, token, deletion, range tombstones and static row', async (t) => {
@@ -150,7 +150,7 @@ t.test('a partition header round-trips its key, token, deletion, range tombstone
     staticRow: fc.option(rowArb.map((r) => ({ ...r, clustering: [] })), { nil: null }),
     rangeTombstones: fc.array(fc.record({ start: bound, end: bound, deletion: deletionArb }), { maxLength: 4 }),
   });
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(headerArb, (header) => {
       const columns = new ColumnIds();
       const writer = new ByteWriter();
@@ -159,8 +159,7 @@ t.test('a partition header round-trips its key, token, deletion, range tombstone
       return JSON.stringify(plain(decoded)) === JSON.stringify(plain(header));
     }),
     { numRuns: 200 },
-  );
-  t.pass('property held');
+  ), 'the property holds');
 });
 
 t.test('a record with bytes left over after decoding is corruption', async (t) => {
@@ -218,14 +217,14 @@ t.test('the table of contents round-trips and rejects damage', async (t) => {
 // Bloom filter
 
 t.test('the bloom filter never forgets a key it was given', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.uniqueArray(bytes, { maxLength: 200, comparator: (a, b) => a.equals(b) }), fc.double({ min: 0.0001, max: 0.5, noNaN: true }), (keys, p) => {
       const filter = BloomFilter.sized(keys.length, p);
       keys.forEach((k) => filter.add(k));
       return keys.every((k) => filter.mightContain(k));
     }),
     { numRuns: 100 },
-  );
+  ), 'the property holds');
   const everything = BloomFilter.sized(10, 1);
   t.equal(everything.bitCount, 0, 'fp chance 1 means no filter');
   t.ok(everything.mightContain(Buffer.from('anything')));
@@ -246,7 +245,7 @@ t.test('the bloom filter positions come from the x64 128-bit MurmurHash3 that mu
   // A large odd bit count: a wrong hash word would land on the same bits by chance
   // about once in a million keys.
   const bitCount = (1 << 20) + 7;
-  fc.assert(
+  propertyHolds(t, fc.check(
     // Every length from 0 to 70 alike: full 16-byte blocks and every tail length.
     fc.property(fc.integer({ min: 0, max: 70 }).chain((length) => fc.uint8Array({ minLength: length, maxLength: length })), (bytes) => {
       const key = Buffer.from(bytes);
@@ -262,6 +261,5 @@ t.test('the bloom filter positions come from the x64 128-bit MurmurHash3 that mu
       });
     }),
     { numRuns: 500 },
-  );
-  t.pass('property held');
+  ), 'the property holds');
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import type { CqlType, Literal } from '../../lib/schema/type.js';
+import { propertyHolds } from '../helpers/property.js';
 import {
   InvalidLiteral,
   literalKindName,
@@ -227,43 +228,42 @@ const compositeCases: Case[] = [
 
 for (const { type, values, order } of [...nativeCases, ...compositeCases]) {
   t.test(`${type.name}: bytes, JSON and order agree with the JS value`, async (t) => {
-    fc.assert(
+    propertyHolds(t, fc.check(
       fc.property(values, (value) => sameValue(type.deserialize(type.serialize(value)), value)),
       { numRuns },
-    );
-    fc.assert(
+    ), 'the property holds');
+    propertyHolds(t, fc.check(
       fc.property(values, (value) => {
         const wire = JSON.parse(JSON.stringify(type.toJson(value), (_, v) => (typeof v === 'bigint' ? String(v) : v)));
         return sameValue(type.fromJson(wire), value, false);
       }),
       { numRuns },
-    );
+    ), 'the property holds');
     if (order !== undefined) {
-      fc.assert(
+      propertyHolds(t, fc.check(
         fc.property(values, values, (a, b) => {
           const expected = sign(order(a as never, b as never));
           return sign(type.compare(type.serialize(a), type.serialize(b))) === expected;
         }),
         { numRuns },
-      );
+      ), 'the property holds');
       // Equal values are also equal in bytes order (compare(x, x) === 0).
-      fc.assert(
+      propertyHolds(t, fc.check(
         fc.property(values, (a) => type.compare(type.serialize(a), type.serialize(a)) === 0),
         { numRuns: 30 },
-      );
+      ), 'the property holds');
     }
-    t.pass('properties hold');
   });
 }
 
 t.test('byte-wise varint order matches numeric order across widths', async (t) => {
   // int/bigint bytes are non-minimal varints: varint's order must still be numeric.
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.integer(), fc.bigInt(int64Min, int64Max), (a, b) => {
       return sign(n.varint.compare(n.int.serialize(a), n.bigint.serialize(b))) === sign(byNumber(BigInt(a), b));
     }),
     { numRuns },
-  );
+  ), 'the property holds');
   t.ok(n.varint.isCompatibleWith(n.int));
 });
 
@@ -424,17 +424,17 @@ t.test('JSON values of the wrong shape or range name the type and the reason', a
 });
 
 t.test('inet text is canonical: IPv6 compressed as RFC 5952 (as WHATWG URLs do)', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.ipV6(), (address) => {
       const expected = new URL(`http://[${address}]/`).hostname.slice(1, -1);
       return n.inet.fromJson(address) === expected;
     }),
     { numRuns },
-  );
-  fc.assert(
+  ), 'the property holds');
+  propertyHolds(t, fc.check(
     fc.property(fc.ipV4(), (address) => n.inet.fromJson(address) === address),
     { numRuns: 50 },
-  );
+  ), 'the property holds');
   t.equal(n.inet.fromJson('2001:DB8:0:0:1:0:0:1'), '2001:db8::1:0:0:1', 'the first of equal zero runs is compressed');
   t.equal(n.inet.fromJson('1:0:2:3:4:5:6:7'), '1:0:2:3:4:5:6:7', 'a single zero group is not compressed');
 });
@@ -597,12 +597,12 @@ t.test('toCqlString renders literals that read back as the same value', async (t
   // Reading the rendering back through fromLiteral gives the value again.
   const stamp = 1704164645678;
   t.equal(n.timestamp.fromLiteral(str(n.timestamp.toCqlString(stamp).slice(1, -1))), stamp);
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(durationValue, (value) => {
       return sameValue(n.duration.fromLiteral({ kind: 'duration', text: n.duration.toCqlString(value) }), value);
     }),
     { numRuns },
-  );
+  ), 'the property holds');
 });
 
 // ---------------------------------------------------------------------------
