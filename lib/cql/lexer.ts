@@ -81,7 +81,6 @@ const DOT = 46;
 const SLASH = 47;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
-const COLON = 58;
 const LT = 60;
 const EQUALS = 61;
 const GT = 62;

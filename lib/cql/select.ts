@@ -203,11 +203,6 @@ function orderIsReversed(table: TableMetadata, stmt: Select, where: CompiledWher
   return reversed ?? false;
 }
 
-/** One partition's rows, already filtered, with what the page needs to resume. */
-interface Source {
-  views: AsyncGenerator<RowView>;
-}
-
 async function executeSelect(
   plan: Plan,
   ctx: ExecContext,

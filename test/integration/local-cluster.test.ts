@@ -4,29 +4,17 @@
  * read its status, stop it (the processes are gone), and destroy it (the directory is
  * gone). Uses the compiled CLI next to this file's build.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { runCli } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../tools/sibyl.js', import.meta.url));
 const NODES = 2;
 
-function sibyl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const sibyl = (...args: string[]) => runCli(args);
 
 function bind(port: number): Promise<number | null> {
   return new Promise((resolve) => {

@@ -9,6 +9,7 @@ import { SizeTieredStrategy, sizeTieredBuckets } from '../../lib/storage/compact
 import { strategyFor, validateCompactionOptions } from '../../lib/storage/compaction/strategy.js';
 import { makeTable, intType } from './fixtures/tables.js';
 import { seededRandom } from '../../lib/model/random.js';
+import { propertyHolds } from '../helpers/property.js';
 
 const MiB = 1024 * 1024;
 const DAY = 86400;
@@ -375,7 +376,7 @@ t.test('leveled: over long random runs of flushes and concurrent compactions, L1
   let plansRun = 0;
   let moves = 0;
   let deepest = 0;
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => {
       const random = seededRandom(seed);
       const strategy = leveled();
@@ -452,7 +453,7 @@ t.test('leveled: over long random runs of flushes and concurrent compactions, L1
       }
     }),
     { numRuns: 25 },
-  );
+  ), 'the property holds');
   t.ok(plansRun > 500, `plans ran (${plansRun})`);
   t.ok(moves > 0, `some SSTables moved up without a rewrite (${moves})`);
   t.ok(deepest >= 2, `data reached L${deepest}`);

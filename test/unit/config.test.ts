@@ -5,6 +5,7 @@ import { isAbsolute, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { loadConfig, parseDataRate, parseDataSize, parseDuration, parseHostPort } from '../../lib/config.js';
 import { ConfigurationError } from '../../lib/errors.js';
+import { propertyHolds } from '../helpers/property.js';
 
 const MiB = 1024 * 1024;
 
@@ -213,24 +214,24 @@ t.test('durations, sizes and rates scale by their unit', async (t) => {
     ['MiB', MiB],
     ['GiB', 1024 * MiB],
   ];
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.nat({ max: 100_000 }), fc.constantFrom(...durationUnits), (n, [unit, ms]) => {
       return parseDuration(`${n}${unit}`) === n * ms;
     }),
     { numRuns: 200 },
-  );
-  fc.assert(
+  ), 'the property holds');
+  propertyHolds(t, fc.check(
     fc.property(fc.nat({ max: 100_000 }), fc.constantFrom(...sizeUnits), (n, [unit, bytes]) => {
       return parseDataSize(`${n}${unit}`) === n * bytes;
     }),
     { numRuns: 200 },
-  );
-  fc.assert(
+  ), 'the property holds');
+  propertyHolds(t, fc.check(
     fc.property(fc.nat({ max: 100_000 }), fc.constantFrom(...sizeUnits.slice(0, 3)), (n, [unit, bytes]) => {
       return parseDataRate(`${n}${unit}/s`) === n * bytes;
     }),
     { numRuns: 200 },
-  );
+  ), 'the property holds');
   t.throws(() => parseDuration('5 s'), { code: 'ConfigurationError' }, 'no space between number and unit');
   t.throws(() => parseDuration('-5s'), { code: 'ConfigurationError' }, 'no negative durations');
   t.throws(() => parseDataSize('1TiB'), { code: 'ConfigurationError' }, 'units stop at GiB, as in Cassandra 4.1');

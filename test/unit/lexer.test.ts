@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { CqlSyntaxError } from '../../lib/errors.js';
 import { isReservedKeyword, tokenize, type Token } from '../../lib/cql/lexer.js';
+import { propertyHolds } from '../helpers/property.js';
 
 /** [kind, text] of every token but the final EOF. */
 function kinds(text: string): [string, string][] {
@@ -175,28 +176,28 @@ t.test('reserved keywords are Cassandra 4 reserved ones; common column words are
 });
 
 t.test('any string survives quoting with doubled quotes', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.string({ unit: 'binary' }), (value) => {
       const token = only(`'${value.replaceAll("'", "''")}'`);
       return token.kind === 'string' && token.text === value;
     }),
     { numRuns: 300 },
-  );
+  ), 'the property holds');
 });
 
 t.test('any non-empty name survives double-quoting', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.string({ minLength: 1 }), (name) => {
       const token = only(`"${name.replaceAll('"', '""')}"`);
       return token.kind === 'quoted' && token.text === name;
     }),
     { numRuns: 300 },
-  );
+  ), 'the property holds');
 });
 
 t.test('arbitrary input either tokenizes or fails with a CqlSyntaxError', async (t) => {
   const alphabet = fc.constantFrom(...`ab1e9'"$-/*()<>=!?:.,;{}[] \nPTh0x`.split(''));
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.array(alphabet, { maxLength: 40 }), (chars) => {
       try {
         const tokens = tokenize(chars.join(''));
@@ -206,7 +207,7 @@ t.test('arbitrary input either tokenizes or fails with a CqlSyntaxError', async 
       }
     }),
     { numRuns: 1000 },
-  );
+  ), 'the property holds');
 });
 
 t.test('lexing is linear: megabytes of strings and comments take milliseconds', async (t) => {

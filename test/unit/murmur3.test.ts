@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { murmur3Result, murmur3x64 } from '../../lib/model/murmur3.js';
+import { propertyHolds } from '../helpers/property.js';
 
 const murmur = createRequire(import.meta.url)('murmurhash3js-revisited') as { x64: { hash128(b: Uint8Array): string } };
 
@@ -22,13 +23,13 @@ const anyBytes = fc.integer({ min: 0, max: 70 }).chain((length) => fc.uint8Array
 const hex = ([h1, h2]: [bigint, bigint]): string => h1.toString(16).padStart(16, '0') + h2.toString(16).padStart(16, '0');
 
 t.test('with an unsigned tail both 64-bit words are those murmurhash3js-revisited computes, every length 0..70', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(anyBytes, (bytes) => {
       murmur3x64(bytes, false);
       return hex(lastWords()) === murmur.x64.hash128(bytes);
     }),
     { numRuns: 2000 },
-  );
+  ), 'the property holds');
   // Tails full of high bytes are where an unsigned read must not sign-extend.
   for (let length = 0; length <= 48; length++) {
     const bytes = Buffer.alloc(length, 0xff);
@@ -40,7 +41,7 @@ t.test('with an unsigned tail both 64-bit words are those murmurhash3js-revisite
 // Sign extension fills the bits above a byte within its 64-bit word, so only a high
 // byte below the word's top byte (tail position j with j % 8 < 7) changes the hash.
 t.test('the two tail readings differ exactly when a tail byte below a word\'s top byte is >= 0x80', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(anyBytes, (bytes) => {
       murmur3x64(bytes, true);
       const [s1, s2] = lastWords();
@@ -50,7 +51,7 @@ t.test('the two tail readings differ exactly when a tail byte below a word\'s to
       return (s1 === u1 && s2 === u2) === !signExtends;
     }),
     { numRuns: 1000 },
-  );
+  ), 'the property holds');
   // The two edges of that rule, spelled out.
   const lowSlot = Buffer.from([0x31, 0x32, 0x33, 0x80]);
   murmur3x64(lowSlot, true);

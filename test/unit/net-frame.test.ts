@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { type Envelope, FrameDecoder, FrameError, encodeFrame } from '../../lib/net/frame.js';
 import { VERBS } from '../../lib/net/transport.js';
+import { propertyHolds } from '../helpers/property.js';
 
 const envelopeArb: fc.Arbitrary<Envelope> = fc
   .record({
@@ -17,7 +18,7 @@ const envelopeArb: fc.Arbitrary<Envelope> = fc
 const plain = (e: Envelope): object => ({ ...e, payload: [...e.payload] });
 
 t.test('frames decode to the envelopes encoded, however the stream is cut', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.array(envelopeArb, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 8 }), (envelopes, cuts) => {
       const stream = Buffer.concat(envelopes.map((e) => encodeFrame(e)));
       const points = [...new Set(cuts.map((c) => c % stream.length))].sort((a, b) => a - b);
@@ -31,18 +32,18 @@ t.test('frames decode to the envelopes encoded, however the stream is cut', asyn
       t.same(decoded.map(plain), envelopes.map(plain));
     }),
     { numRuns: 200 },
-  );
+  ), 'the property holds');
 });
 
 t.test('any flipped byte of a frame is detected as a FrameError, never misread', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(envelopeArb, fc.nat(), fc.integer({ min: 1, max: 255 }), (envelope, at, mask) => {
       const frame = encodeFrame(envelope);
       frame[at % frame.length] ^= mask;
       t.throws(() => new FrameDecoder().push(frame), FrameError);
     }),
     { numRuns: 300 },
-  );
+  ), 'the property holds');
 });
 
 t.test('a header announcing more than the maximum is refused before its body arrives', async (t) => {

@@ -4,6 +4,7 @@ import { naturalReplicas, replicaPlacement } from '../../lib/cluster/replication
 import { TokenRing, rangeContains, type Endpoint } from '../../lib/cluster/ring.js';
 import { MAX_TOKEN, MIN_TOKEN } from '../../lib/model/token.js';
 import type { ReplicationStrategy } from '../../lib/schema/metadata.js';
+import { propertyHolds } from '../helpers/property.js';
 
 function endpoint(id: string, tokens: bigint[], dc = 'dc1', rack = 'rack1'): Endpoint {
   return { id, address: `${id}:7000`, dc, rack, tokens };
@@ -169,17 +170,17 @@ const clusterArbitrary = fc
 const tokenArbitrary = fc.bigInt({ min: MIN_TOKEN, max: MAX_TOKEN });
 
 t.test('the cached lookup equals a naive ring walk', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(clusterArbitrary, tokenArbitrary, ({ ring, replication }, token) => {
       const replicas = ids(naturalReplicas(ring, replication, token)).sort();
       return replicas.join() === [...naiveReplicas(ring.endpoints, replication, token)].sort().join();
     }),
     { numRuns: 400 },
-  );
+  ), 'the property holds');
 });
 
 t.test('replicas are RF distinct endpoints per dc (or all of them), the primary first', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(clusterArbitrary, tokenArbitrary, ({ ring, replication }, token) => {
       const replicas = naturalReplicas(ring, replication, token);
       if (new Set(ids(replicas)).size !== replicas.length) return false;
@@ -208,7 +209,7 @@ t.test('replicas are RF distinct endpoints per dc (or all of them), the primary 
       return true;
     }),
     { numRuns: 400 },
-  );
+  ), 'the property holds');
 });
 
 t.test('a placement answers every range of a large ring without a walk per lookup', async (t) => {

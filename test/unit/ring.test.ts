@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { RING_SIZE, TokenRing, rangeContains, rangeWidth, type Endpoint } from '../../lib/cluster/ring.js';
 import { MAX_TOKEN, MIN_TOKEN } from '../../lib/model/token.js';
+import { propertyHolds } from '../helpers/property.js';
 
 function endpoint(id: string, tokens: bigint[], dc = 'dc1', rack = 'rack1'): Endpoint {
   return { id, address: `${id}:7000`, dc, rack, tokens };
@@ -101,7 +102,7 @@ const ringArbitrary = fc
   );
 
 t.test('primary ranges cover the ring exactly once', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(ringArbitrary, fc.bigInt({ min: MIN_TOKEN, max: MAX_TOKEN }), (ring, token) => {
       const ranges = ring.endpoints.flatMap((e) => ring.rangesOf(e.id));
       const total = ranges.reduce((sum, range) => sum + rangeWidth(range), 0n);
@@ -112,26 +113,26 @@ t.test('primary ranges cover the ring exactly once', async (t) => {
       return containing.length === 1 && containing[0] === ring.ownerOf(token).id;
     }),
     { numRuns: 300 },
-  );
+  ), 'the property holds');
 });
 
 t.test('ownership fractions sum to 1', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(ringArbitrary, (ring) => {
       const sum = ring.endpoints.reduce((total, e) => total + ring.ownership(e.id), 0);
       return Math.abs(sum - 1) < 1e-12;
     }),
     { numRuns: 200 },
-  );
+  ), 'the property holds');
 });
 
 t.test('the binary search agrees with a linear scan', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(ringArbitrary, fc.bigInt({ min: MIN_TOKEN, max: MAX_TOKEN }), (ring, token) => {
       let expected = 0;
       while (expected < ring.size && ring.tokenAt(expected) < token) expected++;
       return ring.indexOf(token) === expected % ring.size;
     }),
     { numRuns: 300 },
-  );
+  ), 'the property holds');
 });

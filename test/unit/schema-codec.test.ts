@@ -10,6 +10,7 @@ import type { ColumnKind } from '../../lib/schema/metadata.js';
 import { buildKeyspace, describeSchema, parseReplication, Schema } from '../../lib/schema/schema.js';
 import { decodeSchema, encodeSchema, SCHEMA_FORMAT_VERSION, type StoredSchema } from '../../lib/system/schema-codec.js';
 import { COLLECTION_TYPE_NAMES, column, NATIVE_TYPE_NAMES, richSchema, table } from './fixtures/schemas.js';
+import { propertyHolds } from '../helpers/property.js';
 
 /** Through JSON text, as LevelDB stores it. */
 function roundTrip(schema: Schema): Schema {
@@ -103,7 +104,7 @@ t.test('random tables round-trip with the same version', async (t) => {
   const keyTypeNames = NATIVE_TYPE_NAMES.filter((name) => name !== 'duration').concat(['frozen<list<int>>', 'tuple<int, text>']);
   const columnSpec = (types: string[], kinds: ColumnKind[]) =>
     fc.record({ type: fc.constantFrom(...types), kind: fc.constantFrom(...kinds), desc: fc.boolean() });
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(
       fc.array(columnSpec(keyTypeNames, ['partition_key', 'clustering']), { minLength: 1, maxLength: 4 }),
       fc.array(columnSpec(typeNames, ['regular', 'static']), { maxLength: 6 }),
@@ -124,5 +125,5 @@ t.test('random tables round-trip with the same version', async (t) => {
       },
     ),
     { numRuns: 100 },
-  );
+  ), 'the property holds');
 });

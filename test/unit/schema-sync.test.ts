@@ -18,6 +18,7 @@ import { buildKeyspace, buildTable, type ColumnDefinition, DEFAULT_TABLE_OPTIONS
 import { parseTypeName } from '../../lib/schema/types.js';
 import { MemoryStorageEngine } from '../../lib/storage/memory.js';
 import { syncStorageWithSchema } from '../../lib/storage/schema-sync.js';
+import { propertyHolds } from '../helpers/property.js';
 
 interface TestNode {
   address: string;
@@ -143,7 +144,7 @@ const schemaArbitrary = fc
   });
 
 t.test('the schema merge is commutative, associative and idempotent, so pulls converge', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(schemaArbitrary, schemaArbitrary, schemaArbitrary, (a, b, c) => {
       t.equal(mergeSchemas(a, a), a, 'merging a schema with itself changes nothing');
       t.equal(mergeSchemas(a, b).version, mergeSchemas(b, a).version);
@@ -154,7 +155,7 @@ t.test('the schema merge is commutative, associative and idempotent, so pulls co
       }
     }),
     { numRuns: 100 },
-  );
+  ), 'the property holds');
 });
 
 t.test('the merge keeps the table definition with more columns', async (t) => {

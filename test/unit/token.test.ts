@@ -1,5 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
+import { propertyHolds } from '../helpers/property.js';
 import {
   MAX_TOKEN,
   MIN_TOKEN,
@@ -84,10 +85,10 @@ t.test('the BigInt reference reproduces the vectors too', async (t) => {
 });
 
 t.test('fast hash equals the BigInt reference for any bytes of length 0..64', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.uint8Array({ minLength: 0, maxLength: 64 }), (bytes) => murmur3H1(bytes) === referenceH1(bytes)),
     { numRuns: 2000 },
-  );
+  ), 'the property holds');
   // Tails full of high bytes are where sign extension matters most.
   for (let length = 0; length <= 48; length++) {
     const bytes = Buffer.alloc(length, 0xff);
@@ -96,13 +97,13 @@ t.test('fast hash equals the BigInt reference for any bytes of length 0..64', as
 });
 
 t.test('tokens stay within the ring and never equal the reserved minimum', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (bytes) => {
       const token = murmur3Token(bytes);
       return token > MIN_TOKEN && token <= MAX_TOKEN;
     }),
     { numRuns: 500 },
-  );
+  ), 'the property holds');
   t.equal(MIN_TOKEN, -(2n ** 63n));
   t.equal(MAX_TOKEN, 2n ** 63n - 1n);
 });
@@ -125,14 +126,14 @@ t.test('composite keys use uint16 length, bytes and a 0x00 end-of-component byte
 });
 
 t.test('splitCompositeKey inverts compositeKey for any components', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.array(fc.uint8Array({ maxLength: 20 }), { minLength: 2, maxLength: 5 }), (parts) => {
       const buffers = parts.map((p) => Buffer.from(p));
       const split = splitCompositeKey(compositeKey(buffers), buffers.length);
       return split.length === buffers.length && split.every((s, i) => s.equals(buffers[i]));
     }),
     { numRuns: 300 },
-  );
+  ), 'the property holds');
 });
 
 t.test('malformed composite keys are rejected', async (t) => {

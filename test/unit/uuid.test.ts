@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { ManualClock } from '../../lib/model/clock.js';
+import { propertyHolds } from '../helpers/property.js';
 import {
   TimeUuidGenerator,
   bytesToUuid,
@@ -14,13 +15,13 @@ import {
 } from '../../lib/schema/uuid.js';
 
 t.test('uuid text and bytes convert both ways, text in lower case', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (raw) => {
       const bytes = Buffer.from(raw);
       return uuidToBytes(bytesToUuid(bytes)).equals(bytes);
     }),
     { numRuns: 100 },
-  );
+  ), 'the property holds');
   t.equal(bytesToUuid(uuidToBytes('550E8400-E29B-41D4-A716-446655440000')), '550e8400-e29b-41d4-a716-446655440000');
   t.throws(() => uuidToBytes('550e8400e29b41d4a716446655440000'), { code: 'Invalid' });
   t.throws(() => bytesToUuid(Buffer.alloc(15)), { code: 'Invalid' });
@@ -70,7 +71,7 @@ t.test('two generators at the same instant differ by clock sequence and node', a
 });
 
 t.test('minTimeuuid/maxTimeuuid bracket every timeuuid of their millisecond', async (t) => {
-  fc.assert(
+  propertyHolds(t, fc.check(
     fc.property(
       fc.integer({ min: -1_000_000_000_000, max: 4_000_000_000_000 }),
       fc.integer({ min: 0, max: 0x3fff }),
@@ -93,7 +94,7 @@ t.test('minTimeuuid/maxTimeuuid bracket every timeuuid of their millisecond', as
       },
     ),
     { numRuns: 200 },
-  );
+  ), 'the property holds');
   t.throws(() => timeuuidFromMillis(-12_219_292_800_001, 'min'), { code: 'Invalid' }, 'before 1582-10-15');
 });
 
