@@ -51,6 +51,14 @@ export interface NodeConfig {
   readonly hintedHandoffEnabled: boolean;
   /** Hint replay bytes per second over all targets; 0 means unthrottled. */
   readonly hintedHandoffThrottleBytesPerSecond: number;
+  /** Streaming (repair, bootstrap, decommission, removenode) bytes sent per second; 0 means unthrottled. */
+  readonly streamThroughputOutboundBytesPerSecond: number;
+  /**
+   * How long a node that starts or stops owning ranges (bootstrap, decommission) waits
+   * after announcing it before it streams, so every coordinator has heard and writes to
+   * it (Cassandra's ring delay, 30 s there; gossip converges in a few seconds here).
+   */
+  readonly ringDelayMs: number;
   /** Replay skips corrupt commit-log records (and says how many) instead of refusing to start. */
   readonly commitlogReplaySkipCorrupt: boolean;
   /** Decompressed SSTable chunks cached for reads. */
@@ -94,6 +102,9 @@ const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   hintedHandoffEnabled: true,
   // Cassandra's default hinted_handoff_throttle is 1024KiB/s.
   hintedHandoffThrottleBytesPerSecond: 1 * MiB,
+  // Cassandra's default stream_throughput_outbound is 24MiB/s.
+  streamThroughputOutboundBytesPerSecond: 24 * MiB,
+  ringDelayMs: 5_000,
   commitlogReplaySkipCorrupt: false,
   fileCacheSizeBytes: 256 * MiB,
   maxHintWindowMs: 3 * 3_600_000,
@@ -383,6 +394,8 @@ const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   compaction_throughput: key('compactionThroughputBytesPerSecond', rate),
   hinted_handoff_enabled: key('hintedHandoffEnabled', boolean()),
   hinted_handoff_throttle: key('hintedHandoffThrottleBytesPerSecond', rate),
+  stream_throughput_outbound: key('streamThroughputOutboundBytesPerSecond', rate),
+  ring_delay: key('ringDelayMs', duration(0)),
   commitlog_replay_skip_corrupt: key('commitlogReplaySkipCorrupt', boolean()),
   max_hint_window: key('maxHintWindowMs', duration(0)),
   read_request_timeout: key('readRequestTimeoutMs', timeout),

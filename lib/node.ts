@@ -35,6 +35,8 @@ import { HintService, registerHintReceiver } from './coordinator/hints.js';
 import { ReplicaService } from './coordinator/replica-verbs.js';
 import { TcpTransport } from './net/tcp.js';
 import { CqlExecutor } from './cql/executor.js';
+import { RepairService } from './repair/repair-service.js';
+import { StreamService } from './repair/streaming.js';
 import { NodeAdmin } from './node-admin.js';
 import { SchemaManager } from './schema/manager.js';
 import { LsmStorageEngine } from './storage/lsm/engine.js';
@@ -183,6 +185,17 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       stopSchemaChecks();
       schemaSync.stop();
     });
+    const streams = new StreamService({
+      transport,
+      storage,
+      view: membership,
+      clock,
+      throughputBytesPerSecond: config.streamThroughputOutboundBytesPerSecond,
+      logger,
+    });
+    streams.register();
+    const repairs = new RepairService({ view: membership, transport, storage, schema, system, streams, clock, logger });
+    repairs.register();
     // A lone first node is ready at once; a joining one within GossipService's bounded boot rounds.
     await gossip.ready;
 

@@ -25,6 +25,10 @@ export const VERBS = [
   'SCHEMA_PUSH',
   'RANGE_READ',
   'TRUNCATE',
+  'VALIDATION',
+  'STREAM_PULL',
+  'STREAM_PUSH',
+  'STREAM_FETCH',
 ] as const;
 
 export type Verb = (typeof VERBS)[number];
