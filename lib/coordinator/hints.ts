@@ -20,6 +20,14 @@
  *   at a time. Hints created in the same millisecond replay in any order among
  *   themselves: each cell carries its write timestamp, so the order does not change
  *   the result.
+ * - A hint lives no longer than the smallest gc_grace_seconds of the tables it writes to
+ *   (read when it is replayed, as Cassandra does): past that, the replica may already
+ *   have purged a tombstone the hint's older data would then resurrect, so an expired
+ *   hint is deleted unsent. For the same reason no hint is stored for a table with
+ *   gc_grace_seconds 0, and hints of tables that no longer exist are dropped.
+ * - Hints for an endpoint that left the ring (decommissioned, LEFT) or was removed
+ *   (removenode) are deleted: nobody will ever take them, and its ranges were
+ *   re-replicated from the remaining replicas.
  * - The replica side (registerHintReceiver) applies a HINT's mutation to local storage.
  *   Updates of tables the replica does not know (dropped) are skipped and acked, as
  *   Cassandra drops hints of unknown tables; otherwise such a hint would be retried forever.
@@ -67,11 +75,16 @@ export interface HintStore {
   deleteHint(key: string): Promise<void>;
 }
 
-/** The cluster as hinted handoff needs it; Membership adds addressOf. */
+/** The cluster as hinted handoff needs it; Membership adds addressOf and statusOf. */
 export interface HintMembership extends ClusterView {
   /** The current internode address of a host id, when known (used before the ring's). */
   addressOf?(endpointId: string): string | undefined;
+  /** The endpoint's gossip STATUS ('NORMAL', 'LEFT', 'removed' …), null when unknown. */
+  statusOf?(endpointId: string): string | null;
 }
+
+/** STATUS values of an endpoint that will never come back for its hints. */
+const GONE_STATUSES: ReadonlySet<string> = new Set(['LEFT', 'removed']);
 
 export interface HintServiceOptions {
   readonly store: HintStore;
@@ -95,6 +108,11 @@ export interface HintServiceOptions {
   readonly logger?: NetLogger;
   /** Waits `ms`; tests pass one that advances a ManualClock. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * gc_grace_seconds of a table by id, undefined for a table that does not exist (any
+   * more). Without it hints never expire (tests of other rules).
+   */
+  readonly gcGraceSecondsOf?: (tableId: string) => number | undefined;
 }
 
 export interface PendingHints {
@@ -108,7 +126,7 @@ const EMPTY = new Uint8Array(0);
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-type RefusalReason = 'window' | 'bytes' | 'queue';
+type RefusalReason = 'window' | 'bytes' | 'queue' | 'gc-grace';
 
 /** What this service knows of one endpoint it may hint. */
 interface TargetState {
@@ -138,6 +156,7 @@ export class HintService {
   private readonly storesInFlightMax: number;
   private readonly logger: NetLogger;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly gcGraceSecondsOf: ((tableId: string) => number | undefined) | undefined;
 
   private readonly targets = new Map<string, TargetState>();
   private readonly storesInFlight = new Set<Promise<void>>();
@@ -162,6 +181,7 @@ export class HintService {
     this.storesInFlightMax = options.storesInFlightMax ?? 1024;
     this.logger = options.logger ?? SILENT_NET_LOGGER;
     this.sleep = options.sleep ?? realSleep;
+    this.gcGraceSecondsOf = options.gcGraceSecondsOf;
   }
 
   /**
@@ -201,6 +221,10 @@ export class HintService {
     if (state.downSinceMs !== null && now - state.downSinceMs > this.maxHintWindowMs) {
       const message = `${endpoint.address} has been down longer than max_hint_window (${this.maxHintWindowMs} ms); not hinting`;
       return this.refuse(endpoint, state, 'window', message);
+    }
+    if (this.gcGraceSecondsOf !== undefined && (this.lifetimeSeconds(updates) ?? 0) === 0) {
+      const message = `hints for these tables would expire at once (gc_grace_seconds 0, or dropped); not hinting ${endpoint.address}`;
+      return this.refuse(endpoint, state, 'gc-grace', message);
     }
     if (this.storesInFlight.size >= this.storesInFlightMax) {
       const message = `${this.storesInFlightMax} hint writes are already under way; dropping hints for ${endpoint.address}`;
@@ -257,6 +281,12 @@ export class HintService {
     for (const endpoint of this.view.ring().endpoints) if (endpoint.id !== localId) this.target(endpoint.id);
     const now = this.clock.nowMillis();
     for (const [id, state] of this.targets) {
+      const status = this.view.statusOf?.(id) ?? null;
+      if (status !== null && GONE_STATUSES.has(status)) {
+        this.targets.delete(id);
+        void this.dropAll(id, state, status);
+        continue;
+      }
       const alive = this.view.isAlive(id);
       if (!alive) {
         state.downSinceMs ??= now;
@@ -325,7 +355,17 @@ export class HintService {
   /** Delivers the target's stored hints in order; the count delivered, -1 after a failure. */
   private async deliverPass(id: string, state: TargetState): Promise<number> {
     let delivered = 0;
+    let expired = 0;
     for await (const hint of this.store.hintsFor(id)) {
+      if (this.hasExpired(hint)) {
+        // Deleting counts as progress, so the pass does not end as if it had failed.
+        await this.store.deleteHint(hint.key);
+        state.hints--;
+        state.bytes -= hint.mutation.length;
+        expired++;
+        delivered++;
+        continue;
+      }
       await this.throttle(hint.mutation.length);
       const address = this.addressOf(id);
       if (!this.canDeliver(id) || address === undefined) return -1;
@@ -340,8 +380,54 @@ export class HintService {
       state.bytes -= hint.mutation.length;
       delivered++;
     }
-    if (delivered > 0) this.logger.info({ target: id, delivered }, `delivered ${delivered} hints to ${this.addressOf(id) ?? id}`);
+    if (expired > 0) {
+      this.logger.warn({ target: id, expired }, `deleted ${expired} hints for ${this.addressOf(id) ?? id} older than gc_grace_seconds`);
+    }
+    if (delivered > expired) {
+      this.logger.info({ target: id, delivered: delivered - expired }, `delivered ${delivered - expired} hints to ${this.addressOf(id) ?? id}`);
+    }
     return delivered;
+  }
+
+  /**
+   * How long a hint of `updates` may live: the smallest gc_grace_seconds of the tables it
+   * writes, Infinity without gcGraceSecondsOf, null when none of its tables exists.
+   */
+  private lifetimeSeconds(updates: readonly PartitionUpdate[]): number | null {
+    if (this.gcGraceSecondsOf === undefined) return Infinity;
+    let lifetime = Infinity;
+    let known = false;
+    for (const update of updates) {
+      const grace = this.gcGraceSecondsOf(update.tableId);
+      if (grace === undefined) continue;
+      known = true;
+      lifetime = Math.min(lifetime, grace);
+    }
+    return known ? lifetime : null;
+  }
+
+  private hasExpired(hint: HintRecord): boolean {
+    if (this.gcGraceSecondsOf === undefined) return false;
+    // Decoding only for the table ids: replay is throttled, so this is not the bottleneck.
+    const lifetime = this.lifetimeSeconds(decodeMutation(hint.mutation));
+    return lifetime === null || this.clock.nowMillis() - hint.createdAtMs > lifetime * 1000;
+  }
+
+  /** Deletes every stored hint of a target that left or was removed. */
+  private async dropAll(id: string, state: TargetState, status: string): Promise<void> {
+    await state.scanned;
+    await state.replay;
+    let dropped = 0;
+    try {
+      for await (const hint of this.store.hintsFor(id)) {
+        await this.store.deleteHint(hint.key);
+        dropped++;
+      }
+    } catch (error) {
+      this.logger.warn({ target: id, err: error }, `failed to delete the hints of ${id} (${status})`);
+      return;
+    }
+    if (dropped > 0) this.logger.info({ target: id, dropped }, `deleted ${dropped} hints for ${id}: its status is ${status}`);
   }
 
   private canDeliver(id: string): boolean {

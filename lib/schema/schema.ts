@@ -338,7 +338,18 @@ export function tableDefinition(table: TableMetadata): TableDefinition {
 /** An immutable snapshot of every keyspace; a schema change produces a new one. */
 export class Schema {
   private versionCache: string | null = null;
+  /** Built on first tableById: a Schema is immutable, so once is enough. */
+  private tablesById: Map<string, TableMetadata> | null = null;
   constructor(readonly keyspaces: ReadonlyMap<string, KeyspaceMetadata> = new Map()) {}
+
+  /** The table with this id (what mutations and hints name), in any keyspace. */
+  tableById(id: string): TableMetadata | undefined {
+    if (this.tablesById === null) {
+      this.tablesById = new Map();
+      for (const keyspace of this.keyspaces.values()) for (const table of keyspace.tables.values()) this.tablesById.set(table.id, table);
+    }
+    return this.tablesById.get(id);
+  }
 
   keyspace(name: string): KeyspaceMetadata | undefined {
     return this.keyspaces.get(name);

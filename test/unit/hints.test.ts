@@ -266,3 +266,52 @@ t.test('hints left by a previous run are counted and replayed', async (t) => {
   t.same(await c.localValues(2, 5), ['five']);
   t.same(c.hints.pending(), []);
 });
+
+t.test('a hint older than the smallest gc_grace_seconds of its tables is deleted unsent', async (t) => {
+  const c = await cluster(t, { hints: { gcGraceSecondsOf: () => 60 } });
+  c.setAlive(2, false);
+  await c.proxy.mutate(c.keyspace, write(1, 'young'), 'ONE');
+  c.clock.advanceMillis(61_000);
+  await c.proxy.mutate(c.keyspace, write(2, 'fresh'), 'ONE');
+  await settle(() => c.storedHints(2), 2);
+  c.setAlive(2, true);
+  await c.hints.replay(HOST_IDS[2]);
+  t.same(await c.localValues(2, 1), [], 'the expired hint was not delivered: it could resurrect purged deletions');
+  t.same(await c.localValues(2, 2), ['fresh'], 'the hint within gc_grace_seconds was delivered');
+  t.equal(await c.storedHints(2), 0, 'both hints are gone from the store');
+  t.same(c.hints.pending(), []);
+});
+
+t.test('no hint is stored for a table with gc_grace_seconds 0', async (t) => {
+  const c = await cluster(t, { hints: { gcGraceSecondsOf: () => 0 } });
+  c.setAlive(2, false);
+  t.equal(c.hints.onReplicaMissed(c.nodes[2].endpoint, write(1, 'one')), false, 'refused');
+  t.same(c.hints.pending(), []);
+});
+
+t.test('hints of a table that no longer exists are deleted unsent', async (t) => {
+  let tableExists = true;
+  const c = await cluster(t, { hints: { gcGraceSecondsOf: () => (tableExists ? 864_000 : undefined) } });
+  c.setAlive(2, false);
+  await c.proxy.mutate(c.keyspace, write(1, 'one'), 'ONE');
+  await settle(() => c.storedHints(2), 1);
+  tableExists = false;
+  c.setAlive(2, true);
+  await c.hints.replay(HOST_IDS[2]);
+  t.equal(await c.storedHints(2), 0);
+  t.same(await c.localValues(2, 1), []);
+});
+
+t.test('hints for an endpoint that left the ring or was removed are deleted', async (t) => {
+  const c = await cluster(t);
+  c.setAlive(2, false);
+  await c.proxy.mutate(c.keyspace, write(1, 'one'), 'ONE');
+  await c.proxy.mutate(c.keyspace, write(2, 'two'), 'ONE');
+  await settle(() => c.storedHints(2), 2);
+  // What gossip's Membership reports once removenode announced the endpoint removed.
+  Object.assign(c.nodes[0].view, { statusOf: (id: string) => (id === HOST_IDS[2] ? 'removed' : 'NORMAL') });
+  c.setAlive(1, true); // any change makes the service look again
+  await settle(() => c.storedHints(2), 0);
+  t.equal(await c.storedHints(2), 0, 'nobody will take them');
+  t.same(c.hints.pending(), [], 'and they are not reported pending');
+});
