@@ -17,28 +17,27 @@
  *   unanswered after the 99th percentile of recent replica read latencies is sent once
  *   more to a spare live replica, and whichever of the two answers first counts.
  * - Range reads walk the ring's token ranges in token order, paging through each range
- *   from as many of its live replicas as the level needs and merging their pages by
- *   partition key. They do not read-repair yet.
+ *   from as many of its live replicas as the level needs, merging their pages by
+ *   partition key, and repairing (blocking) the replicas whose pages lacked a partition
+ *   or held an older version of it.
  * - Truncate reaches every node of the ring and needs all of them up, as in Cassandra.
  *
  * Pending (bootstrapping) replicas are not written to yet: the ring has only NORMAL nodes.
  */
 import { ReadTimeout, Unavailable, WriteTimeout, type WriteType } from '../errors.js';
 import type { Partition, PartitionUpdate } from '../model/partition.js';
-import { filterPartition, mergePartitions } from '../model/merge.js';
 import { compareKeys } from '../model/token.js';
 import type { ClusterView } from '../cluster/cluster-view.js';
 import { replicaPlacement } from '../cluster/replication.js';
 import type { Endpoint, TokenRing } from '../cluster/ring.js';
 import { SILENT_NET_LOGGER, type NetLogger, type Transport, type Verb } from '../net/transport.js';
-import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { KeyspaceMetadata, ReplicationStrategy, TableMetadata } from '../schema/metadata.js';
 import type { KeyRange, PartitionPosition, ReadFilter, StorageEngine } from '../storage/engine.js';
 import { LatencyHistogram } from '../storage/lsm/latency.js';
 import { encodeMutation } from '../storage/mutation-codec.js';
 import { blockFor, type ConsistencyName, validateForRead, validateForWrite } from './consistency.js';
 import type { StorageProxy } from './proxy.js';
-import { inTableOrder, partitionDigest, reconcile } from './read-reconcile.js';
+import { partitionDigest, reconcile } from './read-reconcile.js';
 import {
   decodeRangeReadResponse,
   decodeReadResponse,
@@ -570,35 +569,57 @@ export class ClusterStorageProxy implements StorageProxy {
         const last = page[page.length - 1];
         if (boundary === null || compareKeys(last.token, last.key, boundary.token, boundary.key) < 0) boundary = last;
       }
-      yield* pages.length === 1 ? pages[0] : this.mergePages(table, filter, pages, boundary);
+      yield* pages.length === 1 ? pages[0] : await this.mergePages(table, filter, contacted, pages, boundary, consistency, required);
       if (boundary === null) return;
       start = { token: boundary.token, key: boundary.key };
       startInclusive = false;
     }
   }
 
-  /** The union of several replicas' pages in (token, key) order, up to `boundary` inclusive. */
-  private mergePages(
+  /**
+   * The union of several replicas' pages in (token, key) order, up to `boundary`
+   * inclusive, reconciled per partition. Replicas that lack a partition or hold an older
+   * version of it are repaired with the merge before the page is returned (blocking, as
+   * for point reads), so a range read at QUORUM leaves its replicas agreeing.
+   */
+  private async mergePages(
     table: TableMetadata,
     filter: ReadFilter,
+    contacted: readonly Endpoint[],
     pages: readonly Partition[][],
     boundary: Partition | null,
-  ): Partition[] {
-    const all = pages
-      .flat()
-      .filter((p) => boundary === null || compareKeys(p.token, p.key, boundary.token, boundary.key) <= 0)
-      .sort((a, b) => compareKeys(a.token, a.key, b.token, b.key));
-    const paths = pathComparatorsOf(table);
+    consistency: ConsistencyName,
+    required: number,
+  ): Promise<Partition[]> {
+    const entries = pages
+      .flatMap((page, replica) => page.map((partition) => ({ partition, replica })))
+      .filter(({ partition: p }) => boundary === null || compareKeys(p.token, p.key, boundary.token, boundary.key) <= 0)
+      .sort((a, b) => compareKeys(a.partition.token, a.partition.key, b.partition.token, b.partition.key));
     const merged: Partition[] = [];
-    for (let i = 0; i < all.length; ) {
-      let partition = inTableOrder(all[i], filter.reversed);
-      let j = i + 1;
-      for (; j < all.length && compareKeys(all[j].token, all[j].key, partition.token, partition.key) === 0; j++) {
-        partition = mergePartitions(table.comparator, partition, inTableOrder(all[j], filter.reversed), paths);
+    const repairs = new Map<number, PartitionUpdate[]>();
+    for (let i = 0; i < entries.length; ) {
+      const first = entries[i].partition;
+      const answers = new Array<Partition | null>(pages.length).fill(null);
+      let j = i;
+      for (; j < entries.length && compareKeys(entries[j].partition.token, entries[j].partition.key, first.token, first.key) === 0; j++) {
+        answers[entries[j].replica] = entries[j].partition;
       }
-      // A single answer is already filtered; a merge may exceed the row limit and is in table order.
-      merged.push(j - i === 1 ? all[i] : filterPartition(table.comparator, partition, filter));
       i = j;
+      const { result, merged: full, stale } = reconcile(table, filter, answers);
+      if (result !== null) merged.push(result);
+      if (full === null) continue;
+      for (const replica of stale) {
+        const updates = repairs.get(replica) ?? [];
+        updates.push({ tableId: table.id, partition: full });
+        repairs.set(replica, updates);
+      }
+    }
+    if (repairs.size > 0) {
+      const acks = await gather(
+        [...repairs].map(([replica, updates]) => this.sendMutation(contacted[replica], updates, this.readTimeoutMs)),
+        this.readTimeoutMs,
+      );
+      if (!acks.complete) throw new ReadTimeout(consistency, required - repairs.size + acks.received, required, true);
     }
     return merged;
   }
