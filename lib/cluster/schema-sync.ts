@@ -5,10 +5,9 @@
  * so equal schemas have equal versions). Two paths bring schemas together:
  *
  * - Push: after a DDL statement changed the local schema, the node sends SCHEMA_PUSH
- *   (the DDL's target and the whole encoded schema) to every live endpoint. The
- *   receiver applies the target as the pusher has it — created, altered or dropped —
- *   and merges the rest (below). It answers with its schema version afterwards, so the
- *   DDL usually knows at once whether every live node agrees.
+ *   (the DDL's target, for the log, and the whole encoded schema) to every live
+ *   endpoint, which merges it (below) and answers with its schema version afterwards,
+ *   so the DDL usually knows at once whether every live node agrees.
  * - Pull: once a second the live endpoints' gossiped versions are compared with the
  *   local one; from an endpoint with a different version the node asks SCHEMA_PULL and
  *   merges what it gets. This brings a node that was down during a DDL (or a new node)
@@ -19,25 +18,23 @@
  * one in protobuf would have to be kept in step with it.
  *
  * The merge (mergeSchemas) is deterministic, commutative and idempotent, so nodes that
- * keep pulling from each other converge on one schema:
- * - keyspaces and tables are the union by name;
- * - a table both sides have keeps the definition with more columns, ties (and equal
- *   counts with different ids, two nodes that created the same table at once) going to
- *   the definition whose encoding sorts last;
- * - a keyspace both sides have keeps the replication and durable_writes whose encoding
- *   sorts last.
- * Limits, until schema changes carry timestamps as Cassandra's do: a pull cannot tell
- * a newer definition from an older one. So a DROP (of a keyspace, table or column) or
- * an ALTER of options / replication reaches the nodes that were live and got the push,
- * but a node that missed it brings the old definition back when it returns: a dropped
- * table or column reappears, and an ALTER survives only if its definition wins the rule
- * above. Adding tables, keyspaces and columns always propagates.
+ * keep pulling from each other converge on one schema. Like Cassandra's schema tables,
+ * it is last-write-wins on the timestamps DDL statements give what they change:
+ * - of two definitions of a keyspace (its replication and durable_writes) or of a
+ *   table, the one with the newer timestamp wins — ties (two nodes that changed it in
+ *   the same microsecond) going to the definition whose encoding sorts last;
+ * - a DROP leaves the drop time in the schema (Schema.dropped), and a keyspace or table
+ *   whose newest definition is not newer than its drop (a keyspace's drop covers its
+ *   tables) is gone, so a node that was down during a DROP cannot bring it back;
+ * - a definition created after the drop (CREATE again) is newer and lives.
+ * A table is merged whole: of two ALTERs made concurrently on different nodes, the later
+ * one wins and the other is lost (Cassandra merges column by column; sibyl does not yet).
  */
 import type { NetLogger, Transport } from '../net/transport.js';
 import { SILENT_NET_LOGGER } from '../net/transport.js';
 import type { SchemaManager } from '../schema/manager.js';
 import type { KeyspaceMetadata, TableMetadata } from '../schema/metadata.js';
-import { replicationToMap, Schema } from '../schema/schema.js';
+import { droppedKey, replicationToMap, Schema } from '../schema/schema.js';
 import { decodeSchema, encodeSchema, encodeTable } from '../system/schema-codec.js';
 
 /** What a DDL statement changed, as its schema_change result names it. */
@@ -82,10 +79,10 @@ interface PushMessage {
 // ---------------------------------------------------------------------------
 // The merge rule (pure)
 
-/** Total order on table definitions: more columns first, then the later-sorting encoding. */
-function preferredTable(a: TableMetadata, b: TableMetadata): TableMetadata {
+/** The newer table definition; on equal timestamps the later-sorting encoding, so every node picks the same. */
+function newerTable(a: TableMetadata, b: TableMetadata): TableMetadata {
   if (a === b) return a;
-  if (a.columns.size !== b.columns.size) return a.columns.size > b.columns.size ? a : b;
+  if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp ? a : b;
   return JSON.stringify(encodeTable(a)) >= JSON.stringify(encodeTable(b)) ? a : b;
 }
 
@@ -93,51 +90,43 @@ function keyspaceAttributes(keyspace: KeyspaceMetadata): string {
   return JSON.stringify([replicationToMap(keyspace.replication), keyspace.durableWrites]);
 }
 
-function mergeKeyspaces(a: KeyspaceMetadata, b: KeyspaceMetadata): KeyspaceMetadata {
-  const attributes = keyspaceAttributes(a) >= keyspaceAttributes(b) ? a : b;
-  const tables = new Map(a.tables);
-  for (const [name, table] of b.tables) {
-    const mine = tables.get(name);
-    tables.set(name, mine === undefined ? table : preferredTable(mine, table));
-  }
-  return { name: a.name, replication: attributes.replication, durableWrites: attributes.durableWrites, tables };
+/** The keyspace definition (replication, durable_writes, timestamp) that wins, by the same rule. */
+function newerKeyspace(a: KeyspaceMetadata, b: KeyspaceMetadata): KeyspaceMetadata {
+  if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp ? a : b;
+  return keyspaceAttributes(a) >= keyspaceAttributes(b) ? a : b;
+}
+
+/** Whether a definition made at `timestamp` survives a drop at `droppedAt` (0: never dropped). */
+const outlives = (timestamp: number, droppedAt: number): boolean => droppedAt === 0 || timestamp > droppedAt;
+
+function newerOf<T>(a: T | undefined, b: T | undefined, newer: (a: T, b: T) => T): T {
+  if (a === undefined) return b!;
+  return b === undefined ? a : newer(a, b);
 }
 
 /**
- * The union of two schemas under the rule in the header. Returns `local` itself when
+ * The merge of two schemas under the rule in the header. Returns `local` itself when
  * the merge changes nothing, so SchemaManager.apply sees no change.
  */
 export function mergeSchemas(local: Schema, remote: Schema): Schema {
-  const keyspaces = new Map(local.keyspaces);
-  for (const [name, keyspace] of remote.keyspaces) {
-    const mine = keyspaces.get(name);
-    keyspaces.set(name, mine === undefined ? keyspace : mergeKeyspaces(mine, keyspace));
-  }
-  const merged = new Schema(keyspaces);
-  return merged.version === local.version ? local : merged;
-}
-
-/** Applies the DDL target of a push as the pusher has it, then merges the rest. */
-export function applyPushedChange(local: Schema, pushed: Schema, change: SchemaChange): Schema {
-  let base = local;
-  const pushedKeyspace = pushed.keyspace(change.keyspace);
-  if (change.target === 'KEYSPACE') {
-    if (change.change === 'DROPPED' || pushedKeyspace === undefined) {
-      base = local.withoutKeyspace(change.keyspace);
-    } else {
-      const mine = local.keyspace(change.keyspace);
-      base = local.withKeyspace({ ...pushedKeyspace, tables: mine?.tables ?? pushedKeyspace.tables });
+  const dropped = new Map(local.dropped);
+  for (const [key, at] of remote.dropped) if (at > (dropped.get(key) ?? 0)) dropped.set(key, at);
+  const keyspaces = new Map<string, KeyspaceMetadata>();
+  for (const name of new Set([...local.keyspaces.keys(), ...remote.keyspaces.keys()])) {
+    const mine = local.keyspaces.get(name);
+    const theirs = remote.keyspaces.get(name);
+    const keyspace = newerOf(mine, theirs, newerKeyspace);
+    const keyspaceDroppedAt = dropped.get(droppedKey(name)) ?? 0;
+    if (!outlives(keyspace.timestamp, keyspaceDroppedAt)) continue;
+    const tables = new Map<string, TableMetadata>();
+    for (const tableName of new Set([...(mine?.tables.keys() ?? []), ...(theirs?.tables.keys() ?? [])])) {
+      const table = newerOf(mine?.tables.get(tableName), theirs?.tables.get(tableName), newerTable);
+      const droppedAt = Math.max(keyspaceDroppedAt, dropped.get(droppedKey(name, tableName)) ?? 0);
+      if (outlives(table.timestamp, droppedAt)) tables.set(tableName, table);
     }
-  } else if (change.table !== undefined) {
-    const pushedTable = pushedKeyspace?.tables.get(change.table);
-    if (change.change === 'DROPPED' || pushedTable === undefined) {
-      base = local.withoutTable(change.keyspace, change.table);
-    } else {
-      const mine = local.keyspace(change.keyspace) ?? { ...pushedKeyspace!, tables: new Map() };
-      base = local.withKeyspace({ ...mine, tables: new Map(mine.tables).set(change.table, pushedTable) });
-    }
+    keyspaces.set(name, { ...keyspace, tables });
   }
-  const merged = mergeSchemas(base, pushed);
+  const merged = new Schema(keyspaces, dropped);
   return merged.version === local.version ? local : merged;
 }
 
@@ -181,8 +170,10 @@ export class SchemaSync {
     this.transport.onMessage('SCHEMA_PUSH', async (from, payload) => {
       const message = JSON.parse(textDecoder.decode(payload)) as PushMessage;
       const pushed = decodeSchema(message.schema);
-      const after = await this.schema.apply((current) => applyPushedChange(current, pushed, message.change));
-      this.logger.info({ from, version: after.version }, `Schema change from /${from} applied`);
+      const after = await this.schema.apply((current) => mergeSchemas(current, pushed));
+      const { change, target, keyspace, table } = message.change;
+      const what = `${change} ${target} ${keyspace}${table === undefined ? '' : `.${table}`}`;
+      this.logger.info({ from, version: after.version }, `Schema change from /${from} (${what}) applied`);
       return textEncoder.encode(after.version);
     });
   }

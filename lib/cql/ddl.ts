@@ -62,7 +62,8 @@ export async function createKeyspace(ctx: DdlContext, stmt: CreateKeyspace): Pro
     }
     const options = parseKeyspaceOptions(stmt.properties, { durableWrites: true }, ctx.dataCenters);
     created = true;
-    return schema.withKeyspace(buildKeyspace({ name: stmt.name, ...options }));
+    const timestamp = ddlTimestamp(ctx, schema.droppedAt(stmt.name));
+    return schema.withKeyspace(buildKeyspace({ name: stmt.name, ...options, timestamp }));
   });
   return created ? { kind: 'schema_change', change: 'CREATED', target: 'KEYSPACE', keyspace: stmt.name } : { kind: 'void' };
 }
@@ -72,7 +73,7 @@ export async function alterKeyspace(ctx: DdlContext, stmt: AlterKeyspace): Promi
   await ctx.schema.apply((schema) => {
     const ks = requireKeyspace(schema, stmt.name);
     const options = parseKeyspaceOptions(stmt.properties, ks, ctx.dataCenters);
-    return schema.withKeyspace(buildKeyspace({ name: ks.name, ...options }, ks.tables));
+    return schema.withKeyspace(buildKeyspace({ name: ks.name, ...options, timestamp: ddlTimestamp(ctx, ks.timestamp) }, ks.tables));
   });
   return { kind: 'schema_change', change: 'UPDATED', target: 'KEYSPACE', keyspace: stmt.name };
 }
@@ -86,12 +87,23 @@ export async function dropKeyspace(ctx: DdlContext, stmt: DropKeyspace): Promise
       throw new InvalidRequest(`Cannot drop non existing keyspace '${stmt.name}'.`);
     }
     dropped = true;
-    return schema.withoutKeyspace(stmt.name);
+    const ks = schema.keyspace(stmt.name)!;
+    const newest = Math.max(ks.timestamp, ...[...ks.tables.values()].map((table) => table.timestamp));
+    return schema.withoutKeyspace(stmt.name, ddlTimestamp(ctx, newest));
   });
   return dropped ? { kind: 'schema_change', change: 'DROPPED', target: 'KEYSPACE', keyspace: stmt.name } : { kind: 'void' };
 }
 
-function buildNewTable(keyspace: string, stmt: CreateTable): TableMetadata {
+/**
+ * The timestamp (µs) of a schema change: now, but always after `after` (the timestamp of
+ * what it replaces), so that a node whose clock runs behind still makes a change that
+ * wins the schema merge against the definition it changed.
+ */
+function ddlTimestamp(ctx: DdlContext, after: number): number {
+  return Math.max(ctx.clock.nowMicros(), after + 1);
+}
+
+function buildNewTable(keyspace: string, stmt: CreateTable, timestamp: number): TableMetadata {
   if (stmt.compactStorage) throw new InvalidRequest('COMPACT STORAGE tables are not supported (they were removed in Cassandra 4.0)');
   const defined = new Map(stmt.columns.map((c) => [c.name, c]));
   if (defined.size !== stmt.columns.length) {
@@ -130,7 +142,7 @@ function buildNewTable(keyspace: string, stmt: CreateTable): TableMetadata {
       .map((c) => ({ name: c.name, type: typeFromSpec(c.type), kind: c.isStatic ? ('static' as const) : ('regular' as const) })),
   ];
   const options = checkedOptions(parseTableOptions(stmt.properties, DEFAULT_TABLE_OPTIONS));
-  return buildTable({ keyspace, name: stmt.table.name, columns, options });
+  return buildTable({ keyspace, name: stmt.table.name, columns, options, timestamp });
 }
 
 export async function createTable(ctx: DdlContext, keyspace: string, stmt: CreateTable): Promise<CqlResult> {
@@ -143,7 +155,8 @@ export async function createTable(ctx: DdlContext, keyspace: string, stmt: Creat
       throw new AlreadyExists(`Table ${keyspace}.${stmt.table.name} already exists`, keyspace, stmt.table.name);
     }
     created = true;
-    return schema.withTable(buildNewTable(keyspace, stmt));
+    const timestamp = ddlTimestamp(ctx, Math.max(ks.timestamp, schema.droppedAt(keyspace, stmt.table.name)));
+    return schema.withTable(buildNewTable(keyspace, stmt, timestamp));
   });
   return created
     ? { kind: 'schema_change', change: 'CREATED', target: 'TABLE', keyspace, table: stmt.table.name }
@@ -195,6 +208,7 @@ export async function alterTable(ctx: DdlContext, keyspace: string, stmt: AlterT
       case 'alterType':
         throw new InvalidRequest('Altering column types is no longer supported');
     }
+    def.timestamp = ddlTimestamp(ctx, table.timestamp);
     return schema.withTable(buildTable(def));
   });
   return { kind: 'schema_change', change: 'UPDATED', target: 'TABLE', keyspace, table: stmt.table.name };
@@ -211,7 +225,7 @@ export async function dropTable(ctx: DdlContext, keyspace: string, stmt: DropTab
       throw new InvalidRequest(`Table '${keyspace}.${stmt.table.name}' doesn't exist`);
     }
     dropped = true;
-    return schema.withoutTable(keyspace, stmt.table.name);
+    return schema.withoutTable(keyspace, stmt.table.name, ddlTimestamp(ctx, ks.tables.get(stmt.table.name)!.timestamp));
   });
   return dropped ? { kind: 'schema_change', change: 'DROPPED', target: 'TABLE', keyspace, table: stmt.table.name } : { kind: 'void' };
 }

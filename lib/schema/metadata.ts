@@ -15,6 +15,8 @@ export interface KeyspaceMetadata {
   readonly replication: ReplicationStrategy;
   readonly durableWrites: boolean;
   readonly tables: ReadonlyMap<string, TableMetadata>;
+  /** When (µs) the keyspace was created or last altered: nodes merging schemas keep the newer definition. */
+  readonly timestamp: number;
 }
 
 export type ColumnKind = 'partition_key' | 'clustering' | 'regular' | 'static';
@@ -66,6 +68,8 @@ export interface TableMetadata {
    *  or before it are ignored if a column of that name is added again. */
   readonly droppedColumns: ReadonlyMap<string, number>;
   readonly options: TableOptions;
+  /** When (µs) the table was created or last altered: nodes merging schemas keep the newer definition. */
+  readonly timestamp: number;
   /** Built once per schema version, used by every read and write. */
   readonly comparator: ClusteringComparator;
 }

@@ -109,11 +109,13 @@ export interface KeyspaceDefinition {
   name: string;
   replication: ReplicationStrategy;
   durableWrites: boolean;
+  /** µs of the CREATE or ALTER; 0 (older than any DDL) when omitted. */
+  timestamp?: number;
 }
 
 export function buildKeyspace(def: KeyspaceDefinition, tables: ReadonlyMap<string, TableMetadata> = new Map()): KeyspaceMetadata {
   validateKeyspaceName(def.name);
-  return { name: def.name, replication: def.replication, durableWrites: def.durableWrites, tables };
+  return { name: def.name, replication: def.replication, durableWrites: def.durableWrites, tables, timestamp: def.timestamp ?? 0 };
 }
 
 /** Parses keyspace properties (replication, durable_writes) over `base`. */
@@ -260,6 +262,8 @@ export interface TableDefinition {
   columns: ColumnDefinition[];
   options: TableOptions;
   droppedColumns?: ReadonlyMap<string, number>;
+  /** µs of the CREATE or ALTER; 0 (older than any DDL) when omitted. */
+  timestamp?: number;
 }
 
 /** Validates a table definition and builds its metadata (comparator included). */
@@ -314,6 +318,7 @@ export function buildTable(def: TableDefinition): TableMetadata {
     staticColumns,
     droppedColumns: def.droppedColumns ?? new Map(),
     options: def.options,
+    timestamp: def.timestamp ?? 0,
     comparator,
   };
 }
@@ -332,6 +337,7 @@ export function tableDefinition(table: TableMetadata): TableDefinition {
     })),
     options: table.options,
     droppedColumns: table.droppedColumns,
+    timestamp: table.timestamp,
   };
 }
 
@@ -340,7 +346,20 @@ export class Schema {
   private versionCache: string | null = null;
   /** Built on first tableById: a Schema is immutable, so once is enough. */
   private tablesById: Map<string, TableMetadata> | null = null;
-  constructor(readonly keyspaces: ReadonlyMap<string, KeyspaceMetadata> = new Map()) {}
+  /**
+   * @param dropped When (µs) keyspaces and tables were dropped, by droppedKey(): schema
+   *   merges drop any definition of that name at or before it, so a node that missed the
+   *   DROP cannot bring the old definition back. Kept for good (a few bytes per DROP).
+   */
+  constructor(
+    readonly keyspaces: ReadonlyMap<string, KeyspaceMetadata> = new Map(),
+    readonly dropped: ReadonlyMap<string, number> = new Map(),
+  ) {}
+
+  /** When the keyspace, or with `table` the table, was last dropped (µs); 0 if never. */
+  droppedAt(keyspace: string, table?: string): number {
+    return this.dropped.get(droppedKey(keyspace, table)) ?? 0;
+  }
 
   /** The table with this id (what mutations and hints name), in any keyspace. */
   tableById(id: string): TableMetadata | undefined {
@@ -362,13 +381,14 @@ export class Schema {
   withKeyspace(keyspace: KeyspaceMetadata): Schema {
     const next = new Map(this.keyspaces);
     next.set(keyspace.name, keyspace);
-    return new Schema(next);
+    return new Schema(next, this.dropped);
   }
 
-  withoutKeyspace(name: string): Schema {
+  /** Without the keyspace; with `droppedAt` (µs of a DROP) remembering when it was dropped. */
+  withoutKeyspace(name: string, droppedAt = 0): Schema {
     const next = new Map(this.keyspaces);
     next.delete(name);
-    return new Schema(next);
+    return new Schema(next, withDrop(this.dropped, droppedKey(name), droppedAt));
   }
 
   withTable(table: TableMetadata): Schema {
@@ -379,12 +399,14 @@ export class Schema {
     return this.withKeyspace({ ...ks, tables });
   }
 
-  withoutTable(keyspace: string, name: string): Schema {
+  /** Without the table; with `droppedAt` (µs of a DROP) remembering when it was dropped. */
+  withoutTable(keyspace: string, name: string, droppedAt = 0): Schema {
     const ks = this.keyspaces.get(keyspace);
     if (ks === undefined) return this;
     const tables = new Map(ks.tables);
     tables.delete(name);
-    return this.withKeyspace({ ...ks, tables });
+    const next = new Map(this.keyspaces).set(keyspace, { ...ks, tables });
+    return new Schema(next, withDrop(this.dropped, droppedKey(keyspace, name), droppedAt));
   }
 
   /** A UUID derived from the schema's content: equal schemas have equal versions. */
@@ -400,6 +422,16 @@ export class Schema {
   }
 }
 
+/** The key of a keyspace's or table's drop time in Schema.dropped ('.' is not allowed in names). */
+export function droppedKey(keyspace: string, table?: string): string {
+  return table === undefined ? keyspace : `${keyspace}.${table}`;
+}
+
+function withDrop(dropped: ReadonlyMap<string, number>, key: string, at: number): ReadonlyMap<string, number> {
+  if (at <= (dropped.get(key) ?? 0)) return dropped;
+  return new Map(dropped).set(key, at);
+}
+
 /** JSON with object keys sorted, so equal content always hashes equally whatever
  *  order its objects were built in. */
 function canonicalJson(value: unknown): string {
@@ -412,14 +444,18 @@ function canonicalJson(value: unknown): string {
 
 /** A plain, canonical description of the schema (sorted), used for schema versions. */
 export function describeSchema(schema: Schema): unknown[] {
-  return [...schema.keyspaces.values()]
+  const keyspaces: unknown[] = [...schema.keyspaces.values()]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .map((ks) => ({
       name: ks.name,
       replication: replicationToMap(ks.replication),
       durableWrites: ks.durableWrites,
+      timestamp: ks.timestamp,
       tables: [...ks.tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(describeTable),
     }));
+  // Drop times are part of the version: nodes that know different drops must pull from each other.
+  if (schema.dropped.size > 0) keyspaces.push({ dropped: [...schema.dropped].sort(([a], [b]) => (a < b ? -1 : 1)) });
+  return keyspaces;
 }
 
 export function describeTable(t: TableMetadata): unknown {
@@ -434,5 +470,6 @@ export function describeTable(t: TableMetadata): unknown {
     })),
     dropped: [...t.droppedColumns.entries()],
     options: t.options,
+    timestamp: t.timestamp,
   };
 }

@@ -4,13 +4,18 @@
  *
  * Layout (format 1):
  *
- *   StoredSchema   { format: 1, keyspaces: StoredKeyspace[] }
+ *   StoredSchema   { format: 1, keyspaces: StoredKeyspace[], dropped?: [key, dropTimeMicros][] }
  *   StoredKeyspace { name, replication: { class: 'org.apache…SimpleStrategy', replication_factor: '3' }
  *                    | { class: 'org.apache…NetworkTopologyStrategy', <dc>: '<rf>', … },
- *                    durableWrites, tables: StoredTable[] }
+ *                    durableWrites, tables: StoredTable[], timestamp?: µs }
  *   StoredTable    { name, id (UUID), columns: StoredColumn[] (partition key, clustering,
  *                    regular, static: in that order, key columns in key order),
- *                    dropped: [name, dropTimeMicros][], options: StoredTableOptions }
+ *                    dropped: [name, dropTimeMicros][], options: StoredTableOptions,
+ *                    timestamp?: µs }
+ *
+ * `timestamp` (when a keyspace or table was created or last altered) and the schema's
+ * `dropped` (when keyspaces, 'ks', and tables, 'ks.table', were dropped) came later in
+ * format 1: records without them read as 0 and none, older than any DDL.
  *   StoredColumn   { name, type (canonical CQL text, read back with parseTypeName),
  *                    kind, order ('ASC' | 'DESC') }
  *
@@ -53,6 +58,7 @@ export interface StoredTable {
   columns: StoredColumn[];
   dropped: [string, number][];
   options: StoredTableOptions;
+  timestamp?: number;
 }
 
 export interface StoredKeyspace {
@@ -60,11 +66,13 @@ export interface StoredKeyspace {
   replication: Record<string, string>;
   durableWrites: boolean;
   tables: StoredTable[];
+  timestamp?: number;
 }
 
 export interface StoredSchema {
   format: number;
   keyspaces: StoredKeyspace[];
+  dropped?: [string, number][];
 }
 
 // ---------------------------------------------------------------------------
@@ -97,6 +105,7 @@ export function encodeTable(table: TableMetadata): StoredTable {
     })),
     dropped: [...table.droppedColumns.entries()],
     options: encodeOptions(table.options),
+    timestamp: table.timestamp,
   };
 }
 
@@ -106,11 +115,16 @@ export function encodeKeyspace(keyspace: KeyspaceMetadata): StoredKeyspace {
     replication: replicationToMap(keyspace.replication),
     durableWrites: keyspace.durableWrites,
     tables: [...keyspace.tables.values()].map(encodeTable),
+    timestamp: keyspace.timestamp,
   };
 }
 
 export function encodeSchema(schema: Schema): StoredSchema {
-  return { format: SCHEMA_FORMAT_VERSION, keyspaces: [...schema.keyspaces.values()].map(encodeKeyspace) };
+  return {
+    format: SCHEMA_FORMAT_VERSION,
+    keyspaces: [...schema.keyspaces.values()].map(encodeKeyspace),
+    dropped: [...schema.dropped.entries()],
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -150,6 +164,11 @@ function number(value: unknown, path: string): number {
 function integer(value: unknown, path: string): number {
   if (!Number.isSafeInteger(value)) throw corrupt(path, 'an integer', value);
   return value as number;
+}
+
+/** A field added to format 1 later: absent reads as 0. */
+function optionalInteger(value: unknown, path: string): number {
+  return value === undefined ? 0 : integer(value, path);
 }
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
@@ -221,7 +240,8 @@ function decodeTable(keyspace: string, value: unknown, path: string): TableMetad
     droppedColumns.set(string(entry[0], `${path}.dropped[${i}][0]`), integer(entry[1], `${path}.dropped[${i}][1]`));
   });
   const options = decodeOptions(stored.options, `${path}.options`);
-  return rebuilding(path, () => buildTable({ keyspace, name, id, columns, options, droppedColumns }));
+  const timestamp = optionalInteger(stored.timestamp, `${path}.timestamp`);
+  return rebuilding(path, () => buildTable({ keyspace, name, id, columns, options, droppedColumns, timestamp }));
 }
 
 function decodeKeyspace(value: unknown, path: string): KeyspaceMetadata {
@@ -237,7 +257,8 @@ function decodeKeyspace(value: unknown, path: string): KeyspaceMetadata {
     if (tables.has(table.name)) throw corrupt(`${path}.tables[${i}].name`, 'unique in its keyspace', table.name);
     tables.set(table.name, table);
   });
-  return rebuilding(path, () => buildKeyspace({ name, replication, durableWrites }, tables));
+  const timestamp = optionalInteger(stored.timestamp, `${path}.timestamp`);
+  return rebuilding(path, () => buildKeyspace({ name, replication, durableWrites, timestamp }, tables));
 }
 
 /** Rebuilds the schema `encodeSchema` stored. Throws ConfigurationError naming the bad field. */
@@ -255,5 +276,12 @@ export function decodeSchema(value: unknown): Schema {
     if (keyspaces.has(keyspace.name)) throw corrupt(`schema.keyspaces[${i}].name`, 'unique', keyspace.name);
     keyspaces.set(keyspace.name, keyspace);
   });
-  return new Schema(keyspaces);
+  const dropped = new Map<string, number>();
+  if (stored.dropped !== undefined) {
+    array(stored.dropped, 'schema.dropped').forEach((raw, i) => {
+      const entry = array(raw, `schema.dropped[${i}]`);
+      dropped.set(string(entry[0], `schema.dropped[${i}][0]`), integer(entry[1], `schema.dropped[${i}][1]`));
+    });
+  }
+  return new Schema(keyspaces, dropped);
 }

@@ -4,6 +4,7 @@
  *
  *   'format'          → SCHEMA_FORMAT_VERSION; present once a schema has been saved
  *   'keyspace:<name>' → StoredKeyspace
+ *   'dropped'         → when keyspaces and tables were dropped (StoredSchema.dropped)
  *
  * A save replaces the whole schema in one synced LevelDB batch (records of dropped
  * keyspaces deleted, every other record rewritten), so a crash leaves either the old
@@ -17,6 +18,7 @@ import { decodeSchema, encodeSchema, type StoredKeyspace } from './schema-codec.
 import type { SystemDatabase, SystemSublevel } from './system-store.js';
 
 const FORMAT_KEY = 'format';
+const DROPPED_KEY = 'dropped';
 const KEYSPACE_PREFIX = 'keyspace:';
 /** Upper bound of the keyspace records' key range: ';' sorts right after ':'. */
 const KEYSPACE_RANGE_END = 'keyspace;';
@@ -43,7 +45,8 @@ export class LevelSchemaStore implements SchemaStore {
       }
       keyspaces.push(value);
     }
-    return decodeSchema({ format, keyspaces });
+    const dropped = await this.records.get(DROPPED_KEY);
+    return decodeSchema({ format, keyspaces, ...(dropped === undefined ? {} : { dropped }) });
   }
 
   save(schema: Schema): Promise<void> {
@@ -65,6 +68,7 @@ export class LevelSchemaStore implements SchemaStore {
       [
         ...stale.map((key) => ({ type: 'del' as const, sublevel, key })),
         ...stored.keyspaces.map((keyspace) => ({ type: 'put' as const, sublevel, key: KEYSPACE_PREFIX + keyspace.name, value: keyspace })),
+        { type: 'put', sublevel, key: DROPPED_KEY, value: stored.dropped ?? [] },
         { type: 'put', sublevel, key: FORMAT_KEY, value: stored.format },
       ],
       // The schema must survive a power loss once a DDL statement has been acknowledged.

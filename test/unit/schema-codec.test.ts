@@ -127,3 +127,27 @@ t.test('random tables round-trip with the same version', async (t) => {
     { numRuns: 100 },
   ), 'the property holds');
 });
+
+t.test('definition timestamps and drop times round-trip; records written without them read as 0 and none', async (t) => {
+  const base = richSchema();
+  const shop = base.keyspace('shop')!;
+  const stamped = base
+    .withKeyspace({ ...shop, timestamp: 1_700_000_000_000_001 })
+    .withoutKeyspace('audit', 1_700_000_000_000_002)
+    .withoutTable('shop', [...shop.tables.keys()][0], 1_700_000_000_000_003);
+  const loaded = roundTrip(stamped);
+  t.equal(loaded.version, stamped.version, 'the version covers timestamps and drops, and survives');
+  t.equal(loaded.keyspace('shop')!.timestamp, 1_700_000_000_000_001);
+  t.equal(loaded.droppedAt('audit'), 1_700_000_000_000_002);
+  t.equal(loaded.droppedAt('shop', [...shop.tables.keys()][0]), 1_700_000_000_000_003);
+
+  const legacy = encoded() as StoredSchema & { keyspaces: { timestamp?: number; tables: { timestamp?: number }[] }[] };
+  delete legacy.dropped;
+  for (const keyspace of legacy.keyspaces) {
+    delete keyspace.timestamp;
+    for (const stored of keyspace.tables) delete stored.timestamp;
+  }
+  const old = decodeSchema(legacy);
+  t.equal(old.keyspace('shop')!.timestamp, 0);
+  t.equal(old.dropped.size, 0);
+});

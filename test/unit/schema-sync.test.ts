@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { applyPushedChange, mergeSchemas, SchemaSync, type SchemaPeer } from '../../lib/cluster/schema-sync.js';
+import { mergeSchemas, SchemaSync, type SchemaPeer } from '../../lib/cluster/schema-sync.js';
 import { LocalStorageProxy } from '../../lib/coordinator/proxy.js';
 import { CqlExecutor } from '../../lib/cql/executor.js';
 import type { CqlService } from '../../lib/cql/request.js';
@@ -116,10 +116,10 @@ t.test('a DDL answer carries a warning when agreement is not reached in time', a
 const IDS = ['5a1c2d3e-0000-4000-8000-000000000001', '5a1c2d3e-0000-4000-8000-000000000002'];
 const int = parseTypeName('int');
 
-function table(keyspace: string, name: string, id: string, regularColumns: number): TableMetadata {
+function table(keyspace: string, name: string, id: string, regularColumns: number, timestamp = 0): TableMetadata {
   const columns: ColumnDefinition[] = [{ name: 'k', type: int, kind: 'partition_key', order: 'ASC' }];
   for (let i = 0; i < regularColumns; i++) columns.push({ name: `c${i}`, type: int, kind: 'regular', order: 'ASC' });
-  return buildTable({ keyspace, name, id, columns, options: DEFAULT_TABLE_OPTIONS });
+  return buildTable({ keyspace, name, id, columns, options: DEFAULT_TABLE_OPTIONS, timestamp });
 }
 
 /** Small schemas over few names, so generated pairs share keyspaces and tables. */
@@ -128,20 +128,32 @@ const schemaArbitrary = fc
     fc.record({
       keyspace: fc.constantFrom('k1', 'k2'),
       rf: fc.integer({ min: 1, max: 3 }),
-      tables: fc.array(fc.record({ name: fc.constantFrom('t1', 't2'), id: fc.constantFrom(...IDS), columns: fc.integer({ min: 0, max: 2 }) }), {
-        maxLength: 2,
-      }),
+      timestamp: fc.integer({ min: 0, max: 3 }),
+      tables: fc.array(
+        fc.record({
+          name: fc.constantFrom('t1', 't2'),
+          id: fc.constantFrom(...IDS),
+          columns: fc.integer({ min: 0, max: 2 }),
+          timestamp: fc.integer({ min: 0, max: 3 }),
+        }),
+        { maxLength: 2 },
+      ),
     }),
     { maxLength: 2 },
   )
-  .map((specs) => {
-    const keyspaces = new Map<string, KeyspaceMetadata>();
-    for (const spec of specs) {
-      const tables = new Map(spec.tables.map((t) => [t.name, table(spec.keyspace, t.name, t.id, t.columns)]));
-      keyspaces.set(spec.keyspace, buildKeyspace({ name: spec.keyspace, replication: { class: 'SimpleStrategy', replicationFactor: spec.rf }, durableWrites: true }, tables));
-    }
-    return new Schema(keyspaces);
-  });
+  .chain((specs) =>
+    fc.array(fc.tuple(fc.constantFrom('k1', 'k2', 'k1.t1', 'k2.t2'), fc.integer({ min: 1, max: 3 })), { maxLength: 2 }).map((drops) => {
+      const keyspaces = new Map<string, KeyspaceMetadata>();
+      for (const spec of specs) {
+        const tables = new Map(spec.tables.map((t) => [t.name, table(spec.keyspace, t.name, t.id, t.columns, t.timestamp)]));
+        const replication = { class: 'SimpleStrategy' as const, replicationFactor: spec.rf };
+        keyspaces.set(spec.keyspace, buildKeyspace({ name: spec.keyspace, replication, durableWrites: true, timestamp: spec.timestamp }, tables));
+      }
+      // A real schema never holds a definition older than its own drop (DDL timestamps
+      // follow the drop): merging with the empty schema removes such generated ones.
+      return mergeSchemas(new Schema(keyspaces, new Map(drops)), new Schema());
+    }),
+  );
 
 t.test('the schema merge is commutative, associative and idempotent, so pulls converge', async (t) => {
   propertyHolds(t, fc.check(
@@ -151,21 +163,78 @@ t.test('the schema merge is commutative, associative and idempotent, so pulls co
       t.equal(mergeSchemas(mergeSchemas(a, b), c).version, mergeSchemas(a, mergeSchemas(b, c)).version);
       const merged = mergeSchemas(a, b);
       for (const side of [a, b]) {
-        for (const ks of side.keyspaces.values()) for (const name of ks.tables.keys()) t.ok(merged.table(ks.name, name));
+        for (const ks of side.keyspaces.values()) {
+          for (const [name, tbl] of ks.tables) {
+            // Every definition newer than every drop that covers it survives the merge.
+            const droppedAt = Math.max(merged.droppedAt(ks.name), merged.droppedAt(ks.name, name));
+            const keyspaceDroppedAt = merged.droppedAt(ks.name);
+            const newestKeyspace = Math.max(a.keyspace(ks.name)?.timestamp ?? 0, b.keyspace(ks.name)?.timestamp ?? 0);
+            const keyspaceLives = keyspaceDroppedAt === 0 || newestKeyspace > keyspaceDroppedAt;
+            if (keyspaceLives && (droppedAt === 0 || tbl.timestamp > droppedAt)) t.ok(merged.table(ks.name, name), `${ks.name}.${name} survives`);
+            if (droppedAt > 0 && tbl.timestamp <= droppedAt && merged.table(ks.name, name) !== undefined) {
+              t.ok(merged.table(ks.name, name)!.timestamp > droppedAt, 'only a definition newer than its drop survives');
+            }
+          }
+        }
       }
     }),
     { numRuns: 100 },
   ), 'the property holds');
 });
 
-t.test('the merge keeps the table definition with more columns', async (t) => {
-  const ks = (tables: TableMetadata[]) =>
-    new Schema(new Map([['k1', buildKeyspace({ name: 'k1', replication: { class: 'SimpleStrategy', replicationFactor: 1 }, durableWrites: true }, new Map(tables.map((x) => [x.name, x])))]]));
-  const wide = table('k1', 't1', IDS[0], 2);
-  const narrow = table('k1', 't1', IDS[0], 1);
-  t.equal(mergeSchemas(ks([narrow]), ks([wide])).table('k1', 't1'), wide);
-  t.equal(mergeSchemas(ks([wide]), ks([narrow])).table('k1', 't1'), wide);
-  // A push is authoritative for its target: the narrower (a dropped column) wins there.
-  const pushed = applyPushedChange(ks([wide]), ks([narrow]), { change: 'UPDATED', target: 'TABLE', keyspace: 'k1', table: 't1' });
-  t.equal(pushed.table('k1', 't1'), narrow);
+t.test('the merge keeps the newer definition of a table and of a keyspace', async (t) => {
+  const ks = (tables: TableMetadata[], rf = 1, timestamp = 0) =>
+    new Schema(new Map([['k1', buildKeyspace({ name: 'k1', replication: { class: 'SimpleStrategy', replicationFactor: rf }, durableWrites: true, timestamp }, new Map(tables.map((x) => [x.name, x])))]]));
+  const wide = table('k1', 't1', IDS[0], 2, 10);
+  const narrowLater = table('k1', 't1', IDS[0], 1, 20);
+  t.equal(mergeSchemas(ks([narrowLater]), ks([wide])).table('k1', 't1'), narrowLater, 'a dropped column stays dropped');
+  t.equal(mergeSchemas(ks([wide]), ks([narrowLater])).table('k1', 't1'), narrowLater);
+  t.same(mergeSchemas(ks([], 3, 5), ks([], 1, 6)).keyspace('k1')!.replication, { class: 'SimpleStrategy', replicationFactor: 1 }, 'the later ALTER KEYSPACE wins');
+});
+
+t.test('a node that was down during a DROP does not bring the dropped table or keyspace back', async (t) => {
+  const { node, down } = await cluster(['a:1', 'b:1']);
+  await node('a:1').cql.execute({ query: KS });
+  await node('a:1').cql.execute({ query: 'CREATE TABLE ks.gone (k int PRIMARY KEY)' });
+  await node('a:1').cql.execute({ query: 'CREATE TABLE ks.kept (k int PRIMARY KEY)' });
+  await node('a:1').cql.execute({ query: "CREATE KEYSPACE old WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}" });
+  await node('a:1').cql.execute({ query: 'CREATE TABLE old.t (k int PRIMARY KEY)' });
+  t.ok(node('b:1').schema.current.table('ks', 'gone'), 'b got the tables while it was up');
+
+  down.add('b:1');
+  await node('a:1').cql.execute({ query: 'DROP TABLE ks.gone' });
+  await node('a:1').cql.execute({ query: 'DROP KEYSPACE old' });
+  await node('a:1').cql.execute({ query: 'ALTER TABLE ks.kept ADD v text' });
+  t.ok(node('b:1').schema.current.table('ks', 'gone'), 'b missed the drop');
+  down.delete('b:1');
+
+  // Both directions: a pulls b's old schema, b pulls a's.
+  await node('a:1').sync.pullFromDisagreeing();
+  await node('b:1').sync.pullFromDisagreeing();
+  for (const name of ['a:1', 'b:1']) {
+    const schema = node(name).schema.current;
+    t.equal(schema.table('ks', 'gone'), undefined, `${name}: the dropped table stays dropped`);
+    t.equal(schema.keyspace('old'), undefined, `${name}: the dropped keyspace stays dropped`);
+    t.ok(schema.table('ks', 'kept')!.columns.has('v'), `${name}: the ALTER made while b was down holds`);
+  }
+  t.equal(node('a:1').schema.current.version, node('b:1').schema.current.version, 'the nodes agree');
+  t.equal(node('b:1').storage.table(IDS[0]), undefined);
+});
+
+t.test('a table created again after a DROP lives, and the old definition does not come back', async (t) => {
+  const { node, down } = await cluster(['a:1', 'b:1']);
+  await node('a:1').cql.execute({ query: KS });
+  await node('a:1').cql.execute({ query: 'CREATE TABLE ks.t (k int PRIMARY KEY, old int)' });
+  const oldId = node('b:1').schema.current.table('ks', 't')!.id;
+  down.add('b:1');
+  await node('a:1').cql.execute({ query: 'DROP TABLE ks.t' });
+  await node('a:1').cql.execute({ query: 'CREATE TABLE ks.t (k int PRIMARY KEY, fresh text)' });
+  down.delete('b:1');
+  await node('b:1').sync.pullFromDisagreeing();
+  await node('a:1').sync.pullFromDisagreeing();
+  for (const name of ['a:1', 'b:1']) {
+    const recreated = node(name).schema.current.table('ks', 't')!;
+    t.ok(recreated.columns.has('fresh') && !recreated.columns.has('old'), `${name} holds the new definition`);
+    t.not(recreated.id, oldId, `${name}: a new table id, so no old data is read as the new table's`);
+  }
 });

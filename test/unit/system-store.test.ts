@@ -193,3 +193,12 @@ t.test('peers, hints and repair history keep what they are given', async (t) => 
     t.same(await store.repairHistory('shop', 'other'), []);
   });
 });
+
+t.test('drop times saved with the schema survive a restart', async (t) => {
+  const dir = await systemDir(t);
+  const saved = richSchema().withoutKeyspace('audit', 1_700_000_000_000_000);
+  await withStore(dir, (store) => store.schemaStore().save(saved));
+  const loaded = await withStore(dir, (store) => store.schemaStore().load());
+  t.equal(loaded!.droppedAt('audit'), 1_700_000_000_000_000);
+  t.equal(loaded!.version, saved.version);
+});
