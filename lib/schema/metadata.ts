@@ -50,7 +50,20 @@ export interface TableOptions {
   readonly compaction: CompactionOptions;
   readonly compression: CompressionOptions;
   readonly comment: string;
+  /** When a read asks one more replica than the level needs (speculative_retry). */
+  readonly speculativeRetry: SpeculativeRetry;
 }
+
+/**
+ * speculative_retry, as Cassandra reads it: never ('NONE'), at once ('ALWAYS'), after a
+ * percentile of the table's recent replica read latencies ('99p', '99.9PERCENTILE'), or
+ * after a fixed delay ('50ms').
+ */
+export type SpeculativeRetry =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'always' }
+  | { readonly kind: 'percentile'; readonly percentile: number }
+  | { readonly kind: 'fixed'; readonly ms: number };
 
 export interface TableMetadata {
   readonly keyspace: string;

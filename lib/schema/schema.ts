@@ -17,6 +17,7 @@ import type {
   ReplicationStrategy,
   TableMetadata,
   TableOptions,
+  SpeculativeRetry,
 } from './metadata.js';
 import type { CqlType } from './type.js';
 
@@ -162,6 +163,8 @@ export const DEFAULT_TABLE_OPTIONS: TableOptions = Object.freeze({
   compaction: Object.freeze({ class: 'SizeTieredCompactionStrategy', options: Object.freeze({}) }) as CompactionOptions,
   compression: Object.freeze({ class: 'LZ4Compressor', chunkLengthKb: 16, enabled: true }) as CompressionOptions,
   comment: '',
+  // Cassandra's default.
+  speculativeRetry: Object.freeze({ kind: 'percentile', percentile: 99 }) as SpeculativeRetry,
 });
 
 const COMPACTION_CLASSES = ['SizeTieredCompactionStrategy', 'LeveledCompactionStrategy', 'TimeWindowCompactionStrategy'] as const;
@@ -169,7 +172,6 @@ const COMPRESSORS = ['LZ4Compressor', 'DeflateCompressor', 'SnappyCompressor', '
 /** Options Cassandra has that we accept and validate loosely, but do not act on yet. */
 const ACCEPTED_TABLE_OPTIONS = new Set([
   'caching',
-  'speculative_retry',
   'additional_write_policy',
   'crc_check_chance',
   'memtable_flush_period_in_ms',
@@ -212,6 +214,37 @@ function parseCompression(value: OptionValue): CompressionOptions {
   return { class: enabled ? cls : '', chunkLengthKb, enabled };
 }
 
+/** Reads a speculative_retry value ('NONE', 'ALWAYS', '99p', '99PERCENTILE', '50ms'), case-insensitively. */
+export function parseSpeculativeRetry(text: string): SpeculativeRetry {
+  const value = text.trim().toUpperCase();
+  if (value === 'NONE') return { kind: 'none' };
+  if (value === 'ALWAYS') return { kind: 'always' };
+  const percentile = /^(\d+(?:\.\d+)?)(?:P|PERCENTILE)$/.exec(value);
+  if (percentile !== null) {
+    const p = Number(percentile[1]);
+    if (p > 0 && p < 100) return { kind: 'percentile', percentile: p };
+  }
+  const fixed = /^(\d+(?:\.\d+)?)MS$/.exec(value);
+  if (fixed !== null) return { kind: 'fixed', ms: Number(fixed[1]) };
+  throw new ConfigurationError(
+    `Invalid value '${text}' for speculative_retry: expected NONE, ALWAYS, a percentile in (0, 100) such as 99p, or a delay such as 50ms`,
+  );
+}
+
+/** The speculative_retry text Cassandra would show for a policy (what the schema stores). */
+export function formatSpeculativeRetry(policy: SpeculativeRetry): string {
+  switch (policy.kind) {
+    case 'none':
+      return 'NONE';
+    case 'always':
+      return 'ALWAYS';
+    case 'percentile':
+      return `${policy.percentile}p`;
+    case 'fixed':
+      return `${policy.ms}ms`;
+  }
+}
+
 /** Parses table properties (WITH …) over `base`. Unknown properties are rejected. */
 export function parseTableOptions(properties: Record<string, OptionValue>, base: TableOptions = DEFAULT_TABLE_OPTIONS): TableOptions {
   const options: { -readonly [K in keyof TableOptions]: TableOptions[K] } = { ...base };
@@ -237,6 +270,9 @@ export function parseTableOptions(properties: Record<string, OptionValue>, base:
         break;
       case 'comment':
         options.comment = optionText(value as string);
+        break;
+      case 'speculative_retry':
+        options.speculativeRetry = parseSpeculativeRetry(optionText(value as string));
         break;
       default:
         if (!ACCEPTED_TABLE_OPTIONS.has(key)) throw new ConfigurationError(`Unknown property '${key}'`);

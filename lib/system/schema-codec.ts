@@ -30,7 +30,16 @@
  */
 import { ConfigurationError } from '../errors.js';
 import type { ColumnKind, KeyspaceMetadata, TableMetadata, TableOptions } from '../schema/metadata.js';
-import { buildKeyspace, buildTable, parseReplication, replicationToMap, Schema } from '../schema/schema.js';
+import {
+  buildKeyspace,
+  buildTable,
+  DEFAULT_TABLE_OPTIONS,
+  formatSpeculativeRetry,
+  parseReplication,
+  parseSpeculativeRetry,
+  replicationToMap,
+  Schema,
+} from '../schema/schema.js';
 import { parseTypeName } from '../schema/types.js';
 import { isUuidString } from '../schema/uuid.js';
 
@@ -50,6 +59,8 @@ export interface StoredTableOptions {
   compaction: { class: TableOptions['compaction']['class']; options: Record<string, string> };
   compression: { class: string; chunkLengthKb: number; enabled: boolean };
   comment: string;
+  /** Added later in format 1; absent reads as Cassandra's default '99p'. */
+  speculativeRetry?: string;
 }
 
 export interface StoredTable {
@@ -90,6 +101,7 @@ function encodeOptions(options: TableOptions): StoredTableOptions {
       enabled: options.compression.enabled,
     },
     comment: options.comment,
+    speculativeRetry: formatSpeculativeRetry(options.speculativeRetry),
   };
 }
 
@@ -215,6 +227,10 @@ function decodeOptions(value: unknown, path: string): TableOptions {
       enabled: boolean(compression.enabled, `${path}.compression.enabled`),
     },
     comment: string(stored.comment, `${path}.comment`),
+    speculativeRetry:
+      stored.speculativeRetry === undefined
+        ? DEFAULT_TABLE_OPTIONS.speculativeRetry
+        : rebuilding(`${path}.speculativeRetry`, () => parseSpeculativeRetry(string(stored.speculativeRetry, `${path}.speculativeRetry`))),
   };
 }
 
