@@ -26,6 +26,28 @@ export const ApplicationState = {
   RELEASE_VERSION: 'RELEASE_VERSION',
 } as const;
 
+/** The STATUS values sibyl gossips (Cassandra's; details may follow after a comma). */
+export const Status = {
+  BOOT: 'BOOT',
+  NORMAL: 'NORMAL',
+  LEAVING: 'LEAVING',
+  LEFT: 'LEFT',
+  /** Injected by removenode into a dead node's state as "removed,<host id>". */
+  REMOVED: 'removed',
+} as const;
+
+/**
+ * Statuses of an endpoint gone from the cluster for good (Cassandra's "dead states"):
+ * gossip keeps spreading its state but never marks it UP again, until a restart (a new
+ * generation, with the endpoint's own STATUS) replaces it.
+ */
+const DEAD_STATUSES: ReadonlySet<string> = new Set([Status.LEFT, Status.REMOVED]);
+
+/** The first part of a STATUS value: "removed,<host id>" → "removed". */
+export function statusName(value: string): string {
+  return value.split(',', 1)[0];
+}
+
 /** A known state name, or any other: older nodes pass through names they do not know. */
 export type ApplicationStateName = (typeof ApplicationState)[keyof typeof ApplicationState] | (string & {});
 
@@ -72,6 +94,12 @@ export class EndpointState {
 
   get generation(): number {
     return this.heartbeat.generation;
+  }
+
+  /** Whether its STATUS says it left the cluster (LEFT, removed): see DEAD_STATUSES. */
+  isDead(): boolean {
+    const status = this.states.get(ApplicationState.STATUS);
+    return status !== undefined && DEAD_STATUSES.has(statusName(status.value));
   }
 
   /** The highest version of the heartbeat and every application state: what a digest carries. */

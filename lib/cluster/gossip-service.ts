@@ -5,25 +5,42 @@
  * the node's ClusterView.
  *
  * The local node announces STATUS, TOKENS, DC, RACK, HOST_ID, HTTP, SCHEMA and LOAD.
- * A node that has tokens (from its system store) starts NORMAL. A node on its first start
- * has none: it gossips as BOOT until it has heard from a seed (and so knows the ring as the
- * seed does), or for `bootRoundsMax` rounds if no seed answers, then allocates balanced
- * tokens against that ring, has the caller persist them, and only then announces them
- * and NORMAL — persisting before telling anyone, so a restart can never come back with
- * different tokens than the cluster saw. The first seed, or a node with no other seed,
- * is the one that starts a cluster: it allocates at once.
+ * A node that has tokens (from its system store) and nothing left to bootstrap starts
+ * NORMAL. A node on its first start has none: it gossips as BOOT until it has heard from
+ * a seed (and so knows the ring as the seed does), then allocates balanced tokens against
+ * the ring it will join (the future ring, when other nodes are moving), has the caller
+ * persist them, and only then announces them — persisting before telling anyone, so a
+ * restart can never come back with different tokens than the cluster saw. The first
+ * seed, or a node with no other seed, is the one that starts a cluster: it allocates at
+ * once and never bootstraps (nobody holds data to stream from).
+ *
+ * Joining, without bootstrap hooks (or with nothing to bootstrap): tokens and NORMAL are
+ * announced together; if no seed answers within `bootRoundsMax` rounds the node
+ * allocates against what it knows.
+ *
+ * Joining with bootstrap (Cassandra's auto_bootstrap), once a seed answered:
+ *   prepare() (the node waits for the schema) → tokens allocated and persisted, or the
+ *   ones a previous, unfinished bootstrap persisted → TOKENS and STATUS BOOT announced,
+ *   so coordinators write to this node as a pending replica → run(tokens) (ring_delay,
+ *   streaming) → completed() (bootstrap state COMPLETED made durable) → STATUS NORMAL.
+ * A failing hook, or no seed within `bootRoundsMax` rounds, rejects `ready`: the node
+ * withdraws its tokens from gossip and stays out of the ring.
+ *
+ * Leaving: decommission announces LEAVING (still in the ring, no longer in the future
+ * ring), streams, then LEFT; removenode announces a dead node `removed` on its behalf.
  *
  * Time comes from an injected clock and the timer from an injected scheduler, so tests
  * run a cluster round by round.
  */
+import { ServerError } from '../errors.js';
 import type { Clock } from '../model/clock.js';
 import type { NetLogger, Transport } from '../net/transport.js';
 import { SILENT_NET_LOGGER } from '../net/transport.js';
-import { ApplicationState, type ApplicationStateName } from './endpoint-state.js';
+import { ApplicationState, type ApplicationStateName, Status } from './endpoint-state.js';
 import type { FailureDetector } from './failure-detector.js';
 import { GOSSIP_VERBS, decodeGossipMessage, encodeGossipMessage, gossipVerb } from './gossip-codec.js';
 import { type GossipOutput, Gossiper, type GossipMessage } from './gossip.js';
-import { Membership, Status, formatTokens } from './membership.js';
+import { Membership, formatTokens } from './membership.js';
 import { allocateTokens } from './token-allocation.js';
 
 /** Cassandra gossips once a second. */
@@ -44,6 +61,18 @@ export const TIMER_SCHEDULER: Scheduler = {
     return () => clearInterval(timer);
   },
 };
+
+/** What a bootstrapping node does at each step of joining (see the file comment); node.ts supplies them. */
+export interface BootstrapHooks {
+  /** Whether this node must stream its ranges before serving them: its bootstrap is not COMPLETED. */
+  readonly needed: boolean;
+  /** After a seed answered, before tokens are chosen: the node waits for the schema here. */
+  prepare(): Promise<void>;
+  /** With TOKENS and BOOT announced: wait ring_delay, stream the ranges the tokens take. */
+  run(tokens: readonly bigint[]): Promise<void>;
+  /** Makes the finished bootstrap durable (COMPLETED) before NORMAL is announced. */
+  completed(): Promise<void>;
+}
 
 export interface GossipServiceOptions {
   readonly transport: Transport;
@@ -74,20 +103,28 @@ export interface GossipServiceOptions {
   readonly scheduler?: Scheduler;
   readonly bootRoundsMax?: number;
   readonly logger?: NetLogger;
+  /** Streaming before NORMAL; without it (or with `needed` false) a joining node is NORMAL once its tokens are durable. */
+  readonly bootstrap?: BootstrapHooks;
 }
 
-type Phase = 'waiting-for-seed' | 'persisting-tokens' | 'normal' | 'failed';
+type Phase = 'waiting-for-seed' | 'joining' | 'normal' | 'leaving' | 'left' | 'failed';
 
 export class GossipService {
   readonly gossiper: Gossiper;
   readonly membership: Membership;
-  /** Resolves once this node is NORMAL with durable tokens; rejects if persisting them failed. */
+  /** Resolves once this node is NORMAL with durable tokens; rejects if joining failed. */
   readonly ready: Promise<void>;
   private readonly options: GossipServiceOptions;
   private readonly random: () => number;
   private readonly logger: NetLogger;
   private readonly otherSeeds: readonly string[];
+  /** The first seed, or a node with no other seed: it has nobody to learn the ring from. */
+  private readonly startsCluster: boolean;
+  /** The hooks, when this node has a bootstrap to do. */
+  private readonly bootstrap: BootstrapHooks | null;
   private phase: Phase;
+  /** Whether TOKENS went out while joining, so a failed bootstrap withdraws them. */
+  private tokensAnnounced = false;
   private bootRoundsLeft: number;
   private stopTimer: (() => void) | null = null;
   private stopped = false;
@@ -100,6 +137,8 @@ export class GossipService {
     this.logger = options.logger ?? SILENT_NET_LOGGER;
     const address = options.transport.address;
     this.otherSeeds = options.seeds.filter((seed) => seed !== address);
+    this.startsCluster = this.otherSeeds.length === 0 || options.seeds[0] === address;
+    this.bootstrap = options.bootstrap?.needed === true ? options.bootstrap : null;
     this.bootRoundsLeft = options.bootRoundsMax ?? DEFAULT_BOOT_ROUNDS_MAX;
     this.ready = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve;
@@ -117,7 +156,8 @@ export class GossipService {
       [ApplicationState.SCHEMA, options.schemaVersion],
       [ApplicationState.LOAD, String(options.load ?? 0)],
     ];
-    if (tokens !== null && tokens.length > 0) {
+    // Tokens kept from a bootstrap that did not finish are announced only once it resumes.
+    if (tokens !== null && tokens.length > 0 && this.bootstrap === null) {
       localStates.push([ApplicationState.TOKENS, formatTokens(tokens)], [ApplicationState.STATUS, Status.NORMAL]);
       this.phase = 'normal';
       this.resolveReady();
@@ -147,9 +187,7 @@ export class GossipService {
         this.handle(this.gossiper.receive(from, message, this.options.clock.nowMillis()));
       });
     }
-    // The node that starts the cluster has nobody to learn the ring from.
-    const startsCluster = this.otherSeeds.length === 0 || this.options.seeds[0] === this.options.transport.address;
-    if (this.phase === 'waiting-for-seed' && startsCluster) this.allocate();
+    if (this.phase === 'waiting-for-seed' && this.startsCluster) this.join();
     this.stopTimer = (this.options.scheduler ?? TIMER_SCHEDULER).every(GOSSIP_INTERVAL_MS, () => this.round());
   }
 
@@ -166,13 +204,51 @@ export class GossipService {
     this.membership.setLocalState(name, value);
   }
 
+  /** Decommission begins: still a replica of its ranges, but coordinators also write to their next owners. */
+  announceLeaving(): void {
+    if (this.phase !== 'normal') throw new ServerError(`Cannot leave the ring: this node is ${this.phase}, not NORMAL`);
+    this.phase = 'leaving';
+    this.setLocalState(ApplicationState.STATUS, Status.LEAVING);
+    this.logger.info({}, `Node /${this.options.transport.address} state jump to LEAVING`);
+  }
+
+  /** Decommission done: out of the ring everywhere. The caller stops gossip a few rounds later, once it spread. */
+  announceLeft(): void {
+    if (this.phase !== 'normal' && this.phase !== 'leaving') {
+      throw new ServerError(`Cannot announce LEFT: this node is ${this.phase}`);
+    }
+    this.phase = 'left';
+    this.setLocalState(ApplicationState.STATUS, Status.LEFT);
+    this.logger.info({}, `Node /${this.options.transport.address} state jump to LEFT`);
+  }
+
+  /**
+   * removenode: announces the dead endpoint at `address` (host id `hostId`) `removed` on
+   * its behalf. Gossip spreads it, every node drops it from the ring and never marks it
+   * UP again unless it restarts.
+   */
+  announceRemoved(address: string, hostId: string): void {
+    const known = this.gossiper.stateOf(address)?.states.get(ApplicationState.HOST_ID)?.value;
+    if (known !== hostId) {
+      throw new ServerError(`Gossip knows /${address} as host ${known ?? 'unknown'}, not ${hostId}`);
+    }
+    this.membership.apply(this.gossiper.injectState(address, ApplicationState.STATUS, `${Status.REMOVED},${hostId}`));
+    this.logger.info({ endpoint: address }, `Removing host ${hostId} (/${address}) from the ring`);
+  }
+
   private round(): void {
     if (this.stopped) return;
     this.handle(this.gossiper.tick(this.options.clock.nowMillis()));
     if (this.phase !== 'waiting-for-seed') return;
     this.bootRoundsLeft--;
     const heardFromSeed = this.otherSeeds.some((seed) => this.gossiper.stateOf(seed) !== undefined);
-    if (heardFromSeed || this.bootRoundsLeft <= 0) this.allocate();
+    if (heardFromSeed) {
+      this.join();
+    } else if (this.bootRoundsLeft <= 0) {
+      // Bootstrapping needs replicas to stream from; a plain join can start from what it knows.
+      if (this.bootstrap === null) this.join();
+      else this.fail(new ServerError(`Unable to contact any seeds (${this.otherSeeds.join(', ')}) to bootstrap from`));
+    }
   }
 
   private handle(output: GossipOutput): void {
@@ -190,32 +266,70 @@ export class GossipService {
     for (const event of output.events) {
       if (event.kind === 'up' || event.kind === 'down') {
         this.logger.info({ endpoint: event.endpoint }, `InetAddress /${event.endpoint} is now ${event.kind.toUpperCase()}`);
-      } else if (event.kind === 'restarted') {
+      } else if (event.kind === 'restarted' && this.gossiper.isAlive(event.endpoint)) {
+        // Not for a state removenode spoke for (a new generation too), which is no restart.
         this.logger.info({ endpoint: event.endpoint }, `Node /${event.endpoint} has restarted, now UP`);
       }
     }
     this.membership.apply(output.events);
   }
 
-  private allocate(): void {
-    const { dc, rack, numTokens } = this.options;
-    const tokens = allocateTokens(this.membership.ring(), { dc, rack }, numTokens, this.random);
-    this.phase = 'persisting-tokens';
-    this.options.persistTokens(tokens).then(
-      () => {
-        if (this.stopped) return;
-        this.setLocalState(ApplicationState.TOKENS, formatTokens(tokens));
-        this.setLocalState(ApplicationState.STATUS, Status.NORMAL);
-        this.phase = 'normal';
-        this.logger.info({ tokens: tokens.length }, `Node /${this.options.transport.address} state jump to NORMAL`);
-        this.resolveReady();
-      },
-      (error: unknown) => {
-        // Without durable tokens a restart could claim different ranges: stay out of the ring.
-        this.phase = 'failed';
-        this.logger.warn({ err: error }, 'Could not save the allocated tokens; this node stays out of the ring');
-        this.rejectReady(error);
-      },
+  /** Takes tokens (and bootstraps, when it has to), then announces NORMAL; see the file comment. */
+  private join(): void {
+    this.phase = 'joining';
+    this.joinRing().then(
+      () => this.resolveReady(),
+      (error: unknown) => this.fail(error),
     );
+  }
+
+  private async joinRing(): Promise<void> {
+    // The node that starts the cluster has nobody to stream from, so it never bootstraps.
+    const hooks = this.startsCluster ? null : this.bootstrap;
+    if (hooks !== null) {
+      this.logger.info({}, 'JOINING: waiting for the schema');
+      await hooks.prepare();
+      this.assertRunning();
+    }
+    let tokens = this.options.initialTokens;
+    if (tokens === null || tokens.length === 0) {
+      const { dc, rack, numTokens } = this.options;
+      // Against the ring as it will be, so nodes joining at once do not pick the same ranges.
+      const ring = this.membership.futureRing() ?? this.membership.ring();
+      tokens = allocateTokens(ring, { dc, rack }, numTokens, this.random);
+      // Without durable tokens a restart could claim different ranges: persist before announcing.
+      await this.options.persistTokens(tokens);
+      this.assertRunning();
+    }
+    if (hooks !== null) {
+      this.setLocalState(ApplicationState.TOKENS, formatTokens(tokens));
+      this.setLocalState(ApplicationState.STATUS, Status.BOOT);
+      this.tokensAnnounced = true;
+      this.logger.info({ tokens: tokens.length }, 'JOINING: tokens announced, starting to bootstrap');
+      await hooks.run(tokens);
+      this.assertRunning();
+    }
+    if (this.bootstrap !== null) {
+      await this.bootstrap.completed();
+      this.assertRunning();
+    }
+    if (!this.tokensAnnounced) this.setLocalState(ApplicationState.TOKENS, formatTokens(tokens));
+    this.setLocalState(ApplicationState.STATUS, Status.NORMAL);
+    this.phase = 'normal';
+    this.logger.info({ tokens: tokens.length }, `Node /${this.options.transport.address} state jump to NORMAL`);
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw new ServerError('Gossip stopped before this node joined the ring');
+  }
+
+  private fail(error: unknown): void {
+    this.phase = 'failed';
+    // Coordinators treat a BOOT node with tokens as a pending replica: withdraw them so
+    // writes stop going to a node that will not join (a restart announces them again).
+    if (this.tokensAnnounced && !this.stopped) this.setLocalState(ApplicationState.TOKENS, '');
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.warn({ err: error }, `Could not join the ring (${reason}); this node stays out of it`);
+    this.rejectReady(error);
   }
 }

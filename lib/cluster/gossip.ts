@@ -17,9 +17,19 @@
  * - an endpoint first heard of (second hand, possibly long dead) is known but not live
  *   until a newer version of its state arrives, which only a running node produces;
  * - a higher generation (a restart) marks it UP at once: only a running process makes one;
- * - a newer version for a DOWN endpoint marks it UP again.
+ * - a newer version for a DOWN endpoint marks it UP again;
+ * - never an endpoint in a dead state (STATUS LEFT or removed, see endpoint-state.ts):
+ *   it left the cluster, and a live one is marked DOWN as soon as its state says so. Only
+ *   a new generation — a new process, which announces its own STATUS — brings it back,
+ *   as in Cassandra, where a removed node can return only by restarting.
+ *
+ * removenode speaks for a dead node: injectState sets a state of another endpoint in a
+ * generation one above its own (Cassandra's removenode does the same), so every node
+ * replaces what it knew of it and spreads it on. A version bump alone would not do:
+ * digests compare maximum versions, and a node that heard a later heartbeat of the
+ * dead process than this one did would never ask for the new state.
  */
-import { assert } from '../errors.js';
+import { assert, ServerError } from '../errors.js';
 import {
   EndpointState,
   type ApplicationStateName,
@@ -135,6 +145,28 @@ export class Gossiper {
   /** Changes one of this node's application states; gossip spreads it from the next round. */
   setLocalState(name: ApplicationStateName, value: string): void {
     this.local.states.set(name, { value, version: this.nextVersion() });
+  }
+
+  /**
+   * Sets a state of another endpoint, as if it had announced it, in a generation one above
+   * its own and with a version above everything known of it (see the file comment), so
+   * it replaces that endpoint's state everywhere; only a real restart, with a generation
+   * from the clock, supersedes it. Returns the events it caused here (the state change,
+   * DOWN if the endpoint is now dead), which the caller applies like those of a round.
+   */
+  injectState(endpoint: string, name: ApplicationStateName, value: string): GossipEvent[] {
+    if (endpoint === this.localEndpoint) throw new ServerError('Use setLocalState for the local endpoint');
+    const known = this.endpoints.get(endpoint);
+    if (known === undefined) throw new ServerError(`Cannot set ${name} of /${endpoint}: gossip does not know it`);
+    const version = known.maxVersion() + 1;
+    const state = new EndpointState({ generation: known.generation + 1, version });
+    for (const [other, current] of known.states) state.states.set(other, current);
+    const versioned = { value, version };
+    state.states.set(name, versioned);
+    this.endpoints.set(endpoint, state);
+    const events: GossipEvent[] = [{ kind: 'state-changed', endpoint, name, value: versioned }];
+    if (state.isDead() && this.live.has(endpoint)) this.markDown(endpoint, events);
+    return events;
   }
 
   /**
@@ -292,9 +324,8 @@ export class Gossiper {
       if (message.heartbeat.generation > known.generation) {
         const state = EndpointState.fromMessage(message);
         this.endpoints.set(endpoint, state);
-        this.failureDetector.report(endpoint, nowMs);
         events.push({ kind: 'restarted', endpoint, state: state.view() });
-        this.markUp(endpoint, events);
+        this.heardFrom(endpoint, state, nowMs, events);
         continue;
       }
 
@@ -309,11 +340,18 @@ export class Gossiper {
         known.states.set(entry.name, value);
         events.push({ kind: 'state-changed', endpoint, name: entry.name, value });
       }
-      if (known.maxVersion() > knownMax) {
-        this.failureDetector.report(endpoint, nowMs);
-        this.markUp(endpoint, events);
-      }
+      if (known.maxVersion() > knownMax) this.heardFrom(endpoint, known, nowMs, events);
     }
+  }
+
+  /** Newer state arrived: evidence the endpoint runs, unless the state says it left. */
+  private heardFrom(endpoint: string, state: EndpointState, nowMs: number, events: GossipEvent[]): void {
+    if (state.isDead()) {
+      if (this.live.has(endpoint)) this.markDown(endpoint, events);
+      return;
+    }
+    this.failureDetector.report(endpoint, nowMs);
+    this.markUp(endpoint, events);
   }
 
   private markUp(endpoint: string, events: GossipEvent[]): void {

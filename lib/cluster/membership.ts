@@ -5,9 +5,13 @@
  *
  * Endpoints are keyed by their gossip address (the internode listen address). The ring
  * holds the endpoints that own tokens — STATUS NORMAL, or LEAVING, which still owns its
- * ranges until it has streamed them away — and is rebuilt only when something it depends
- * on changes (status, tokens, host id, dc, rack, an endpoint replaced); the coordinator
- * reads it on every request.
+ * ranges until it has streamed them away. The future ring is the ring once every
+ * announced movement completes: joining endpoints (BOOT with tokens) added, LEAVING ones
+ * removed; null while nothing moves. Endpoints that LEFT or were removed are in neither.
+ * Both are derived only when something they depend on changes (status, tokens, host id,
+ * dc, rack, an endpoint replaced), and the previous ring object is kept when the change
+ * leaves it as it was (NORMAL → LEAVING changes only the future ring), so the placements
+ * cached on it survive; the coordinator reads both on every request.
  *
  * Gossip can carry conflicting claims: two addresses with the same host id (a node that
  * moved) or the same token (two nodes that allocated at once). As Cassandra does, the
@@ -15,12 +19,20 @@
  */
 import { MAX_TOKEN, MIN_TOKEN } from '../model/token.js';
 import type { ClusterView } from './cluster-view.js';
-import { ApplicationState, type ApplicationStateName, type EndpointStateView } from './endpoint-state.js';
+import {
+  ApplicationState,
+  type ApplicationStateName,
+  type EndpointStateView,
+  Status,
+  statusName,
+} from './endpoint-state.js';
 import type { GossipEvent } from './gossip.js';
 import { type Endpoint, TokenRing } from './ring.js';
 
+export { Status } from './endpoint-state.js';
+
 /** Status of an endpoint as `nodetool status` prints it: Up/Down, then Normal/Joining/Leaving. */
-export type EndpointStatusCode = 'UN' | 'DN' | 'UJ' | 'UL';
+export type EndpointStatusCode = 'UN' | 'DN' | 'UJ' | 'DJ' | 'UL' | 'DL';
 
 export interface EndpointDescription {
   readonly id: string;
@@ -35,14 +47,6 @@ export interface EndpointDescription {
   readonly httpAddress: string | null;
   readonly schemaVersion: string | null;
 }
-
-/** The STATUS values sibyl gossips (Cassandra's, without the details after a comma). */
-export const Status = {
-  BOOT: 'BOOT',
-  NORMAL: 'NORMAL',
-  LEAVING: 'LEAVING',
-  LEFT: 'LEFT',
-} as const;
 
 /** The second letter of `nodetool status` per STATUS; others (LEFT, removed) are not listed. */
 const STATUS_LETTER: ReadonlyMap<string, 'N' | 'J' | 'L'> = new Map([
@@ -97,8 +101,9 @@ export class Membership implements ClusterView {
   private readonly live = new Set<string>();
   private readonly listeners: (() => void)[] = [];
   private readonly localMember: Member;
-  /** Derived from `members` by `rebuild`, when `stale`. */
+  /** Derived from `members` by `refresh`, when `stale`. */
   private tokenRing = TokenRing.empty;
+  private future: TokenRing | null = null;
   private addressByHostId = new Map<string, string>();
   private localEndpoint: Endpoint;
   private stale = true;
@@ -110,7 +115,7 @@ export class Membership implements ClusterView {
   ) {
     this.localMember = memberFrom(localAddress, localState);
     this.members.set(localAddress, this.localMember);
-    this.localEndpoint = endpointOf(this.localMember);
+    this.localEndpoint = endpointFrom(this.localMember);
   }
 
   /** This node, with its current tokens (none while it boots). */
@@ -122,6 +127,11 @@ export class Membership implements ClusterView {
   ring(): TokenRing {
     this.refresh();
     return this.tokenRing;
+  }
+
+  futureRing(): TokenRing | null {
+    this.refresh();
+    return this.future;
   }
 
   isAlive(endpointId: string): boolean {
@@ -139,6 +149,17 @@ export class Membership implements ClusterView {
   addressOf(endpointId: string): string | undefined {
     this.refresh();
     return this.addressByHostId.get(endpointId);
+  }
+
+  /** The first part of the endpoint's STATUS (BOOT, NORMAL, LEAVING, LEFT, removed), null when unknown. */
+  statusOf(endpointId: string): string | null {
+    return this.memberOf(endpointId)?.status ?? null;
+  }
+
+  /** Any known endpoint, with the tokens it announced: also while joining, leaving or DOWN. */
+  endpointOf(endpointId: string): Endpoint | undefined {
+    const member = this.memberOf(endpointId);
+    return member === undefined ? undefined : endpointFrom(member);
   }
 
   /** Every endpoint with a host id and a listed status, by address: `sibyl status`. */
@@ -213,6 +234,11 @@ export class Membership implements ClusterView {
     for (const listener of this.listeners) listener();
   }
 
+  private memberOf(endpointId: string): Member | undefined {
+    const address = this.addressOf(endpointId);
+    return address === undefined ? undefined : this.members.get(address);
+  }
+
   private refresh(): void {
     if (!this.stale) return;
     this.stale = false;
@@ -223,20 +249,59 @@ export class Membership implements ClusterView {
     const addressByHostId = new Map<string, string>();
     const claimed = new Set<bigint>();
     const owners: Endpoint[] = [];
+    const joining: Member[] = [];
+    const leaving = new Set<string>();
     for (const member of candidates) {
       if (member.hostId === null || addressByHostId.has(member.hostId)) continue;
       addressByHostId.set(member.hostId, member.address);
-      if (member.status !== Status.NORMAL && member.status !== Status.LEAVING) continue;
       if (member.dc === null || member.rack === null) continue;
-      const tokens = member.tokens.filter((token) => !claimed.has(token));
-      if (tokens.length === 0) continue;
-      for (const token of tokens) claimed.add(token);
-      owners.push({ ...endpointOf(member), tokens });
+      if (member.status === Status.BOOT) {
+        joining.push(member);
+        continue;
+      }
+      if (member.status !== Status.NORMAL && member.status !== Status.LEAVING) continue;
+      const owner = claim(member, claimed);
+      if (owner === null) continue;
+      owners.push(owner);
+      if (member.status === Status.LEAVING) leaving.add(owner.id);
+    }
+    // Joining endpoints come after every owner: a token an owner holds stays its own, and
+    // a joining claim on it is ignored, so the future ring can always be built.
+    const joiners: Endpoint[] = [];
+    for (const member of joining) {
+      const joiner = claim(member, claimed);
+      if (joiner !== null) joiners.push(joiner);
     }
     this.addressByHostId = addressByHostId;
-    this.tokenRing = new TokenRing(owners);
-    this.localEndpoint = endpointOf(this.localMember);
+    if (!sameEndpoints(this.tokenRing.endpoints, owners)) this.tokenRing = new TokenRing(owners);
+    if (joiners.length === 0 && leaving.size === 0) {
+      this.future = null;
+    } else {
+      const future = [...owners.filter((owner) => !leaving.has(owner.id)), ...joiners];
+      if (this.future === null || !sameEndpoints(this.future.endpoints, future)) this.future = new TokenRing(future);
+    }
+    this.localEndpoint = endpointFrom(this.localMember);
   }
+}
+
+/** The member as an endpoint with the tokens no endpoint before it claimed; null when none are left. */
+function claim(member: Member, claimed: Set<bigint>): Endpoint | null {
+  const tokens = member.tokens.filter((token) => !claimed.has(token));
+  if (tokens.length === 0) return null;
+  for (const token of tokens) claimed.add(token);
+  return { ...endpointFrom(member), tokens };
+}
+
+/** Whether two endpoint lists are the same, in the same order: then the ring built from them is too. */
+function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.id !== y.id || x.address !== y.address || x.dc !== y.dc || x.rack !== y.rack) return false;
+    if (x.tokens.length !== y.tokens.length || x.tokens.some((token, j) => token !== y.tokens[j])) return false;
+  }
+  return true;
 }
 
 function memberFrom(address: string, state: EndpointStateView): Member {
@@ -268,7 +333,7 @@ function setState(member: Member, name: ApplicationStateName, value: string): vo
       member.rack = value;
       break;
     case ApplicationState.STATUS:
-      member.status = value.split(',', 1)[0];
+      member.status = statusName(value);
       break;
     case ApplicationState.TOKENS:
       member.tokens = parseTokens(value);
@@ -287,7 +352,7 @@ function setState(member: Member, name: ApplicationStateName, value: string): vo
   }
 }
 
-function endpointOf(member: Member): Endpoint {
+function endpointFrom(member: Member): Endpoint {
   return {
     id: member.hostId ?? '',
     address: member.address,

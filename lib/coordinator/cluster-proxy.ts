@@ -4,34 +4,42 @@
  * StorageProxy does.
  *
  * - Writes: every natural replica gets the mutation (the local one is applied directly,
- *   not over the network); the write returns once the level's acks arrived — for
- *   LOCAL_* only local-dc replicas count, for EACH_QUORUM a quorum of each dc. Too few
- *   live replicas is Unavailable before anything is sent; too few acks within
- *   `writeTimeoutMs` is WriteTimeout. Replicas that are down, fail or time out are
- *   reported to `onReplicaMissed`: hinted handoff plugs in there.
+ *   not over the network), and so does every pending replica — one that gains the
+ *   token's range while a node joins or leaves (view.futureRing(), pending-ranges.ts).
+ *   The write returns once the level's acks arrived — for LOCAL_* only local-dc
+ *   replicas count, for EACH_QUORUM a quorum of each dc — plus, as in Cassandra, one
+ *   more ack per pending replica that counts toward the level (none for ANY), so the
+ *   acks still meet the level among the replicas the range will have once the movement
+ *   completes. Too few live natural and pending replicas is Unavailable before anything
+ *   is sent; too few acks within `writeTimeoutMs` is WriteTimeout. Replicas (natural or
+ *   pending) that are down, fail or time out are reported to `onReplicaMissed`: hinted
+ *   handoff plugs in there.
  * - Point reads: a data read from the closest live replica (this node first) and digest
  *   reads from as many others as the level needs; equal digests answer at once. On a
  *   mismatch every contacted replica sends full data, the answers are reconciled, and
  *   the stale replicas are repaired (blocking: the read answers once they acked).
- *   Speculative retry ('99p', Cassandra's default): a data or digest request still
- *   unanswered after the 99th percentile of recent replica read latencies is sent once
- *   more to a spare live replica, and whichever of the two answers first counts.
+ *   Speculative retry, per the table's speculative_retry ('99p', Cassandra's default):
+ *   a data or digest request still unanswered after that percentile of the table's
+ *   recent replica read latencies (or a fixed delay, or at once with ALWAYS; never with
+ *   NONE) is sent once more to a spare live replica, and whichever answers first counts.
  * - Range reads walk the ring's token ranges in token order, paging through each range
  *   from as many of its live replicas as the level needs, merging their pages by
  *   partition key, and repairing (blocking) the replicas whose pages lacked a partition
  *   or held an older version of it.
  * - Truncate reaches every node of the ring and needs all of them up, as in Cassandra.
  *
- * Pending (bootstrapping) replicas are not written to yet: the ring has only NORMAL nodes.
+ * Reads use natural replicas only: a pending replica may not have the range's data yet.
  */
 import { ReadTimeout, Unavailable, WriteTimeout, type WriteType } from '../errors.js';
+import { isRowLive } from '../model/merge.js';
 import type { Partition, PartitionUpdate } from '../model/partition.js';
 import { compareKeys } from '../model/token.js';
 import type { ClusterView } from '../cluster/cluster-view.js';
+import { pendingReplicas } from '../cluster/pending-ranges.js';
 import { replicaPlacement } from '../cluster/replication.js';
 import type { Endpoint, TokenRing } from '../cluster/ring.js';
 import { SILENT_NET_LOGGER, type NetLogger, type Transport, type Verb } from '../net/transport.js';
-import type { KeyspaceMetadata, ReplicationStrategy, TableMetadata } from '../schema/metadata.js';
+import type { KeyspaceMetadata, ReplicationStrategy, SpeculativeRetry, TableMetadata } from '../schema/metadata.js';
 import type { KeyRange, PartitionPosition, ReadFilter, StorageEngine } from '../storage/engine.js';
 import { LatencyHistogram } from '../storage/lsm/latency.js';
 import { encodeMutation } from '../storage/mutation-codec.js';
@@ -74,8 +82,6 @@ export interface ClusterStorageProxyOptions {
 
 const SCAN_PAGE_PARTITIONS_DEFAULT = 1000;
 
-/** The latency quantile after which a read speculates (speculative_retry '99p'). */
-const SPECULATIVE_RETRY_QUANTILE = 0.99;
 /** Fewer samples than this say little about the quantile: the fallback delay applies. */
 const SPECULATION_SAMPLES_MIN = 20;
 /** A lower bound, so that a fast cluster's jitter does not double every read. */
@@ -86,14 +92,16 @@ const SPECULATION_FALLBACK_FRACTION = 0.25;
 const SPECULATION_WINDOW_SAMPLES = 10_000;
 
 /**
- * How long a point read waits for a replica before asking a spare one: the 99th
- * percentile of replica read latencies over the last one or two windows of samples.
+ * How long a point read of one table waits for a replica before asking a spare one, by
+ * the table's speculative_retry: never, at once, a fixed delay, or a percentile of the
+ * table's recent replica read latencies over the last one or two windows of samples.
  */
 class SpeculationDelay {
   private current = new LatencyHistogram();
   private previous: LatencyHistogram | null = null;
   /** Recomputed once per SPECULATION_SAMPLES_MIN samples, not on every read. */
   private cachedMs: number | null = null;
+  private cachedPercentile = 0;
   private sinceComputed = 0;
 
   constructor(private readonly fallbackMs: number) {}
@@ -107,17 +115,45 @@ class SpeculationDelay {
     if (++this.sinceComputed >= SPECULATION_SAMPLES_MIN) this.cachedMs = null;
   }
 
-  delayMs(): number {
-    if (this.cachedMs === null) {
+  /** The delay before speculating, or null for never. */
+  delayMs(policy: SpeculativeRetry): number | null {
+    switch (policy.kind) {
+      case 'none':
+        return null;
+      case 'always':
+        return 0;
+      case 'fixed':
+        return policy.ms;
+      case 'percentile':
+        break;
+    }
+    if (this.cachedMs === null || this.cachedPercentile !== policy.percentile) {
       const source = this.current.count >= SPECULATION_SAMPLES_MIN ? this.current : this.previous;
       this.cachedMs =
         source === null
           ? this.fallbackMs
-          : Math.max(SPECULATION_DELAY_FLOOR_MS, source.percentile(SPECULATIVE_RETRY_QUANTILE));
+          : Math.max(SPECULATION_DELAY_FLOOR_MS, source.percentile(policy.percentile / 100));
+      this.cachedPercentile = policy.percentile;
       this.sinceComputed = 0;
     }
     return this.cachedMs;
   }
+}
+
+/** Times a point read asks its replicas again for more rows (short-read protection). */
+const SHORT_READ_ROUNDS_MAX = 4;
+
+const liveRowCount = (partition: Partition, nowSeconds: number): number =>
+  partition.rows.reduce((count, row) => (isRowLive(row, nowSeconds) ? count + 1 : count), 0);
+
+/**
+ * Whether the merged `result` may lack rows that exist: it has fewer live rows than the
+ * filter's limit, and some replica returned `readLimit` live rows, so it may hold more.
+ */
+function isShortRead(result: Partition | null, answers: readonly (Partition | null)[], filter: ReadFilter, readLimit: number): boolean {
+  if (!Number.isFinite(filter.rowLimit)) return false;
+  if (result !== null && liveRowCount(result, filter.nowSeconds) >= filter.rowLimit) return false;
+  return answers.some((answer) => answer !== null && liveRowCount(answer, filter.nowSeconds) >= readLimit);
 }
 
 /**
@@ -151,6 +187,16 @@ const totalOf = (needs: Needs): number => [...needs.values()].reduce((sum, n) =>
 function bucketOf(needs: Needs, endpoint: Endpoint): string | null | undefined {
   if (needs.has(null)) return null;
   return needs.has(endpoint.dc) ? endpoint.dc : undefined;
+}
+
+/** A write's needs raised by one for each pending replica that counts toward them (Cassandra's blockFor). */
+function withPending(needs: Needs, pending: readonly Endpoint[]): Needs {
+  const grown = new Map(needs);
+  for (const endpoint of pending) {
+    const bucket = bucketOf(needs, endpoint);
+    if (bucket !== undefined) grown.set(bucket, grown.get(bucket)! + 1);
+  }
+  return grown;
 }
 
 interface Gathered<T> {
@@ -268,7 +314,9 @@ export class ClusterStorageProxy implements StorageProxy {
   private readonly logger: NetLogger;
   private readonly onReplicaMissed: ReplicaMissedHook | undefined;
   private readonly scanPagePartitionsMax: number;
-  private readonly speculation: SpeculationDelay;
+  /** Per table definition: an ALTER starts afresh, a dropped table's goes with it. */
+  private readonly speculation = new WeakMap<TableMetadata, SpeculationDelay>();
+  private readonly speculationFallbackMs: number;
 
   constructor(options: ClusterStorageProxyOptions) {
     this.view = options.view;
@@ -279,9 +327,7 @@ export class ClusterStorageProxy implements StorageProxy {
     this.readTimeoutMs = options.readTimeoutMs;
     this.logger = options.logger ?? SILENT_NET_LOGGER;
     this.onReplicaMissed = options.onReplicaMissed;
-    this.speculation = new SpeculationDelay(
-      Math.max(SPECULATION_DELAY_FLOOR_MS, options.readTimeoutMs * SPECULATION_FALLBACK_FRACTION),
-    );
+    this.speculationFallbackMs = Math.max(SPECULATION_DELAY_FLOOR_MS, options.readTimeoutMs * SPECULATION_FALLBACK_FRACTION);
     // A replica answers at most RANGE_READ_PARTITIONS_MAX; asking for more would make a
     // full page look like the range's last one.
     this.scanPagePartitionsMax = Math.max(
@@ -295,7 +341,9 @@ export class ClusterStorageProxy implements StorageProxy {
   async mutate(keyspace: KeyspaceMetadata, updates: readonly PartitionUpdate[], consistency: ConsistencyName): Promise<void> {
     validateForWrite(consistency);
     if (updates.length === 0) return;
-    const placement = replicaPlacement(this.view.ring(), keyspace.replication);
+    const ring = this.view.ring();
+    const future = this.view.futureRing();
+    const placement = replicaPlacement(ring, keyspace.replication);
     const needs = consistency === 'ANY' ? new Map([[null, 1]]) : needsOf(consistency, keyspace.replication, this.view.local.dc);
     // Partitions with one token share their replicas, so they travel as one mutation.
     const byToken = new Map<bigint, PartitionUpdate[]>();
@@ -305,12 +353,19 @@ export class ClusterStorageProxy implements StorageProxy {
       else group.push(update);
     }
     const writeType: WriteType = byToken.size > 1 ? 'BATCH' : 'SIMPLE';
-    const groups = [...byToken].map(([token, group]) => ({ replicas: placement.replicasFor(token), updates: group }));
+    const groups = [...byToken].map(([token, group]) => {
+      const natural = placement.replicasFor(token);
+      const pending = pendingReplicas(ring, future, keyspace.replication, token);
+      if (pending.length === 0) return { replicas: natural, needs, updates: group };
+      // ANY is met by any one write or hint, pending replicas or not (Cassandra's rule).
+      const grown = consistency === 'ANY' ? needs : withPending(needs, pending);
+      return { replicas: [...natural, ...pending], needs: grown, updates: group };
+    });
     // Every group is checked before anything is sent: an Unavailable write wrote nothing.
     const hintsCountAsAcks = consistency === 'ANY' && this.onReplicaMissed !== undefined;
-    if (!hintsCountAsAcks) for (const group of groups) this.checkAvailable(consistency, needs, group.replicas);
+    if (!hintsCountAsAcks) for (const group of groups) this.checkAvailable(consistency, group.needs, group.replicas);
     await Promise.all(
-      groups.map((group) => this.writeToReplicas(group.replicas, group.updates, needs, consistency, writeType)),
+      groups.map((group) => this.writeToReplicas(group.replicas, group.updates, group.needs, consistency, writeType)),
     );
   }
 
@@ -393,7 +448,7 @@ export class ClusterStorageProxy implements StorageProxy {
 
     // Round one: data from the closest replica, digests from the others. Later rounds go
     // to the replicas that answered it, which speculation may have changed.
-    const first = await this.firstReadRound(consistency, needs, live.slice(0, required), live.slice(required), command);
+    const first = await this.firstReadRound(table, consistency, needs, live.slice(0, required), live.slice(required), command);
     const contacted = first.endpoints;
     const data = first.answers[0];
     const dataDigest = partitionDigest(data.partition);
@@ -405,8 +460,26 @@ export class ClusterStorageProxy implements StorageProxy {
       this.readTimeoutMs,
     );
     if (!full.complete) throw new ReadTimeout(consistency, 1 + full.received, required, true);
-    const answers = [data.partition, ...full.values.map((answer) => answer!.partition)];
-    const { result, merged, stale } = reconcile(table, filter, answers);
+    let answers = [data.partition, ...full.values.map((answer) => answer!.partition)];
+    let reconciled = reconcile(table, filter, answers);
+
+    // Short-read protection: replicas stop at the row limit, and rows they returned may be
+    // shadowed by another replica's deletions, so the merge can hold fewer live rows than
+    // the limit while rows beyond it exist. Read again with a doubled limit while that
+    // may be so (some replica returned a full page), a bounded number of times.
+    let readLimit = filter.rowLimit;
+    for (let round = 0; round < SHORT_READ_ROUNDS_MAX && isShortRead(reconciled.result, answers, filter, readLimit); round++) {
+      readLimit *= 2;
+      const wider: ReadCommand = { ...command, filter: { ...filter, rowLimit: readLimit } };
+      const again = await gather(
+        contacted.map((endpoint) => this.readFrom(endpoint, wider)),
+        this.readTimeoutMs,
+      );
+      if (!again.complete) throw new ReadTimeout(consistency, again.received, required, again.received > 0);
+      answers = again.values.map((answer) => answer!.partition);
+      reconciled = reconcile(table, filter, answers);
+    }
+    const { result, merged, stale } = reconciled;
 
     // Blocking read repair: the answer waits until every stale replica has the merge.
     if (merged !== null && stale.length > 0) {
@@ -428,6 +501,7 @@ export class ClusterStorageProxy implements StorageProxy {
    * some slot is still empty after `readTimeoutMs`.
    */
   private firstReadRound(
+    table: TableMetadata,
     consistency: ConsistencyName,
     needs: Needs,
     contacted: readonly Endpoint[],
@@ -438,6 +512,9 @@ export class ClusterStorageProxy implements StorageProxy {
     const endpoints = [...contacted];
     const answers = new Array<ReadResponse | undefined>(slots).fill(undefined);
     const digestCommand: ReadCommand = { ...command, digestOnly: true };
+    let speculation = this.speculation.get(table);
+    if (speculation === undefined) this.speculation.set(table, (speculation = new SpeculationDelay(this.speculationFallbackMs)));
+    const speculationDelayMs = speculation.delayMs(table.options.speculativeRetry);
     let filled = 0;
     let done = false;
     return new Promise((resolve, reject) => {
@@ -452,7 +529,7 @@ export class ClusterStorageProxy implements StorageProxy {
           (answer) => {
             // Late answers are samples too; only remote ones, as a local read is not a
             // replica's latency. Dropping the slow ones would bias the quantile low.
-            if (endpoint.id !== this.view.local.id) this.speculation.record(performance.now() - started);
+            if (endpoint.id !== this.view.local.id) speculation.record(performance.now() - started);
             if (done || answers[slot] !== undefined) return;
             answers[slot] = answer;
             endpoints[slot] = endpoint;
@@ -470,13 +547,15 @@ export class ClusterStorageProxy implements StorageProxy {
         reject(new ReadTimeout(consistency, filled, slots, answers[0] !== undefined));
       }, this.readTimeoutMs);
       // One extra request per read, as Cassandra does, for the first slot still empty.
-      const speculationTimer = setTimeout(() => {
+      const speculate = () => {
         const slot = answers.indexOf(undefined);
         if (slot < 0) return;
         const bucket = bucketOf(needs, contacted[slot]);
         const spare = spares.find((endpoint) => bucketOf(needs, endpoint) === bucket);
         if (spare !== undefined) ask(slot, spare);
-      }, this.speculation.delayMs());
+      };
+      // speculative_retry NONE: no timer at all.
+      const speculationTimer = speculationDelayMs === null ? undefined : setTimeout(speculate, speculationDelayMs);
       contacted.forEach((endpoint, slot) => ask(slot, endpoint));
     });
   }

@@ -40,8 +40,8 @@ export interface Reconciliation {
 /**
  * Merges full answers of several replicas (each in the filter's order) with
  * mergePartitions, then applies the filter again: answers cut at the row limit at
- * different rows can merge into more rows than the limit. (Short-read protection —
- * asking a replica for more when the merge ends up with too few — is not done.)
+ * different rows can merge into more rows than the limit. (A merge that ends up with
+ * too few is the coordinator's to fix: short-read protection in cluster-proxy.ts.)
  */
 export function reconcile(table: TableMetadata, filter: ReadFilter, answers: readonly (Partition | null)[]): Reconciliation {
   const ordered = answers.map((answer) => (answer === null ? null : inTableOrder(answer, filter.reversed)));

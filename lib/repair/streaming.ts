@@ -1,21 +1,78 @@
 /**
  * Streaming: moving a table's partitions in token ranges between two nodes, for repair,
- * bootstrap, decommission and removenode. (API fixed by the lead; body: the streaming helper.)
+ * bootstrap, decommission and removenode.
  *
  * Both directions are driven by the node that calls: pull() asks the peer for chunks
  * (STREAM_PULL) and applies them here, push() scans here and sends chunks (STREAM_PUSH)
  * that the peer applies. One chunk in flight per stream is the flow control; a chunk is
  * a CRC32C-checked encoded Mutation of whole partitions of at most STREAM_CHUNK_BYTES
- * (a partition larger than that travels alone). Received chunks go through the normal
- * write path (StorageEngine.apply: commit log, memtable), so reconciliation with what
- * the receiver holds is the usual last-write-wins. Sending is throttled to
- * stream_throughput_outbound.
+ * (a partition larger than that travels alone) — lib/repair/stream-codec.ts. Received
+ * chunks go through the normal write path (StorageEngine.apply: commit log, memtable),
+ * so reconciliation with what the receiver holds is the usual last-write-wins, and
+ * tombstones travel like any data. Sending is throttled to stream_throughput_outbound.
+ *
+ * A pull is stateless on the sender: each STREAM_PULL names the range and the last
+ * partition received, and the sender scans on from there. So a sender holds at most one
+ * chunk per puller, and a puller that dies leaves nothing behind. The price is that the
+ * partition that did not fit in one chunk is read again for the next.
+ *
+ * A stream never hangs: it fails at once when the failure detector convicts the peer
+ * (or the peer is down when it starts), and each chunk request has a timeout.
+ * Limit: a partition is read and encoded whole, so memory per stream is one chunk or
+ * one partition, whichever is larger.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ClusterView } from '../cluster/cluster-view.js';
-import type { Endpoint, TokenRange } from '../cluster/ring.js';
+import { rangeContains, type Endpoint, type TokenRange } from '../cluster/ring.js';
+import { ServerError } from '../errors.js';
 import type { Clock } from '../model/clock.js';
+import { ALL_ROWS } from '../model/clustering.js';
+import { isEmptyPartition } from '../model/merge.js';
+import type { Partition } from '../model/partition.js';
+import { compareKeys, MAX_TOKEN, MIN_TOKEN } from '../model/token.js';
 import type { NetLogger, Transport } from '../net/transport.js';
-import type { StorageEngine } from '../storage/engine.js';
+import { SYSTEM_THROTTLE_CLOCK, Throttle, type ThrottleClock } from '../storage/compaction/throttle.js';
+import type { KeyRange, ReadFilter, StorageEngine, TableStore } from '../storage/engine.js';
+import {
+  ChunkBuilder,
+  decodeChunk,
+  decodeFetchRequest,
+  decodeFetchResponse,
+  decodePullRequest,
+  decodePullResponse,
+  decodePushRequest,
+  encodeFetchRequest,
+  encodeFetchResponse,
+  encodePartition,
+  encodePullRequest,
+  encodePullResponse,
+  encodePushRequest,
+  STREAM_CHUNK_BYTES,
+  type PullRequest,
+  type StreamChunk,
+  type StreamSource,
+} from './stream-codec.js';
+
+export { STREAM_CHUNK_BYTES } from './stream-codec.js';
+
+/** Default time one chunk request (pull or push) may take. */
+export const STREAM_CHUNK_TIMEOUT_MS_DEFAULT = 60_000;
+/**
+ * Default time a STREAM_FETCH may take as a whole. It is the last resort only: the
+ * target's death fails the fetch at once, and each of its pulls has chunk timeouts.
+ */
+export const STREAM_FETCH_TIMEOUT_MS_DEFAULT = 6 * 60 * 60_000;
+/** The largest chunk a puller may ask for: bounds what a sender holds per puller. */
+const STREAM_CHUNK_BYTES_MAX = 16 * 1024 * 1024;
+/**
+ * When throttled, a sender's chunk carries at most about this many seconds of its
+ * throughput (but at least STREAM_THROTTLED_CHUNK_BYTES_MIN): the throttle's wait
+ * happens inside the puller's chunk request and must stay well under its timeout.
+ */
+const STREAM_THROTTLED_CHUNK_SECONDS_MAX = 1;
+const STREAM_THROTTLED_CHUNK_BYTES_MIN = 64 * 1024;
+/** Partitions a scan encodes before letting the event loop run. */
+const STREAM_PARTITIONS_PER_TURN_MAX = 64;
 
 /** What one stream moved. */
 export interface StreamStats {
@@ -27,6 +84,23 @@ export interface StreamStats {
 /** Called after each chunk with what that chunk moved. */
 export type StreamProgress = (chunk: StreamStats) => void;
 
+/** The peer of a stream: its host id (whose liveness is watched) and internode address. */
+export type StreamPeer = Pick<Endpoint, 'id' | 'address'>;
+
+/** A stream failed: the peer died, timed out, refused, or sent a damaged chunk. */
+export class StreamError extends ServerError {
+  constructor(
+    message: string,
+    /** What had been moved (and applied) before the failure. */
+    readonly stats: StreamStats,
+  ) {
+    super(message);
+  }
+  override details(): Record<string, unknown> {
+    return { partitions: this.stats.partitions, bytes: this.stats.bytes };
+  }
+}
+
 export interface StreamServiceOptions {
   readonly transport: Transport;
   readonly storage: StorageEngine;
@@ -37,15 +111,109 @@ export interface StreamServiceOptions {
   readonly throughputBytesPerSecond: number;
   /** How long one chunk request may take (default 60 s). */
   readonly chunkTimeoutMs?: number;
+  /** How long a STREAM_FETCH to another node may take as a whole (default 6 h). */
+  readonly fetchTimeoutMs?: number;
+  /** Byte limit of the chunks this node sends and asks for (default STREAM_CHUNK_BYTES). */
+  readonly chunkBytesMax?: number;
+  /** Time source of the outgoing throttle (tests inject one; default performance.now). */
+  readonly throttleClock?: ThrottleClock;
   readonly logger?: NetLogger;
 }
 
+/** One running stream, so that a conviction of its peer can fail it at once. */
+class StreamSession {
+  readonly stats: StreamStats = { partitions: 0, bytes: 0 };
+  private fail!: (error: Error) => void;
+  /** Rejects when the stream must stop; raced against every wait on the peer. */
+  private readonly stopped: Promise<never>;
+
+  constructor(
+    readonly peer: StreamPeer,
+    private readonly onProgress: StreamProgress | undefined,
+  ) {
+    this.stopped = new Promise<never>((_, reject) => (this.fail = reject));
+    // Nobody may be racing against it when it rejects.
+    this.stopped.catch(() => undefined);
+  }
+
+  stop(reason: string): void {
+    this.fail(new Error(reason));
+  }
+
+  /** `wait`, unless the stream is stopped first. */
+  guard<T>(wait: Promise<T>): Promise<T> {
+    return Promise.race([wait, this.stopped]);
+  }
+
+  record(partitions: number, bytes: number): void {
+    this.stats.partitions += partitions;
+    this.stats.bytes += bytes;
+    this.onProgress?.({ partitions, bytes });
+  }
+}
+
+/**
+ * Splits ranges (start, end] that wrap around the ring into non-wrapping ones; a range
+ * with start === end is the whole ring, (MIN_TOKEN, MAX_TOKEN], which holds every token
+ * since Murmur3 never yields MIN_TOKEN. Empty pieces are left out.
+ */
+export function nonWrappingRanges(ranges: readonly TokenRange[]): TokenRange[] {
+  const pieces: TokenRange[] = [];
+  for (const range of ranges) {
+    if (range.start < range.end) pieces.push(range);
+    else if (range.start === range.end) pieces.push({ start: MIN_TOKEN, end: MAX_TOKEN });
+    else {
+      if (range.start < MAX_TOKEN) pieces.push({ start: range.start, end: MAX_TOKEN });
+      if (range.end > MIN_TOKEN) pieces.push({ start: MIN_TOKEN, end: range.end });
+    }
+  }
+  return pieces;
+}
+
+/** The partitions of the non-wrapping `range`, strictly after `after` when given. */
+function keyRangeOf(range: TokenRange, after: PullRequest['after']): KeyRange {
+  // (start, end] by token: a null key after an exclusive start skips every key of the
+  // start token; after an inclusive end it takes every key of the end token.
+  return {
+    start: after ?? { token: range.start, key: null },
+    startInclusive: false,
+    end: { token: range.end, key: null },
+    endInclusive: true,
+  };
+}
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 export class StreamService {
-  constructor(readonly options: StreamServiceOptions) {}
+  private readonly throttle: Throttle;
+  private readonly sessions = new Set<StreamSession>();
+  private readonly chunkTimeoutMs: number;
+  private readonly fetchTimeoutMs: number;
+  private readonly chunkBytesMax: number;
+
+  constructor(readonly options: StreamServiceOptions) {
+    this.throttle = new Throttle(options.throughputBytesPerSecond, options.throttleClock ?? SYSTEM_THROTTLE_CLOCK);
+    this.chunkTimeoutMs = options.chunkTimeoutMs ?? STREAM_CHUNK_TIMEOUT_MS_DEFAULT;
+    this.fetchTimeoutMs = options.fetchTimeoutMs ?? STREAM_FETCH_TIMEOUT_MS_DEFAULT;
+    this.chunkBytesMax = Math.min(options.chunkBytesMax ?? STREAM_CHUNK_BYTES, STREAM_CHUNK_BYTES_MAX);
+    options.view.onChange(() => {
+      for (const session of this.sessions) {
+        if (!options.view.isAlive(session.peer.id)) session.stop(`/${session.peer.address} was convicted by the failure detector`);
+      }
+    });
+  }
 
   /** Registers STREAM_PULL, STREAM_PUSH and STREAM_FETCH. Call once. */
   register(): void {
-    // Not built yet: the streaming helper registers the verbs here.
+    const { transport } = this.options;
+    transport.onMessage('STREAM_PULL', (from, payload) => this.answerPull(from, payload));
+    transport.onMessage('STREAM_PUSH', (from, payload) => this.answerPush(from, payload));
+    transport.onMessage('STREAM_FETCH', (from, payload) => this.answerFetch(payload));
+  }
+
+  /** Changes stream_throughput_outbound (nodetool setstreamthroughput); 0 lifts the limit. */
+  setThroughput(bytesPerSecond: number): void {
+    this.throttle.setRate(bytesPerSecond);
   }
 
   /**
@@ -53,24 +221,212 @@ export class StreamService {
    * storage. Rejects (with what was moved so far in the error's `stats`) when the peer
    * dies, times out or sends a damaged chunk.
    */
-  pull(peer: Endpoint, tableId: string, ranges: readonly TokenRange[], onProgress?: StreamProgress): Promise<StreamStats> {
-    void peer, tableId, ranges, onProgress;
-    throw new Error('StreamService.pull: not built yet');
+  pull(peer: StreamPeer, tableId: string, ranges: readonly TokenRange[], onProgress?: StreamProgress): Promise<StreamStats> {
+    return this.run('pull from', peer, tableId, onProgress, async (session) => {
+      this.localTable(tableId);
+      for (const range of nonWrappingRanges(ranges)) {
+        let after: PullRequest['after'] = null;
+        for (;;) {
+          const request = encodePullRequest({ tableId, range, after, chunkBytesMax: this.chunkBytesMax });
+          const answer = await session.guard(this.options.transport.request(peer.address, 'STREAM_PULL', request, this.chunkTimeoutMs));
+          const { chunk, done } = decodePullResponse(answer);
+          if (chunk.bytes.length > 0) {
+            const partitions = decodeChunk(chunk, tableId, peer.address);
+            checkPulled(partitions, range, after, peer, tableId);
+            // Applied before the next chunk is asked for: one chunk in flight.
+            await this.options.storage.apply(partitions.map((partition) => ({ tableId, partition })));
+            const last = partitions[partitions.length - 1];
+            after = { token: last.token, key: last.key };
+            session.record(partitions.length, chunk.bytes.length);
+          } else if (!done) {
+            throw new Error(`/${peer.address} answered an empty chunk without ending the stream`);
+          }
+          if (done) break;
+          await nextTurn();
+        }
+      }
+    });
   }
 
   /** Sends local partitions of `tableId` in `ranges` to `peer`, which applies them. */
-  push(peer: Endpoint, tableId: string, ranges: readonly TokenRange[], onProgress?: StreamProgress): Promise<StreamStats> {
-    void peer, tableId, ranges, onProgress;
-    throw new Error('StreamService.push: not built yet');
+  push(peer: StreamPeer, tableId: string, ranges: readonly TokenRange[], onProgress?: StreamProgress): Promise<StreamStats> {
+    return this.run('push to', peer, tableId, onProgress, async (session) => {
+      const store = this.localTable(tableId);
+      const builder = new ChunkBuilder(this.chunkBytesMax);
+      const send = async (): Promise<void> => {
+        const partitions = builder.partitions;
+        const chunk = builder.finish();
+        await session.guard(this.throttle.consume(chunk.bytes.length));
+        const request = encodePushRequest({ tableId, chunk });
+        // The answer (empty) comes once the peer has applied the chunk: one chunk in flight.
+        await session.guard(this.options.transport.request(peer.address, 'STREAM_PUSH', request, this.chunkTimeoutMs));
+        session.record(partitions, chunk.bytes.length);
+        await nextTurn();
+      };
+      for (const range of nonWrappingRanges(ranges)) {
+        for await (const piece of this.scanPieces(store, keyRangeOf(range, null))) {
+          if (!builder.fits(piece)) await send();
+          builder.add(piece);
+        }
+      }
+      if (builder.partitions > 0) await send();
+    });
   }
 
   /**
-   * Asks `target` to pull `ranges` of `tableId` from each of `sources` (STREAM_FETCH),
-   * and resolves with what it moved once it is done (removenode: the nodes that gain a
-   * dead node's ranges fetch them from the remaining replicas). `target` may be this node.
+   * Asks `target` to pull `ranges` of `tableId` from each of `sources` in turn
+   * (STREAM_FETCH), and resolves with what it moved once it is done (removenode: the
+   * nodes that gain a dead node's ranges fetch them from the remaining replicas).
+   * `target` may be this node. The first source that fails fails the fetch; pass live
+   * sources only. When `target` is another node its error's stats are unknown (zero).
    */
-  fetchInto(target: Endpoint, sources: readonly Endpoint[], tableId: string, ranges: readonly TokenRange[]): Promise<StreamStats> {
-    void target, sources, tableId, ranges;
-    throw new Error('StreamService.fetchInto: not built yet');
+  fetchInto(target: StreamPeer, sources: readonly StreamPeer[], tableId: string, ranges: readonly TokenRange[]): Promise<StreamStats> {
+    const plainSources = sources.map(({ id, address }) => ({ id, address }));
+    if (target.id === this.options.view.local.id) return this.fetchFromSources(plainSources, tableId, ranges);
+    return this.run('fetch on', target, tableId, undefined, async (session) => {
+      const request = encodeFetchRequest({ tableId, ranges, sources: plainSources });
+      const answer = await session.guard(this.options.transport.request(target.address, 'STREAM_FETCH', request, this.fetchTimeoutMs));
+      const moved = decodeFetchResponse(answer);
+      session.record(moved.partitions, moved.bytes);
+    });
+  }
+
+  /** Runs one stream with `peer`, failing it at once if the peer is or becomes dead. */
+  private async run(
+    action: string,
+    peer: StreamPeer,
+    tableId: string,
+    onProgress: StreamProgress | undefined,
+    body: (session: StreamSession) => Promise<void>,
+  ): Promise<StreamStats> {
+    const session = new StreamSession(peer, onProgress);
+    const what = `stream ${action} /${peer.address} of table ${this.tableName(tableId)}`;
+    if (!this.options.view.isAlive(peer.id)) {
+      throw new StreamError(`${what} cannot start: /${peer.address} is down`, { ...session.stats });
+    }
+    this.sessions.add(session);
+    try {
+      await body(session);
+    } catch (error) {
+      const { partitions, bytes } = session.stats;
+      this.options.logger?.warn({ peer: peer.address, tableId, partitions, bytes, err: error }, `${what} failed`);
+      throw new StreamError(`${what} failed after ${partitions} partitions (${bytes} bytes): ${describe(error)}`, {
+        ...session.stats,
+      });
+    } finally {
+      this.sessions.delete(session);
+    }
+    this.options.logger?.info({ peer: peer.address, tableId, ...session.stats }, `${what} finished`);
+    return { ...session.stats };
+  }
+
+  /** Pulls from each source in turn; the first failure stops it, with the total moved. */
+  private async fetchFromSources(sources: readonly StreamSource[], tableId: string, ranges: readonly TokenRange[]): Promise<StreamStats> {
+    const total: StreamStats = { partitions: 0, bytes: 0 };
+    for (const source of sources) {
+      try {
+        const moved = await this.pull(source, tableId, ranges);
+        total.partitions += moved.partitions;
+        total.bytes += moved.bytes;
+      } catch (error) {
+        const moved = (error as StreamError).stats;
+        throw new StreamError(describe(error), { partitions: total.partitions + moved.partitions, bytes: total.bytes + moved.bytes });
+      }
+    }
+    return total;
+  }
+
+  /** STREAM_PULL: the next chunk of the range after the puller's last partition. */
+  private async answerPull(from: string, payload: Uint8Array): Promise<Uint8Array> {
+    const request = decodePullRequest(payload);
+    const store = this.knownTable(request.tableId, from);
+    const { range, after } = request;
+    if (!(range.start < range.end) || (after !== null && !rangeContains(range, after.token))) {
+      throw new ServerError(`STREAM_PULL from /${from}: range (${range.start}, ${range.end}] must not wrap and hold the resume position`);
+    }
+    const builder = new ChunkBuilder(this.sendChunkBytesMax(request.chunkBytesMax));
+    let done = true;
+    for await (const piece of this.scanPieces(store, keyRangeOf(range, after))) {
+      // The partition that does not fit is read again by the next request.
+      if (!builder.fits(piece)) {
+        done = false;
+        break;
+      }
+      builder.add(piece);
+    }
+    const chunk: StreamChunk = builder.finish();
+    await this.throttle.consume(chunk.bytes.length);
+    return encodePullResponse({ chunk, done });
+  }
+
+  /** STREAM_PUSH: applies the chunk; the empty answer is the ack. */
+  private async answerPush(from: string, payload: Uint8Array): Promise<void> {
+    const { tableId, chunk } = decodePushRequest(payload);
+    this.knownTable(tableId, from);
+    const partitions = decodeChunk(chunk, tableId, from);
+    await this.options.storage.apply(partitions.map((partition) => ({ tableId, partition })));
+  }
+
+  /** STREAM_FETCH: pulls from each source, answers with what moved. */
+  private async answerFetch(payload: Uint8Array): Promise<Uint8Array> {
+    const { tableId, ranges, sources } = decodeFetchRequest(payload);
+    return encodeFetchResponse(await this.fetchFromSources(sources, tableId, ranges));
+  }
+
+  /** Encoded non-empty partitions of `store` in `keys`, with turns for the event loop. */
+  private async *scanPieces(store: TableStore, keys: KeyRange): AsyncGenerator<Uint8Array> {
+    // Every row and every tombstone: nothing is dropped for being expired or shadowed
+    // only on the sender, so the receiver reconciles exactly what the sender holds.
+    const filter: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds: this.options.clock.nowSeconds() };
+    const tableId = store.metadata.id;
+    let sinceTurn = 0;
+    for await (const partition of store.scan(keys, filter)) {
+      if (!isEmptyPartition(partition)) yield encodePartition(tableId, partition);
+      if (++sinceTurn === STREAM_PARTITIONS_PER_TURN_MAX) {
+        sinceTurn = 0;
+        await nextTurn();
+      }
+    }
+  }
+
+  /** What a sender puts in one chunk: the puller's limit, capped so a throttled wait stays short. */
+  private sendChunkBytesMax(requested: number): number {
+    const rate = this.throttle.rateBytesPerSecond;
+    const throttledMax = rate === 0 ? Infinity : Math.max(rate * STREAM_THROTTLED_CHUNK_SECONDS_MAX, STREAM_THROTTLED_CHUNK_BYTES_MIN);
+    return Math.max(1, Math.min(requested, STREAM_CHUNK_BYTES_MAX, throttledMax));
+  }
+
+  private localTable(tableId: string): TableStore {
+    const store = this.options.storage.table(tableId);
+    if (store === undefined) throw new Error(`table ${tableId} is unknown on this node`);
+    return store;
+  }
+
+  private knownTable(tableId: string, from: string): TableStore {
+    const store = this.options.storage.table(tableId);
+    if (store === undefined) throw new ServerError(`cannot stream table ${tableId} with /${from}: the table is unknown on /${this.options.transport.address}`);
+    return store;
+  }
+
+  /** "ks.table (id)" when the table is known here, else the id. */
+  private tableName(tableId: string): string {
+    const metadata = this.options.storage.table(tableId)?.metadata;
+    return metadata === undefined ? tableId : `${metadata.keyspace}.${metadata.name} (${tableId})`;
+  }
+}
+
+/**
+ * A pulled chunk must hold partitions of the requested range, in order, after the
+ * resume position: a sender that broke this would make the pull apply data the caller
+ * did not ask for, or loop forever on the same chunk.
+ */
+function checkPulled(partitions: readonly Partition[], range: TokenRange, after: PullRequest['after'], peer: StreamPeer, tableId: string): void {
+  let previous = after;
+  for (const partition of partitions) {
+    const ordered = previous === null || compareKeys(partition.token, partition.key, previous.token, previous.key) > 0;
+    if (!ordered || !rangeContains(range, partition.token)) {
+      throw new Error(`/${peer.address} sent a partition of table ${tableId} (token ${partition.token}) outside the requested range or out of order`);
+    }
+    previous = partition;
   }
 }

@@ -76,6 +76,22 @@ export interface StorageEngine {
    *  keeps the update objects: callers must not change them afterwards. An unknown
    *  table id rejects the whole mutation before anything is applied. */
   apply(updates: readonly PartitionUpdate[]): Promise<void>;
+  /**
+   * Drops the table's partitions whose token fails `keep` (sibyl cleanup: data of ranges
+   * this node no longer replicates), atomically: a crash leaves the table as before or
+   * as after. Partitions `keep` accepts are never touched, including those written while
+   * it runs; one written meanwhile whose token `keep` rejects may be kept or dropped.
+   */
+  cleanup(tableId: string, keep: (token: bigint) => boolean): Promise<CleanupResult>;
   /** Flushes and releases everything; the engine is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** What a cleanup of one table did. */
+export interface CleanupResult {
+  /** Partitions dropped. */
+  partitionsRemoved: number;
+  /** On-disk bytes of the table's SSTables before and after; 0 for an in-memory engine. */
+  bytesBefore: number;
+  bytesAfter: number;
 }

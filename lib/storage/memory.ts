@@ -26,11 +26,13 @@ import { compareKeys } from '../model/token.js';
 import { firstIndex } from '../model/search.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
-import type { KeyRange, PartitionPosition, ReadFilter, StorageEngine, TableStore } from './engine.js';
+import type { CleanupResult, KeyRange, PartitionPosition, ReadFilter, StorageEngine, TableStore } from './engine.js';
 
 /** Rows a scan hands out before letting the event loop run (async generators resume
  *  in microtasks, which alone would starve timers and I/O during a long scan). */
 const SCAN_ROWS_PER_TURN_MAX = 1024;
+/** Partitions cleanup looks at before letting the event loop run. */
+const CLEANUP_PARTITIONS_PER_TURN_MAX = 1024;
 /** Entries per block of the partition index; a full block splits in two. */
 const INDEX_BLOCK_ENTRIES_MAX = 512;
 
@@ -51,8 +53,9 @@ function idOf(key: Buffer): string {
 
 /**
  * Partition keys sorted by (token, key), as a list of blocks so that inserting a new
- * key moves at most one block's entries rather than the whole table's. Keys are never
- * removed one by one (only truncate and drop remove data), so blocks never shrink.
+ * key moves at most one block's entries rather than the whole table's. Keys are
+ * removed one by one only by cleanup; a block it empties is dropped, and blocks are
+ * otherwise left as small as it makes them (they only matter for insertion cost).
  */
 class PartitionIndex {
   private blocks: IndexEntry[][] = [];
@@ -78,6 +81,19 @@ class PartitionIndex {
     if (block.length > INDEX_BLOCK_ENTRIES_MAX) {
       this.blocks.splice(b + 1, 0, block.splice(block.length >>> 1));
     }
+  }
+
+  /** Removes the entry with `entry`'s (token, key), if there is one. */
+  remove(entry: IndexEntry): void {
+    const isAtOrAfter = (other: IndexEntry): boolean =>
+      compareKeys(other.token, other.key, entry.token, entry.key) >= 0;
+    const b = firstIndex(this.blocks, (block) => isAtOrAfter(block[block.length - 1]));
+    if (b === this.blocks.length) return;
+    const block = this.blocks[b];
+    const i = firstIndex(block, isAtOrAfter);
+    if (block[i].id !== entry.id) return;
+    block.splice(i, 1);
+    if (block.length === 0) this.blocks.splice(b, 1);
   }
 
   /** The first entry where the monotone predicate holds, if any. */
@@ -175,6 +191,27 @@ class MemoryTableStore implements TableStore {
     }
   }
 
+  /** Drops the partitions whose token fails `keep`; returns how many. */
+  async cleanup(keep: (token: bigint) => boolean): Promise<number> {
+    // Walks by position like scan, so writes between turns never invalidate the walk.
+    let removed = 0;
+    let sinceTurn = 0;
+    let entry = this.index.first(() => true);
+    while (entry !== undefined) {
+      const current = entry;
+      if (!keep(current.token)) {
+        if (this.partitions.delete(current.id)) removed++;
+        this.index.remove(current);
+      }
+      entry = this.index.first((e) => compareKeys(e.token, e.key, current.token, current.key) > 0);
+      if (++sinceTurn === CLEANUP_PARTITIONS_PER_TURN_MAX) {
+        sinceTurn = 0;
+        await nextTurn();
+      }
+    }
+    return removed;
+  }
+
   private view(stored: Partition, filter: ReadFilter): Partition {
     const metadata = this.current;
     return filterPartition(metadata.comparator, withoutDroppedColumns(stored, metadata.droppedColumns), filter);
@@ -211,6 +248,14 @@ export class MemoryStorageEngine implements StorageEngine {
   async truncate(tableId: string): Promise<void> {
     this.checkOpen();
     this.stores.get(tableId)?.clear();
+  }
+
+  /** Nothing is on disk, so the byte counts are 0. */
+  async cleanup(tableId: string, keep: (token: bigint) => boolean): Promise<CleanupResult> {
+    this.checkOpen();
+    const store = this.stores.get(tableId);
+    if (store === undefined) throw new InvalidRequest(`Unknown table id ${tableId}`);
+    return { partitionsRemoved: await store.cleanup(keep), bytesBefore: 0, bytesAfter: 0 };
   }
 
   async apply(updates: readonly PartitionUpdate[]): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * Runs one compaction plan: scans its input SSTables in (token, key) order through
  * mergeScans, purges what may be dropped (purge.ts) and streams the rest into new
- * SSTables, split between partitions once one reaches the plan's size.
+ * SSTables, split between partitions once one reaches the plan's size. Cleanup is a
+ * compaction with a partition filter (CompactionTask.keepPartition).
  *
  * It runs on the main thread without freezing it: reads are asynchronous, and every
  * CHECKPOINT_UNITS rows or partitions it pays the throttle for the input it consumed,
@@ -63,6 +64,12 @@ export interface CompactionTask<Output> {
   readonly nowSeconds: number;
   readonly throttle: Throttle;
   onProgress?(progress: CompactionProgress): void;
+  /**
+   * Partitions whose token fails this are left out of the outputs whole, data and
+   * tombstones alike (cleanup: data of ranges this node no longer replicates, which no
+   * read here will ask for again). Absent: every partition is kept.
+   */
+  keepPartition?(token: bigint): boolean;
   /** Deletes an output already finished when the compaction fails later on (its data
    *  is still in the inputs, so keeping it would only waste space). */
   discardOutput?(output: Output): Promise<void>;
@@ -96,6 +103,11 @@ export async function runCompaction<Output>(task: CompactionTask<Output>): Promi
   try {
     const scans = inputs.map((input, index) => meter.counted(index, input.scan(FULL_RANGE)));
     for await (const partition of mergeScans(table, scans)) {
+      if (task.keepPartition !== undefined && !task.keepPartition(partition.token)) {
+        // Its rows are never read: the scans move past them.
+        if (++units % CHECKPOINT_UNITS === 0) await checkpoint();
+        continue;
+      }
       const context = purgeContext(
         task.nowSeconds,
         table.options.gcGraceSeconds,

@@ -28,7 +28,7 @@ import { runCompaction } from '../compaction/task.js';
 import type { CompactionPlan } from '../compaction/plan.js';
 import { strategyFor, type CompactionStrategy } from '../compaction/strategy.js';
 import { Throttle } from '../compaction/throttle.js';
-import type { StorageEngine, TableStore } from '../engine.js';
+import type { CleanupResult, StorageEngine, TableStore } from '../engine.js';
 import type { FileSystem } from '../fs.js';
 import type { Memtable } from '../memtable.js';
 import { decodeMutation, encodeMutation } from '../mutation-codec.js';
@@ -541,14 +541,15 @@ export class LsmStorageEngine implements StorageEngine {
       });
   }
 
-  private async runPlan(state: TableState, plan: CompactionPlan): Promise<void> {
+  /** Runs `plan`; partitions whose token fails `keepPartition` are left out (cleanup). */
+  private async runPlan(state: TableState, plan: CompactionPlan, keepPartition?: (token: bigint) => boolean): Promise<void> {
     if (this.closing) return;
     const epoch = state.epoch;
     const store = state.store;
     const wanted = new Set(plan.inputs.map((c) => c.generation));
     const inputs = store.sstables.filter((s) => wanted.has(s.generation));
     if (inputs.length === 0) return;
-    if (plan.moveOnly === true && inputs.length === 1) {
+    if (plan.moveOnly === true && inputs.length === 1 && keepPartition === undefined) {
       // Leveled promotion of an SSTable that overlaps nothing below: no rewrite needed.
       await inputs[0].setLevel(plan.outputLevel);
       store.replace([], []);
@@ -568,6 +569,7 @@ export class LsmStorageEngine implements StorageEngine {
         }),
       maxPurgeableTimestamp: (key: Buffer, token: bigint) => store.minTimestampOutside(key, token, excluded),
       nowSeconds: this.options.clock.nowSeconds(),
+      keepPartition,
       throttle: this.throttle,
       onProgress: (progress: { bytesRead: number; bytesTotal: number }) => {
         state.compactionProgress = progress;
@@ -593,15 +595,45 @@ export class LsmStorageEngine implements StorageEngine {
 
   /** Major compaction: everything of the table into as few SSTables as its strategy allows. */
   async compactAll(tableId: string): Promise<void> {
+    await this.runMajor(tableId);
+  }
+
+  /**
+   * Cleanup is a major compaction that leaves out the partitions `keep` rejects: the
+   * memtable is flushed first so that everything the table held is in the rewritten
+   * SSTables, and the rewrite has every guarantee of a compaction (throttled, yields,
+   * serialized with the others, inputs deleted only after the outputs and the
+   * compaction record are durable, discarded by a truncation). Writes arriving after
+   * the flush stay in the memtable and are kept whatever their token.
+   */
+  async cleanup(tableId: string, keep: (token: bigint) => boolean): Promise<CleanupResult> {
+    let partitionsRemoved = 0;
+    const counted = (token: bigint): boolean => {
+      if (keep(token)) return true;
+      partitionsRemoved++;
+      return false;
+    };
+    const { bytesBefore, bytesAfter } = await this.runMajor(tableId, counted);
+    return { partitionsRemoved, bytesBefore, bytesAfter };
+  }
+
+  /** Flushes, then runs the strategy's major-compaction plans; returns the SSTables' bytes before and after. */
+  private async runMajor(tableId: string, keepPartition?: (token: bigint) => boolean): Promise<{ bytesBefore: number; bytesAfter: number }> {
     const state = this.tables.get(tableId);
     if (state === undefined) throw new InvalidRequest(`Unknown table id ${tableId}`);
     await this.flush(tableId);
+    const diskBytes = (): number => state.store.sstables.reduce((sum, s) => sum + s.stats.diskBytes, 0);
     // Queued behind background compactions, so the plans see the SSTables as they are then.
     const run = this.compactionChain.then(async () => {
-      for (const plan of state.strategy.all(state.store.sstables)) await this.runPlan(state, plan);
+      const bytesBefore = diskBytes();
+      for (const plan of state.strategy.all(state.store.sstables)) await this.runPlan(state, plan, keepPartition);
+      return { bytesBefore, bytesAfter: diskBytes() };
     });
-    this.compactionChain = run.catch(() => undefined);
-    await run;
+    this.compactionChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   // ---- operations ----
