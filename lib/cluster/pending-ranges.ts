@@ -8,6 +8,15 @@
  * token's natural replicas (current ring) and to its pending replicas: the replicas on
  * the future ring that are not replicas now (Cassandra's pending ranges).
  *
+ * When several endpoints move at once, the movements do not finish together, and the
+ * ring passes through the states in between: with A leaving and B joining, A may be gone
+ * while B still bootstraps, and then the node after A owns A's ranges. So, as Cassandra
+ * computes them, a token's pending replicas are those of every ring the cluster can reach
+ * next, not of the future ring alone: the ring with every leaver gone, and that ring plus
+ * any one joiner (and the future ring itself). Each movement streams for itself (against
+ * the current ring plus or minus its own endpoint), and the writes made meanwhile reach
+ * whoever that stream fills.
+ *
  * Cut at every token of both rings, the token space falls into segments within which
  * neither ring's replica set changes: every token of a segment lies in one range of the
  * current ring and in one range of the future ring. Segment i is (cuts[i-1], cuts[i]],
@@ -22,13 +31,16 @@
  */
 import type { ReplicationStrategy } from '../schema/metadata.js';
 import { replicaPlacement } from './replication.js';
-import type { Endpoint, TokenRange, TokenRing } from './ring.js';
+import { TokenRing, type Endpoint, type TokenRange } from './ring.js';
 
 /** One segment whose replica set differs between the current and the future ring. */
 export interface RangeMovement {
   /** Non-empty (start, end]; wraps around when start >= end, like a ring's first range. */
   readonly range: TokenRange;
-  /** Replicas on the future ring that are not replicas now: they must receive the range. */
+  /**
+   * Replicas on the future ring — or, while several endpoints move, on any ring reachable
+   * first (see the file comment) — that are not replicas now: they must receive the range.
+   */
   readonly gaining: readonly Endpoint[];
   /** Replicas now that are not replicas on the future ring: they hand the range over. */
   readonly losing: readonly Endpoint[];
@@ -59,9 +71,30 @@ function mergedTokens(a: TokenRing, b: TokenRing): bigint[] {
   return cuts;
 }
 
+/**
+ * The rings the cluster may reach from `ring` on the way to `future` (see the file
+ * comment): `future`, and when more than one movement is under way, the ring after any
+ * one of them (each streams against that ring), the ring with every leaver gone, and
+ * that ring plus each joiner (Cassandra's choice). Their tokens are all tokens of `ring`
+ * or `future`, so the segments of the two rings hold within each of them too. From an
+ * empty ring (a cluster starting) nothing holds data yet: `future` alone.
+ */
+function reachableRings(ring: TokenRing, future: TokenRing): readonly TokenRing[] {
+  const joiners = future.endpoints.filter((endpoint) => ring.endpoint(endpoint.id) === undefined);
+  const leavers = ring.endpoints.filter((endpoint) => future.endpoint(endpoint.id) === undefined);
+  if (ring.size === 0 || joiners.length + leavers.length <= 1) return [future];
+  const staying = future.endpoints.filter((endpoint) => ring.endpoint(endpoint.id) !== undefined);
+  const rings = [future, new TokenRing(staying)];
+  for (const joiner of joiners) rings.push(new TokenRing([...ring.endpoints, joiner]), new TokenRing([...staying, joiner]));
+  for (const leaver of leavers) rings.push(new TokenRing(ring.endpoints.filter((endpoint) => endpoint.id !== leaver.id)));
+  return rings;
+}
+
 class RingTransition {
   /** Segment ends: every token of both rings, ascending. */
   private readonly cuts: readonly bigint[];
+  /** Where the ring may go next: the replicas of any of them that are not replicas now are pending. */
+  private readonly reachable: readonly TokenRing[];
   /** Pending replicas per segment, per replication setting; filled on first use. */
   private readonly pendingByReplication = new WeakMap<ReplicationStrategy, (readonly Endpoint[] | undefined)[]>();
 
@@ -70,6 +103,7 @@ class RingTransition {
     private readonly future: TokenRing,
   ) {
     this.cuts = mergedTokens(ring, future);
+    this.reachable = reachableRings(ring, future);
   }
 
   get segments(): number {
@@ -111,7 +145,14 @@ class RingTransition {
     }
     let pending = slots[segment];
     if (pending === undefined) {
-      pending = without(this.futureAt(replication, segment), this.currentAt(replication, segment));
+      const current = this.currentAt(replication, segment);
+      const gained = new Map<string, Endpoint>();
+      for (const reachable of this.reachable) {
+        for (const endpoint of without(replicaPlacement(reachable, replication).replicasFor(this.cuts[segment]), current)) {
+          if (!gained.has(endpoint.id)) gained.set(endpoint.id, endpoint);
+        }
+      }
+      pending = gained.size === 0 ? NO_ENDPOINTS : Object.freeze([...gained.values()]);
       slots[segment] = pending;
     }
     return pending;
@@ -129,8 +170,9 @@ function transitionOf(ring: TokenRing, future: TokenRing): RingTransition {
 }
 
 /**
- * The replicas of `token` on `future` that are not replicas on `ring`: where a write
- * must also go while the movement is under way. Empty when nothing moves (future null).
+ * The replicas of `token` on `future` (and, while several endpoints move, on every ring
+ * reachable first) that are not replicas on `ring`: where a write must also go while the
+ * movements are under way. Empty when nothing moves (future null).
  */
 export function pendingReplicas(
   ring: TokenRing,
@@ -155,9 +197,8 @@ export function rangeMovements(ring: TokenRing, future: TokenRing, replication: 
   const movements: RangeMovement[] = [];
   for (let segment = 0; segment < transition.segments; segment++) {
     const current = transition.currentAt(replication, segment);
-    const next = transition.futureAt(replication, segment);
-    const gaining = without(next, current);
-    const losing = without(current, next);
+    const gaining = transition.pendingAt(replication, segment);
+    const losing = without(current, transition.futureAt(replication, segment));
     if (gaining.length === 0 && losing.length === 0) continue;
     movements.push({ range: transition.segmentRange(segment), gaining, losing, current });
   }

@@ -28,7 +28,7 @@ import { ServerError } from '../errors.js';
 import type { Clock } from '../model/clock.js';
 import { ALL_ROWS } from '../model/clustering.js';
 import { isEmptyPartition } from '../model/merge.js';
-import type { Partition } from '../model/partition.js';
+import { emptyPartition, type Partition } from '../model/partition.js';
 import { compareKeys, MAX_TOKEN, MIN_TOKEN } from '../model/token.js';
 import type { NetLogger, Transport } from '../net/transport.js';
 import { SYSTEM_THROTTLE_CLOCK, Throttle, type ThrottleClock } from '../storage/compaction/throttle.js';
@@ -234,7 +234,7 @@ export class StreamService {
             const partitions = decodeChunk(chunk, tableId, peer.address);
             checkPulled(partitions, range, after, peer, tableId);
             // Applied before the next chunk is asked for: one chunk in flight.
-            await this.options.storage.apply(partitions.map((partition) => ({ tableId, partition })));
+            await this.applyReceived(tableId, chunk, partitions);
             const last = partitions[partitions.length - 1];
             after = { token: last.token, key: last.key };
             session.record(partitions.length, chunk.bytes.length);
@@ -364,7 +364,29 @@ export class StreamService {
     const { tableId, chunk } = decodePushRequest(payload);
     this.knownTable(tableId, from);
     const partitions = decodeChunk(chunk, tableId, from);
-    await this.options.storage.apply(partitions.map((partition) => ({ tableId, partition })));
+    await this.applyReceived(tableId, chunk, partitions);
+  }
+
+  /**
+   * Applies a received chunk. One that is larger than this node's chunk limit holds a
+   * single partition bigger than that (it travels alone): it is applied in pieces of
+   * rows of about the limit each, since the write path refuses a mutation larger than
+   * half a commit-log segment, and a wide partition — grown by many small writes — may
+   * well be. Pieces reconcile like any writes, so applying them one by one leaves the
+   * partition as one apply would (only not atomically, which a stream does not need).
+   */
+  private async applyReceived(tableId: string, chunk: StreamChunk, partitions: readonly Partition[]): Promise<void> {
+    const { storage } = this.options;
+    if (chunk.bytes.length <= this.chunkBytesMax) {
+      await storage.apply(partitions.map((partition) => ({ tableId, partition })));
+      return;
+    }
+    for (const partition of partitions) {
+      for (const piece of partitionPieces(tableId, partition, this.chunkBytesMax)) {
+        await storage.apply([{ tableId, partition: piece }]);
+        await nextTurn();
+      }
+    }
   }
 
   /** STREAM_FETCH: pulls from each source, answers with what moved. */
@@ -413,6 +435,29 @@ export class StreamService {
     const metadata = this.options.storage.table(tableId)?.metadata;
     return metadata === undefined ? tableId : `${metadata.keyspace}.${metadata.name} (${tableId})`;
   }
+}
+
+/**
+ * `partition` cut into partitions of consecutive rows whose encoded size is about
+ * `bytesMax` at most (a single row larger than that goes alone). The first piece also
+ * carries what covers the whole partition: its deletion, static row and range tombstones.
+ */
+function* partitionPieces(tableId: string, partition: Partition, bytesMax: number): Generator<Partition> {
+  const { key, token } = partition;
+  let piece: Partition = { ...partition, rows: [] };
+  let bytes = encodePartition(tableId, piece).length;
+  for (const row of partition.rows) {
+    // Measured alone, with the key and framing: the sum over-counts, which is the safe side.
+    const rowBytes = encodePartition(tableId, { ...emptyPartition(key, token), rows: [row] }).length;
+    if (piece.rows.length > 0 && bytes + rowBytes > bytesMax) {
+      yield piece;
+      piece = emptyPartition(key, token);
+      bytes = 0;
+    }
+    piece.rows.push(row);
+    bytes += rowBytes;
+  }
+  yield piece;
 }
 
 /**
