@@ -59,6 +59,12 @@ export interface NodeConfig {
    * it (Cassandra's ring delay, 30 s there; gossip converges in a few seconds here).
    */
   readonly ringDelayMs: number;
+  /**
+   * A new node streams the data of the ranges it takes from the current replicas before
+   * it serves them (Cassandra's auto_bootstrap). Off: it joins at once, empty, and the
+   * operator repairs it.
+   */
+  readonly autoBootstrap: boolean;
   /** Replay skips corrupt commit-log records (and says how many) instead of refusing to start. */
   readonly commitlogReplaySkipCorrupt: boolean;
   /** Decompressed SSTable chunks cached for reads. */
@@ -105,6 +111,7 @@ const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   // Cassandra's default stream_throughput_outbound is 24MiB/s.
   streamThroughputOutboundBytesPerSecond: 24 * MiB,
   ringDelayMs: 5_000,
+  autoBootstrap: true,
   commitlogReplaySkipCorrupt: false,
   fileCacheSizeBytes: 256 * MiB,
   maxHintWindowMs: 3 * 3_600_000,
@@ -396,6 +403,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   hinted_handoff_throttle: key('hintedHandoffThrottleBytesPerSecond', rate),
   stream_throughput_outbound: key('streamThroughputOutboundBytesPerSecond', rate),
   ring_delay: key('ringDelayMs', duration(0)),
+  auto_bootstrap: key('autoBootstrap', boolean()),
   commitlog_replay_skip_corrupt: key('commitlogReplaySkipCorrupt', boolean()),
   max_hint_window: key('maxHintWindowMs', duration(0)),
   read_request_timeout: key('readRequestTimeoutMs', timeout),

@@ -7,27 +7,39 @@
  */
 import type {
   AdminService,
+  CleanupEntry,
   ClusterAdminService,
   ClusterStatus,
   EndpointStatusCode,
   EndpointStatusEntry,
   GossipEndpointInfo,
   KeyEndpoints,
+  MovementSummary,
   NodeInfo,
   PendingHintsEntry,
+  RepairAdminService,
+  RepairOptions,
+  RepairProgress,
+  RepairRecord,
+  RingChangeAdminService,
   RingEntry,
   TableStatsEntry,
+  TokenRangeDescription,
 } from './api/admin-service.js';
-import type { EndpointStateView } from './cluster/endpoint-state.js';
+import { Status, type EndpointStateView } from './cluster/endpoint-state.js';
 import type { Membership } from './cluster/membership.js';
+import { pendingReplicas } from './cluster/pending-ranges.js';
 import { replicaPlacement } from './cluster/replication.js';
 import { type Endpoint, TokenRing } from './cluster/ring.js';
 import type { PendingHints } from './coordinator/hints.js';
-import { InvalidRequest } from './errors.js';
+import { InvalidRequest, ServerError } from './errors.js';
 import { compositeKey, murmur3Token } from './model/token.js';
 import type { SchemaManager } from './schema/manager.js';
+import { SYSTEM_KEYSPACES } from './schema/schema.js';
 import type { ColumnMetadata, ReplicationStrategy, TableMetadata } from './schema/metadata.js';
 import type { Literal } from './schema/type.js';
+import type { RangeMovements } from './repair/range-movements.js';
+import type { RepairService } from './repair/repair-service.js';
 import type { LsmStorageEngine } from './storage/lsm/engine.js';
 import type { SystemStore } from './system/system-store.js';
 
@@ -57,6 +69,10 @@ export interface NodeAdminDeps {
   rack?: string;
   /** The hints this node holds (HintService); without it there are none. */
   hints?: { pending(): readonly PendingHints[] };
+  /** Bootstrap, decommission, removenode, describering; without it those operations fail. */
+  movements?: Pick<RangeMovements, 'decommission' | 'removeNode' | 'describeRing'>;
+  /** Anti-entropy repair sessions; without it repair operations fail. */
+  repairs?: Pick<RepairService, 'start' | 'progress' | 'history'>;
 }
 
 /** One endpoint as the cluster views need it: ring identity plus what status shows. */
@@ -66,7 +82,18 @@ interface EndpointFacts extends Endpoint {
   readonly httpAddress: string | null;
 }
 
-export class NodeAdmin implements AdminService, ClusterAdminService {
+/**
+ * Whether `endpointId` holds a replica of a token in `ring` under `replication`: one
+ * binary search per token (cleanup asks it of every partition), against the ends of
+ * the ring ranges it replicates.
+ */
+function replicatedBy(ring: TokenRing, replication: ReplicationStrategy, endpointId: string): (token: bigint) => boolean {
+  if (ring.size === 0) return () => false;
+  const ends = new Set(replicaPlacement(ring, replication).rangesReplicatedBy(endpointId).map((range) => range.end));
+  return (token) => ends.has(ring.tokenAt(ring.indexOf(token)));
+}
+
+export class NodeAdmin implements AdminService, ClusterAdminService, RingChangeAdminService, RepairAdminService {
   constructor(private readonly deps: NodeAdminDeps) {}
 
   /** The tables a nodetool-style scope names: all, one keyspace's, or some of one keyspace's. */
@@ -89,6 +116,36 @@ export class NodeAdmin implements AdminService, ClusterAdminService {
 
   async compact(keyspace?: string, tables?: string[]): Promise<void> {
     for (const table of this.resolve(keyspace, tables)) await this.deps.engine.compactAll(table.id);
+  }
+
+  /**
+   * nodetool cleanup: keeps, per table, the partitions of ranges this node replicates
+   * under its keyspace's replication — in the current ring and, while ranges move, the
+   * ranges it is a pending replica of (it receives their writes, and will own them once
+   * some movement completes). Refused while this node itself joins or leaves: its
+   * ranges are what is moving.
+   */
+  async cleanup(keyspace?: string, tables?: string[]): Promise<CleanupEntry[]> {
+    const { membership, engine, system } = this.deps;
+    // System keyspaces are node-local (every node holds all of them): nothing to clean.
+    if (keyspace !== undefined && SYSTEM_KEYSPACES.has(keyspace)) return [];
+    const localId = system.hostId();
+    const status = membership?.statusOf(localId) ?? Status.NORMAL;
+    if (status !== Status.NORMAL) throw new InvalidRequest(`Cannot clean up while this node is ${status}: wait until its ranges have moved`);
+    const ring = membership?.ring() ?? this.cluster().ring;
+    const future = membership?.futureRing() ?? null;
+    if (ring.size === 0) throw new InvalidRequest('Cannot clean up: the ring has no tokens yet');
+    const schema = this.deps.schema.current;
+    const entries: CleanupEntry[] = [];
+    for (const table of this.resolve(keyspace, tables)) {
+      if (SYSTEM_KEYSPACES.has(table.keyspace)) continue;
+      const replication = schema.keyspace(table.keyspace)!.replication;
+      const replicated = replicatedBy(ring, replication, localId);
+      const pending = (token: bigint) => pendingReplicas(ring, future, replication, token).some((endpoint) => endpoint.id === localId);
+      const result = await engine.cleanup(table.id, (token) => replicated(token) || (future !== null && pending(token)));
+      entries.push({ keyspace: table.keyspace, table: table.name, ...result });
+    }
+    return entries;
   }
 
   drain(): Promise<void> {
@@ -228,7 +285,8 @@ export class NodeAdmin implements AdminService, ClusterAdminService {
         address: description.address,
         dc: description.dc,
         rack: description.rack,
-        tokens: ring.endpoint(description.id)?.tokens ?? [],
+        // A joining node's tokens are not in the ring yet, but status lists them.
+        tokens: membership.endpointOf(description.id)?.tokens ?? [],
         status: description.status,
         // This node's load is known now; the others' are as last gossiped.
         load: description.address === localAddress ? engine.diskBytes() : description.load,
@@ -296,6 +354,44 @@ export class NodeAdmin implements AdminService, ClusterAdminService {
       hints: count,
       bytes,
     }));
+  }
+
+  async decommission(): Promise<MovementSummary> {
+    return this.ringChanges().decommission();
+  }
+
+  async removeNode(hostId: string): Promise<MovementSummary> {
+    return this.ringChanges().removeNode(hostId);
+  }
+
+  async describeRing(keyspace: string): Promise<TokenRangeDescription[]> {
+    return this.ringChanges().describeRing(keyspace);
+  }
+
+  private ringChanges(): NonNullable<NodeAdminDeps['movements']> {
+    const { movements } = this.deps;
+    if (movements === undefined) throw new ServerError('This node does not take part in ring changes');
+    return movements;
+  }
+
+  async startRepair(options: RepairOptions): Promise<{ id: string }> {
+    return { id: this.repairService().start(options) };
+  }
+
+  async repairProgress(id: string): Promise<RepairProgress> {
+    const progress = this.repairService().progress(id);
+    if (progress === undefined) throw new InvalidRequest(`Unknown repair ${id}: not started on this node since it started, or long finished`);
+    return progress;
+  }
+
+  repairHistory(keyspace?: string, tables?: string[]): Promise<RepairRecord[]> {
+    return this.repairService().history(keyspace, tables);
+  }
+
+  private repairService(): NonNullable<NodeAdminDeps['repairs']> {
+    const { repairs } = this.deps;
+    if (repairs === undefined) throw new ServerError('This node does not run repairs');
+    return repairs;
   }
 
   async info(): Promise<NodeInfo> {

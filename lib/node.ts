@@ -12,13 +12,21 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type {
   AdminService,
   ClusterAdminService,
+  CleanupEntry,
   ClusterStatus,
   GossipEndpointInfo,
   KeyEndpoints,
+  MovementSummary,
   NodeInfo,
   PendingHintsEntry,
+  RepairAdminService,
+  RepairOptions,
+  RepairProgress,
+  RepairRecord,
+  RingChangeAdminService,
   RingEntry,
   TableStatsEntry,
+  TokenRangeDescription,
 } from './api/admin-service.js';
 import type { HealthStatus } from './api/health.js';
 import { createHttpServer, type HttpLoggerOptions } from './api/server.js';
@@ -35,6 +43,7 @@ import { HintService, registerHintReceiver } from './coordinator/hints.js';
 import { ReplicaService } from './coordinator/replica-verbs.js';
 import { TcpTransport } from './net/tcp.js';
 import { CqlExecutor } from './cql/executor.js';
+import { bootstrapNeeded, deferredBootstrapHooks, RangeMovements, refuseDecommissionedStart } from './repair/range-movements.js';
 import { RepairService } from './repair/repair-service.js';
 import { StreamService } from './repair/streaming.js';
 import { NodeAdmin } from './node-admin.js';
@@ -83,6 +92,16 @@ export function awaitingSchemaAgreement(service: CqlService, sync: Pick<SchemaSy
   };
 }
 
+/** `service` refusing every request once the node has left the ring by decommission. */
+export function refusingOnceDecommissioned(service: CqlService, movements: Pick<RangeMovements, 'decommissioned'>): CqlService {
+  return {
+    execute: (request) =>
+      movements.decommissioned
+        ? Promise.reject(new Overloaded('This node was decommissioned and serves no requests; use a node of the ring'))
+        : service.execute(request),
+  };
+}
+
 /** How often a node gossips its LOAD (bytes on disk); Cassandra broadcasts it every minute. */
 const LOAD_BROADCAST_INTERVAL_MS = 60_000;
 /** How often the gossiped schema versions are compared with the local one. */
@@ -114,6 +133,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
   try {
     const system = await SystemStore.open(join(config.dataDir, 'system'), { clusterName: config.clusterName });
     closers.push(() => system.close());
+    refuseDecommissionedStart(system, config.dataDir);
     const schema = await SchemaManager.open(system.schemaStore());
     const tables = [...schema.current.keyspaces.values()].flatMap((ks) => [...ks.tables.values()]);
     const storage = await LsmStorageEngine.open(
@@ -147,6 +167,9 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
     // names the configured address, and gossip must know it as the bound one.
     const seeds = config.seeds.map((seed) => (seed === configuredAddress ? transport.address : seed));
     const storedTokens = system.getTokens();
+    // Built below over gossip's membership; the bootstrap hooks run only once gossip has
+    // heard from a seed, after gossip.start(), by when it exists.
+    let movements: RangeMovements | undefined;
     const gossip = new GossipService({
       transport,
       clock,
@@ -161,6 +184,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       numTokens: config.numTokens,
       initialTokens: storedTokens.length > 0 ? storedTokens : null,
       persistTokens: (tokens) => system.setTokens(tokens),
+      bootstrap: deferredBootstrapHooks(bootstrapNeeded(system, config.autoBootstrap), () => movements!),
       clusterName: config.clusterName,
       failureDetector: new FailureDetector({ phiConvictThreshold: config.phiConvictThreshold }),
       logger,
@@ -194,10 +218,33 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       logger,
     });
     streams.register();
-    const repairs = new RepairService({ view: membership, transport, storage, schema, system, streams, clock, logger });
+    const repairs = new RepairService({
+      view: membership,
+      transport,
+      storage,
+      schema,
+      system,
+      streams,
+      clock,
+      partitionsEstimate: (tableId) => storage.stats(tableId).partitionsEstimate,
+      logger,
+    });
     repairs.register();
+    const ringChanges = new RangeMovements({
+      membership,
+      gossip,
+      schema,
+      system,
+      streams,
+      schemaSync,
+      ringDelayMs: config.ringDelayMs,
+      autoBootstrap: config.autoBootstrap,
+      logger,
+    });
+    movements = ringChanges;
     // A lone first node is ready at once; a joining one within GossipService's bounded boot rounds.
     await gossip.ready;
+    await ringChanges.joined();
 
     const hints = new HintService({
       store: system,
@@ -209,6 +256,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       maxHintWindowMs: config.maxHintWindowMs,
       throttleBytesPerSecond: config.hintedHandoffThrottleBytesPerSecond,
       deliveryTimeoutMs: config.writeRequestTimeoutMs,
+      gcGraceSecondsOf: (tableId) => schema.current.tableById(tableId)?.options.gcGraceSeconds,
     });
     // Before the proxy serves writes: it counts the hints a previous run left.
     hints.start();
@@ -240,9 +288,11 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       dc: config.dc,
       rack: config.rack,
       hints,
+      movements: ringChanges,
+      repairs,
     });
     return {
-      service: awaitingSchemaAgreement(executor, schemaSync),
+      service: refusingOnceDecommissioned(awaitingSchemaAgreement(executor, schemaSync), ringChanges),
       admin,
       listening: (address: string) => {
         httpAddress = address;
@@ -372,9 +422,30 @@ export class SibylNode implements CqlService, AdminService {
   hints(): Promise<PendingHintsEntry[]> {
     return this.optionalAdmin('hints')();
   }
+  decommission(): Promise<MovementSummary> {
+    return this.optionalAdmin('decommission')();
+  }
+  removeNode(hostId: string): Promise<MovementSummary> {
+    return this.optionalAdmin('removeNode')(hostId);
+  }
+  describeRing(keyspace: string): Promise<TokenRangeDescription[]> {
+    return this.optionalAdmin('describeRing')(keyspace);
+  }
+  startRepair(options: RepairOptions): Promise<{ id: string }> {
+    return this.optionalAdmin('startRepair')(options);
+  }
+  repairProgress(id: string): Promise<RepairProgress> {
+    return this.optionalAdmin('repairProgress')(id);
+  }
+  repairHistory(keyspace?: string, tables?: string[]): Promise<RepairRecord[]> {
+    return this.optionalAdmin('repairHistory')(keyspace, tables);
+  }
+  cleanup(keyspace?: string, tables?: string[]): Promise<CleanupEntry[]> {
+    return this.optionalAdmin('cleanup')(keyspace, tables);
+  }
 
   /** An operation the CQL service factory's AdminService may lack. */
-  private optionalAdmin<K extends keyof ClusterAdminService | 'hints'>(name: K): NonNullable<AdminService[K]> {
+  private optionalAdmin<K extends keyof ClusterAdminService | keyof RingChangeAdminService | keyof RepairAdminService | 'hints' | 'cleanup'>(name: K): NonNullable<AdminService[K]> {
     const admin = this.adminService();
     const method = admin[name];
     if (method === undefined) throw new ServerError(`This node does not offer ${name}`);

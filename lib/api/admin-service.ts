@@ -7,6 +7,13 @@
  * that the keyspace and tables exist and throws InvalidRequest otherwise, with
  * Cassandra's words: "Keyspace 'x' does not exist", "unconfigured table t".
  */
+import type { MovementSummary, TokenRangeDescription } from '../repair/range-movements.js';
+import type { RepairOptions, RepairProgress } from '../repair/repair-service.js';
+import type { RepairRecord } from '../system/system-store.js';
+
+export type { MovementSummary, TokenRangeDescription } from '../repair/range-movements.js';
+export type { RepairOptions, RepairProgress, RepairState } from '../repair/repair-service.js';
+export type { RepairRecord } from '../system/system-store.js';
 
 export interface LatencySummary {
   /** Operations measured since the node started. */
@@ -150,7 +157,41 @@ export interface ClusterAdminService {
   endpoints(keyspace: string, table: string, key: string): Promise<KeyEndpoints>;
 }
 
-export interface AdminService extends Partial<ClusterAdminService> {
+/**
+ * Ring changes that move data (nodetool decommission, removenode) and describering.
+ * Optional in AdminService like the cluster views; their routes are served only when present.
+ */
+export interface RingChangeAdminService {
+  /**
+   * Streams this node's ranges to the nodes that take them over, then leaves the ring.
+   * InvalidRequest when the node is not NORMAL or the rest cannot hold a keyspace's RF.
+   * Failed ranges are listed in `errors`: the node then stays LEAVING (run it again).
+   */
+  decommission(): Promise<MovementSummary>;
+  /**
+   * Re-replicates a dead node's ranges from the remaining replicas, then removes it.
+   * InvalidRequest for this node, an unknown host id or a live node. Failed ranges are
+   * listed in `errors`: the node is then not removed (run it again).
+   */
+  removeNode(hostId: string): Promise<MovementSummary>;
+  /** Every range of the ring with the keyspace's replicas; InvalidRequest for an unknown keyspace. */
+  describeRing(keyspace: string): Promise<TokenRangeDescription[]>;
+}
+
+/**
+ * Anti-entropy repair (nodetool repair, repair_admin). Optional in AdminService like the
+ * cluster views; the routes are served only when present.
+ */
+export interface RepairAdminService {
+  /** Starts a repair in the background; InvalidRequest for an unknown or system keyspace or unknown table. */
+  startRepair(options: RepairOptions): Promise<{ id: string }>;
+  /** A repair started since the node started; InvalidRequest for an unknown id. */
+  repairProgress(id: string): Promise<RepairProgress>;
+  /** Recorded repairs, oldest first; scoped like startRepair (no keyspace: every non-system one). */
+  repairHistory(keyspace?: string, tables?: string[]): Promise<RepairRecord[]>;
+}
+
+export interface AdminService extends Partial<ClusterAdminService>, Partial<RingChangeAdminService>, Partial<RepairAdminService> {
   /** Writes memtables to SSTables. */
   flush(keyspace?: string, tables?: string[]): Promise<void>;
   /** Major compaction: each table's SSTables into one (per level, for leveled). */
@@ -161,4 +202,20 @@ export interface AdminService extends Partial<ClusterAdminService> {
   info(): Promise<NodeInfo>;
   /** Pending hints per target replica (those with any), by host id; the route is served only when present. */
   hints?(): Promise<PendingHintsEntry[]>;
+  /**
+   * Drops the partitions of ranges this node no longer replicates (nodetool cleanup),
+   * from every user table in scope (system keyspaces are node-local and skipped);
+   * InvalidRequest while this node is joining or leaving. The route is served only when present.
+   */
+  cleanup?(keyspace?: string, tables?: string[]): Promise<CleanupEntry[]>;
+}
+
+/** What `sibyl cleanup` did to one table. */
+export interface CleanupEntry {
+  keyspace: string;
+  table: string;
+  partitionsRemoved: number;
+  /** Bytes of the table's SSTables before and after. */
+  bytesBefore: number;
+  bytesAfter: number;
 }

@@ -3,6 +3,7 @@
  *
  *   POST /v1/admin/flush    { keyspace?, tables? }  memtables → SSTables
  *   POST /v1/admin/compact  { keyspace?, tables? }  major compaction
+ *   POST /v1/admin/cleanup  { keyspace?, tables? }  drop data of ranges this node no longer replicates: {tables: CleanupEntry[]}
  *   POST /v1/admin/drain    {}                      flush all, stop accepting writes
  *   GET  /v1/admin/tablestats?keyspace=ks&table=t1&table=t2
  *   GET  /v1/admin/info
@@ -11,9 +12,18 @@
  *   GET  /v1/admin/gossipinfo               each endpoint's application states
  *   GET  /v1/admin/endpoints?keyspace=ks&table=t&key=k   replicas of a partition key
  *   GET  /v1/admin/hints                    hints held for each replica
+ *   POST /v1/admin/repair {keyspace?, tables?, primaryRangeOnly?}   start a repair: {id}
+ *   GET  /v1/admin/repair/:id               a repair's progress (RepairProgress)
+ *   GET  /v1/admin/repair-history?keyspace=ks&table=t   recorded repairs, oldest first
+ *   POST /v1/admin/decommission {}          stream this node's ranges away and leave the ring
+ *   POST /v1/admin/removenode {hostId}      re-replicate a dead node's ranges and remove it
+ *   GET  /v1/admin/describering/:keyspace   every range with the keyspace's replicas
  *
  * status, ring, gossipinfo and endpoints are served only when the AdminService has the
- * cluster views; hints only when it has hints.
+ * cluster views; hints only when it has hints; the repair routes only when it has repair; decommission, removenode and describering
+ * only when it has the ring changes. decommission and removenode answer when the data
+ * has moved (a MovementSummary; ranges that failed are in its `errors`), which takes as
+ * long as the streams do.
  *
  * The POSTs answer `{ "ok": true }` once the work is done. Request shapes are checked
  * here (JSON schema; `tables` needs `keyspace`); whether the keyspace and tables exist
@@ -22,7 +32,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { ProtocolError } from '../errors.js';
-import type { AdminService, ClusterAdminService } from './admin-service.js';
+import type { AdminService, ClusterAdminService, RepairAdminService, RingChangeAdminService } from './admin-service.js';
 
 export interface AdminRouteOptions {
   admin: AdminService;
@@ -269,11 +279,191 @@ const HINTS_RESULT_SCHEMA = {
   },
 } as const;
 
+const MOVEMENT_SUMMARY_SCHEMA = {
+  type: 'object',
+  required: ['tables', 'errors'],
+  properties: {
+    tables: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['keyspace', 'table', 'ranges', 'partitions', 'bytes'],
+        properties: {
+          keyspace: { type: 'string' },
+          table: { type: 'string' },
+          ranges: { type: 'integer', description: 'Token ranges streamed' },
+          partitions: { type: 'integer' },
+          bytes: { type: 'integer', description: 'Encoded bytes streamed' },
+        },
+      },
+    },
+    errors: { type: 'array', items: { type: 'string' }, description: 'Ranges that could not be moved, and why' },
+  },
+} as const;
+
+const REMOVENODE_BODY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hostId'],
+  properties: { hostId: { ...NAME, description: 'Host ID of the dead node (sibyl status)' } },
+} as const;
+
+const DESCRIBERING_PARAMS_SCHEMA = { type: 'object', required: ['keyspace'], properties: { keyspace: NAME } } as const;
+
+const DESCRIBERING_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['keyspace', 'ranges'],
+  properties: {
+    keyspace: { type: 'string' },
+    ranges: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['startToken', 'endToken', 'endpoints', 'rpcEndpoints', 'endpointDetails', 'pendingEndpoints'],
+        properties: {
+          startToken: { type: 'string', description: 'The range is (startToken, endToken]' },
+          endToken: { type: 'string' },
+          endpoints: { type: 'array', items: { type: 'string' }, description: 'Internode addresses of the replicas, primary first' },
+          rpcEndpoints: { type: 'array', items: NULLABLE_STRING, description: 'Their HTTP addresses' },
+          endpointDetails: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['host', 'datacenter', 'rack'],
+              properties: { host: { type: 'string' }, datacenter: { type: 'string' }, rack: { type: 'string' } },
+            },
+          },
+          pendingEndpoints: { type: 'array', items: { type: 'string' }, description: 'Nodes taking the range over (joining, or replacing a leaving one)' },
+        },
+      },
+    },
+  },
+} as const;
+
+/** The service's ring changes, when it has all of them. */
+function ringChanges(admin: AdminService): RingChangeAdminService | null {
+  const { decommission, removeNode, describeRing } = admin;
+  if (decommission === undefined || removeNode === undefined || describeRing === undefined) return null;
+  return admin as RingChangeAdminService;
+}
+
 /** The service's cluster views, when it has all of them. */
 function clusterViews(admin: AdminService): ClusterAdminService | null {
   const { clusterStatus, ring, gossipInfo, endpoints } = admin;
   if (clusterStatus === undefined || ring === undefined || gossipInfo === undefined || endpoints === undefined) return null;
   return admin as ClusterAdminService;
+}
+
+const REPAIR_BODY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    keyspace: { ...NAME, description: 'Keyspace to repair; every non-system keyspace when omitted' },
+    tables: { type: 'array', items: NAME, description: 'Tables of the keyspace; all its tables when omitted' },
+    primaryRangeOnly: { type: 'boolean', description: "Only this node's primary ranges (--pr)" },
+  },
+} as const;
+
+const REPAIR_STARTED_SCHEMA = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
+
+const REPAIR_ID_PARAMS_SCHEMA = { type: 'object', required: ['id'], properties: { id: NAME } } as const;
+
+/** Every field of RepairProgress: the serializer leaves out fields not listed. */
+const REPAIR_PROGRESS_SCHEMA = {
+  type: 'object',
+  required: [
+    'id',
+    'state',
+    'keyspaces',
+    'primaryRangeOnly',
+    'rangesTotal',
+    'rangesDone',
+    'rangesFailed',
+    'rangesDiffering',
+    'partitionsStreamed',
+    'bytesStreamed',
+    'startedAtMs',
+    'finishedAtMs',
+    'bytesPerSecond',
+    'etaMs',
+    'errors',
+  ],
+  properties: {
+    id: { type: 'string' },
+    state: { type: 'string', enum: ['running', 'succeeded', 'failed'] },
+    keyspaces: { type: 'array', items: { type: 'string' } },
+    primaryRangeOnly: { type: 'boolean' },
+    rangesTotal: { type: 'integer', description: '(table, token range) pairs to repair' },
+    rangesDone: { type: 'integer' },
+    rangesFailed: { type: 'integer' },
+    rangesDiffering: { type: 'integer', description: 'Ranges where some replica differed' },
+    partitionsStreamed: { type: 'integer' },
+    bytesStreamed: { type: 'integer' },
+    startedAtMs: { type: 'integer' },
+    finishedAtMs: NULLABLE_INTEGER,
+    bytesPerSecond: { type: 'number' },
+    etaMs: { ...NULLABLE_INTEGER, description: 'Estimated time left; null before the first range is done' },
+    errors: { type: 'array', items: { type: 'string' }, description: 'Why ranges failed, one line each' },
+  },
+} as const;
+
+const REPAIR_HISTORY_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['repairs'],
+  properties: {
+    repairs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'keyspace', 'table', 'ranges', 'startedAtMs', 'finishedAtMs', 'succeeded'],
+        properties: {
+          id: { type: 'string' },
+          keyspace: { type: 'string' },
+          table: { type: 'string' },
+          ranges: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['start', 'end'],
+              properties: { start: { type: 'string' }, end: { type: 'string' } },
+              description: 'Token range (start exclusive, end inclusive) in decimal',
+            },
+          },
+          startedAtMs: { type: 'integer' },
+          finishedAtMs: { type: 'integer' },
+          succeeded: { type: 'boolean' },
+        },
+      },
+    },
+  },
+} as const;
+
+const CLEANUP_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['tables'],
+  properties: {
+    tables: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['keyspace', 'table', 'partitionsRemoved', 'bytesBefore', 'bytesAfter'],
+        properties: {
+          keyspace: { type: 'string' },
+          table: { type: 'string' },
+          partitionsRemoved: { type: 'integer' },
+          bytesBefore: { type: 'integer', description: "Bytes of the table's SSTables before" },
+          bytesAfter: { type: 'integer', description: "Bytes of the table's SSTables after" },
+        },
+      },
+    },
+  },
+} as const;
+
+/** The service's repair operations, when it has them. */
+function repairOperations(admin: AdminService): RepairAdminService | null {
+  const { startRepair, repairProgress, repairHistory } = admin;
+  if (startRepair === undefined || repairProgress === undefined || repairHistory === undefined) return null;
+  return admin as RepairAdminService;
 }
 
 /** `curl -X POST …/flush` sends no body: read that as `{}` (everything) rather than
@@ -305,6 +495,26 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
 
   scoped('/v1/admin/flush', 'Flush memtables to SSTables', (keyspace, tables) => admin.flush(keyspace, tables));
   scoped('/v1/admin/compact', 'Major compaction', (keyspace, tables) => admin.compact(keyspace, tables));
+
+  const { cleanup } = admin;
+  if (cleanup !== undefined) {
+    app.post<{ Body: Scope }>(
+      '/v1/admin/cleanup',
+      {
+        schema: {
+          summary: 'Drop the partitions of ranges this node no longer replicates',
+          tags: ['admin'],
+          body: SCOPE_BODY_SCHEMA,
+          response: { 200: CLEANUP_RESULT_SCHEMA },
+        },
+        preValidation: emptyBodyIsEmptyObject,
+      },
+      async (request) => {
+        const { keyspace, tables } = checkScope(request.body);
+        return { tables: await cleanup.call(admin, keyspace, tables) };
+      },
+    );
+  }
 
   app.post(
     '/v1/admin/drain',
@@ -346,12 +556,97 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
     () => admin.info(),
   );
 
+  const repair = repairOperations(admin);
+  if (repair !== null) {
+    app.post<{ Body: Scope & { primaryRangeOnly?: boolean } }>(
+      '/v1/admin/repair',
+      {
+        schema: {
+          summary: 'Start an anti-entropy repair; poll GET /v1/admin/repair/:id for its progress',
+          tags: ['admin'],
+          body: REPAIR_BODY_SCHEMA,
+          response: { 200: REPAIR_STARTED_SCHEMA },
+        },
+        preValidation: emptyBodyIsEmptyObject,
+      },
+      (request) => {
+        const { keyspace, tables } = checkScope(request.body);
+        const primaryRangeOnly = request.body.primaryRangeOnly === true;
+        return repair.startRepair({ ...(keyspace === undefined ? {} : { keyspace }), ...(tables === undefined ? {} : { tables }), primaryRangeOnly });
+      },
+    );
+    app.get<{ Params: { id: string } }>(
+      '/v1/admin/repair/:id',
+      {
+        schema: { summary: "A repair's progress", tags: ['admin'], params: REPAIR_ID_PARAMS_SCHEMA, response: { 200: REPAIR_PROGRESS_SCHEMA } },
+      },
+      (request) => repair.repairProgress(request.params.id),
+    );
+    app.get<{ Querystring: { keyspace?: string; table?: string | string[] } }>(
+      '/v1/admin/repair-history',
+      {
+        schema: {
+          summary: 'Recorded repairs, oldest first',
+          tags: ['admin'],
+          querystring: TABLESTATS_QUERY_SCHEMA,
+          response: { 200: REPAIR_HISTORY_RESULT_SCHEMA },
+        },
+      },
+      async (request) => {
+        const { keyspace, table } = request.query;
+        const scope = checkScope({ keyspace, tables: typeof table === 'string' ? [table] : table });
+        return { repairs: await repair.repairHistory(scope.keyspace, scope.tables) };
+      },
+    );
+  }
+
   const { hints } = admin;
   if (hints !== undefined) {
     app.get(
       '/v1/admin/hints',
       { schema: { summary: 'Hints this node holds, per target replica', tags: ['admin'], response: { 200: HINTS_RESULT_SCHEMA } } },
       async () => ({ targets: await hints.call(admin) }),
+    );
+  }
+
+  const movements = ringChanges(admin);
+  if (movements !== null) {
+    app.post(
+      '/v1/admin/decommission',
+      {
+        schema: {
+          summary: "Stream this node's ranges to their new owners and leave the ring",
+          tags: ['admin'],
+          body: EMPTY_BODY_SCHEMA,
+          response: { 200: MOVEMENT_SUMMARY_SCHEMA },
+        },
+        preValidation: emptyBodyIsEmptyObject,
+      },
+      () => movements.decommission(),
+    );
+    app.post<{ Body: { hostId: string } }>(
+      '/v1/admin/removenode',
+      {
+        schema: {
+          summary: "Re-replicate a dead node's ranges from the remaining replicas and remove it from the ring",
+          tags: ['admin'],
+          body: REMOVENODE_BODY_SCHEMA,
+          response: { 200: MOVEMENT_SUMMARY_SCHEMA },
+        },
+      },
+      (request) => movements.removeNode(request.body.hostId),
+    );
+    app.get<{ Params: { keyspace: string } }>(
+      '/v1/admin/describering/:keyspace',
+      {
+        schema: {
+          summary: "Every range of the ring with the keyspace's replicas",
+          tags: ['admin'],
+          params: DESCRIBERING_PARAMS_SCHEMA,
+          response: { 200: DESCRIBERING_RESULT_SCHEMA },
+        },
+      },
+      async (request) => ({ keyspace: request.params.keyspace, ranges: await movements.describeRing(request.params.keyspace) }),
     );
   }
 

@@ -36,7 +36,24 @@ t.beforeEach(() => {
 t.test('the index lists the operations and cluster commands', async (t) => {
   t.same(
     ADMIN_COMMANDS.map((c) => c.name),
-    ['flush', 'compact', 'drain', 'tablestats', 'info', 'status', 'ring', 'gossipinfo', 'getendpoints', 'hints', 'cluster'],
+    [
+      'flush',
+      'compact',
+      'cleanup',
+      'drain',
+      'tablestats',
+      'info',
+      'status',
+      'ring',
+      'gossipinfo',
+      'getendpoints',
+      'hints',
+      'decommission',
+      'removenode',
+      'describering',
+      'repair',
+      'cluster',
+    ],
   );
   t.equal(command('flush').usage, '[-h|--host HOST:PORT] [--json] [KEYSPACE [TABLE…]]');
   t.equal(command('tablestats').usage, '[-h|--host HOST:PORT] [--json] [-H|--human-readable] [KEYSPACE [TABLE…]]');

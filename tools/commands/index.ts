@@ -3,9 +3,12 @@
  * node's /v1/admin/* API (lib/api/admin.ts) over HTTP, except `cluster`, which manages
  * local node processes and parses its own flags.
  */
+import { cleanup } from './cleanup.js';
 import { cluster } from './cluster.js';
 import type { AdminCommand } from './command.js';
 import { compact } from './compact.js';
+import { decommission } from './decommission.js';
+import { describering } from './describering.js';
 import { drain } from './drain.js';
 import { flush } from './flush.js';
 import { getendpoints } from './getendpoints.js';
@@ -13,6 +16,8 @@ import { gossipinfo } from './gossipinfo.js';
 import { hints } from './hints.js';
 import { info } from './info.js';
 import { ring } from './ring.js';
+import { removenode } from './removenode.js';
+import { repair } from './repair.js';
 import { status } from './status.js';
 import { tablestats } from './tablestats.js';
 
@@ -21,6 +26,7 @@ export type { AdminCommand, CommandIo } from './command.js';
 export const ADMIN_COMMANDS: readonly AdminCommand[] = [
   flush,
   compact,
+  cleanup,
   drain,
   tablestats,
   info,
@@ -29,5 +35,9 @@ export const ADMIN_COMMANDS: readonly AdminCommand[] = [
   gossipinfo,
   getendpoints,
   hints,
+  decommission,
+  removenode,
+  describering,
+  repair,
   cluster,
 ];
