@@ -114,7 +114,8 @@ class OutboundConnection {
     this.state = 'connecting';
     this.reconnectTimer = null;
     const { host, port } = parseAddress(this.peer);
-    const socket = connect({ host, port, noDelay: true });
+    const localAddress = this.transport.outgoingLocalAddress;
+    const socket = connect({ host, port, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) });
     this.socket = socket;
     socket.setTimeout(this.transport.settings.connectTimeoutMs, () =>
       socket.destroy(new Error(`connect timed out after ${this.transport.settings.connectTimeoutMs} ms`)),
@@ -173,6 +174,13 @@ class OutboundConnection {
 export class TcpTransport implements Transport {
   readonly settings: Settings;
   readonly handshakeFrame: Buffer;
+  /**
+   * The address outgoing connections are bound to: the listen host, as Cassandra binds
+   * them, so that on a shared interface (several nodes on 127.0.0.N) a connection comes
+   * from the node's own address and firewall rules can tell nodes apart. Undefined for a
+   * wildcard listen address, where the OS picks.
+   */
+  readonly outgoingLocalAddress: string | undefined;
   closed = false;
   private readonly dispatcher: Dispatcher;
   private readonly peers = new Map<string, OutboundConnection>();
@@ -194,6 +202,8 @@ export class TcpTransport implements Transport {
       reconnectDelayMsMax: options.reconnectDelayMsMax ?? 5000,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     };
+    const listenHost = parseAddress(address).host;
+    this.outgoingLocalAddress = listenHost === '0.0.0.0' || listenHost === '::' ? undefined : listenHost;
     this.dispatcher = new Dispatcher(address, logger);
     this.handshakeFrame = encodeFrame({ id: 0, verb: HANDSHAKE, isResponse: false, from: address, payload: EMPTY });
     server.on('connection', (socket) => this.accept(socket));

@@ -219,3 +219,17 @@ t.test('tcp: malformed addresses are refused', async (t) => {
   t.throws(() => client.send('no-port', 'ECHO', bytes('x')), /invalid node address 'no-port'/);
   t.same(parseAddress('[::1]:7000'), { host: '::1', port: 7000 });
 });
+
+t.test('tcp: outgoing connections come from the listen address, so nodes on 127.0.0.N are told apart', async (t) => {
+  const raw = createServer();
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => raw.close());
+  const port = (raw.address() as { port: number }).port;
+  const client = await TcpTransport.listen({ listen: '127.0.0.3:0' });
+  t.teardown(() => client.close());
+  const accepted = once(raw, 'connection');
+  client.send(`127.0.0.1:${port}`, 'ECHO', bytes('x'));
+  const [socket] = (await accepted) as [Socket];
+  t.equal(socket.remoteAddress, '127.0.0.3');
+  socket.destroy();
+});
