@@ -132,20 +132,49 @@ export class NodeAdmin implements AdminService, ClusterAdminService, RingChangeA
     const localId = system.hostId();
     const status = membership?.statusOf(localId) ?? Status.NORMAL;
     if (status !== Status.NORMAL) throw new InvalidRequest(`Cannot clean up while this node is ${status}: wait until its ranges have moved`);
-    const ring = membership?.ring() ?? this.cluster().ring;
-    const future = membership?.futureRing() ?? null;
-    if (ring.size === 0) throw new InvalidRequest('Cannot clean up: the ring has no tokens yet');
-    const schema = this.deps.schema.current;
+    // Without gossip the ring is this node's alone and never changes.
+    const fixedRing = membership === undefined ? this.cluster().ring : null;
+    const rings = () => ({ ring: membership?.ring() ?? fixedRing!, future: membership?.futureRing() ?? null });
+    if (rings().ring.size === 0) throw new InvalidRequest('Cannot clean up: the ring has no tokens yet');
     const entries: CleanupEntry[] = [];
     for (const table of this.resolve(keyspace, tables)) {
       if (SYSTEM_KEYSPACES.has(table.keyspace)) continue;
-      const replication = schema.keyspace(table.keyspace)!.replication;
-      const replicated = replicatedBy(ring, replication, localId);
-      const pending = (token: bigint) => pendingReplicas(ring, future, replication, token).some((endpoint) => endpoint.id === localId);
-      const result = await engine.cleanup(table.id, (token) => replicated(token) || (future !== null && pending(token)));
+      const result = await engine.cleanup(table.id, this.cleanupKeep(table.keyspace, localId, rings));
       entries.push({ keyspace: table.keyspace, table: table.name, ...result });
     }
     return entries;
+  }
+
+  /**
+   * Cleanup's keep predicate for a keyspace's table. The engine applies it late — after
+   * a flush, behind queued compactions, through a long rewrite — so it judges each
+   * partition against the ring, the movements and the replication as they are then: a
+   * movement that starts meanwhile (a decommission pushing ranges to this node) makes
+   * this node a pending replica, and the data streamed in must not be deleted. Rebuilt
+   * only when membership hands out new rings (it keeps them until a change).
+   */
+  private cleanupKeep(
+    keyspace: string,
+    localId: string,
+    rings: () => { ring: TokenRing; future: TokenRing | null },
+  ): (token: bigint) => boolean {
+    let judged: { ring: TokenRing; future: TokenRing | null; replication: ReplicationStrategy | undefined } | null = null;
+    let keep: (token: bigint) => boolean = () => true;
+    return (token) => {
+      const { ring, future } = rings();
+      const replication = this.deps.schema.current.keyspace(keyspace)?.replication;
+      if (judged === null || judged.ring !== ring || judged.future !== future || judged.replication !== replication) {
+        judged = { ring, future, replication };
+        // No tokens or no keyspace any more: nothing to judge by, so nothing is deleted.
+        if (ring.size === 0 || replication === undefined) keep = () => true;
+        else {
+          const replicated = replicatedBy(ring, replication, localId);
+          const pending = (t: bigint) => pendingReplicas(ring, future, replication, t).some((endpoint) => endpoint.id === localId);
+          keep = (t) => replicated(t) || (future !== null && pending(t));
+        }
+      }
+      return keep(token);
+    };
   }
 
   drain(): Promise<void> {

@@ -25,7 +25,8 @@
  *   the same microsecond) going to the definition whose encoding sorts last;
  * - a DROP leaves the drop time in the schema (Schema.dropped), and a keyspace or table
  *   whose newest definition is not newer than its drop (a keyspace's drop covers its
- *   tables) is gone, so a node that was down during a DROP cannot bring it back;
+ *   tables) is gone, so a node that was down during a DROP cannot bring it back — but a
+ *   table created after a keyspace's drop (by a node that missed it) keeps its keyspace;
  * - a definition created after the drop (CREATE again) is newer and lives.
  * A table is merged whole: of two ALTERs made concurrently on different nodes, the later
  * one wins and the other is lost (Cassandra merges column by column; sibyl does not yet).
@@ -117,13 +118,16 @@ export function mergeSchemas(local: Schema, remote: Schema): Schema {
     const theirs = remote.keyspaces.get(name);
     const keyspace = newerOf(mine, theirs, newerKeyspace);
     const keyspaceDroppedAt = dropped.get(droppedKey(name)) ?? 0;
-    if (!outlives(keyspace.timestamp, keyspaceDroppedAt)) continue;
     const tables = new Map<string, TableMetadata>();
     for (const tableName of new Set([...(mine?.tables.keys() ?? []), ...(theirs?.tables.keys() ?? [])])) {
       const table = newerOf(mine?.tables.get(tableName), theirs?.tables.get(tableName), newerTable);
       const droppedAt = Math.max(keyspaceDroppedAt, dropped.get(droppedKey(name, tableName)) ?? 0);
       if (outlives(table.timestamp, droppedAt)) tables.set(tableName, table);
     }
+    // A keyspace dropped after its newest definition is gone, unless a node that missed
+    // the DROP created a table in it since: then the table keeps its keyspace (Cassandra
+    // would leave an orphan table).
+    if (!outlives(keyspace.timestamp, keyspaceDroppedAt) && tables.size === 0) continue;
     keyspaces.set(name, { ...keyspace, tables });
   }
   const merged = new Schema(keyspaces, dropped);

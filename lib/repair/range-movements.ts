@@ -175,6 +175,14 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Endpoints joining or leaving (between `ring` and `future`) other than `hostId`. */
+function otherMovers(ring: TokenRing, future: TokenRing | null, hostId: string): Endpoint[] {
+  if (future === null) return [];
+  const leaving = ring.endpoints.filter((endpoint) => future.endpoint(endpoint.id) === undefined);
+  const joining = future.endpoints.filter((endpoint) => ring.endpoint(endpoint.id) === undefined);
+  return [...leaving, ...joining].filter((endpoint) => endpoint.id !== hostId);
+}
+
 /** The ring without one endpoint. */
 function ringWithout(ring: TokenRing, hostId: string): TokenRing {
   return new TokenRing(ring.endpoints.filter((endpoint) => endpoint.id !== hostId));
@@ -260,6 +268,16 @@ export class RangeMovements {
     await this.sleep(ringDelayMs);
     const ring = membership.ring();
     if (ring.size === 0) return;
+    // A leaving node pushes its ranges to their new replicas on the ring without this
+    // one, and this node pulls against the ring with the leaver: the ranges this node
+    // replicates once both are done but on neither ring would reach nobody. Cassandra's
+    // strict range movement refuses too.
+    const announced = membership.futureRing();
+    const leaving = announced === null ? [] : ring.endpoints.filter((endpoint) => announced.endpoint(endpoint.id) === undefined);
+    if (leaving.length > 0) {
+      const names = leaving.map((endpoint) => `/${endpoint.address}`).join(', ');
+      throw new Error(`Bootstrap: ${names} is leaving the ring; start this node again once it has left`);
+    }
     const local: Endpoint = { ...membership.local, tokens };
     // This node's own movement only: another node joining at the same time streams its own ranges.
     const future = new TokenRing([...ring.endpoints.filter((endpoint) => endpoint.id !== local.id), local]);
@@ -339,12 +357,15 @@ export class RangeMovements {
         this.logger.warn({ errors: summary.errors.length }, 'Decommission: some ranges could not be streamed; this node stays LEAVING; run decommission again');
         return summary;
       }
-      gossip.announceLeft();
-      await this.sleep(LEFT_SPREAD_ROUNDS * GOSSIP_INTERVAL_MS);
-      gossip.stop();
+      // Durable before LEFT goes out: a crash once the others have dropped this node must
+      // not let it restart NORMAL with its old tokens and stale data (a failed write
+      // here leaves it LEAVING, to run again).
       await system.setBootstrapState('DECOMMISSIONED');
       this.left = true;
       this.leaveUnfinished = false;
+      gossip.announceLeft();
+      await this.sleep(LEFT_SPREAD_ROUNDS * GOSSIP_INTERVAL_MS);
+      gossip.stop();
       this.logSummary('Decommissioned: left the ring after streaming', summary);
       return summary;
     } finally {
@@ -414,6 +435,13 @@ export class RangeMovements {
     if (status === Status.LEFT || status === Status.REMOVED) throw new InvalidRequest(`Node ${hostId} (/${endpoint.address}) has already left the ring`);
     if (membership.isAlive(hostId)) {
       throw new InvalidRequest(`Node /${endpoint.address} is alive and owns this ID; use decommission on it to remove it from the ring`);
+    }
+    // Each movement streams against the ring without the others: with another node joining
+    // or leaving meanwhile, ranges that change hands in both would reach nobody (as for
+    // decommission). The dead node's own unfinished join or leave is what removenode ends.
+    const moving = otherMovers(membership.ring(), membership.futureRing(), hostId);
+    if (moving.length > 0) {
+      throw new InvalidRequest(`${moving.map((e) => `/${e.address}`).join(', ')} is joining or leaving the ring; run removenode once the ring has settled`);
     }
     this.running = 'removenode';
     try {

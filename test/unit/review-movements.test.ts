@@ -1,0 +1,229 @@
+/**
+ * Review findings on ring changes: each test names a rule a database must keep while
+ * ranges move (cleanup, decommission, removenode), over fakes of the membership, gossip,
+ * system state and streams.
+ */
+import t from 'tap';
+import { ApplicationState, type EndpointStateView } from '../../lib/cluster/endpoint-state.js';
+import { Membership } from '../../lib/cluster/membership.js';
+import { replicaPlacement } from '../../lib/cluster/replication.js';
+import { type Endpoint, rangeContains, type TokenRange, TokenRing } from '../../lib/cluster/ring.js';
+import { seededRandom } from '../../lib/model/random.js';
+import { NodeAdmin, type NodeAdminDeps } from '../../lib/node-admin.js';
+import { RangeMovements, type RingMembership } from '../../lib/repair/range-movements.js';
+import type { StreamStats } from '../../lib/repair/streaming.js';
+import type { SchemaManager } from '../../lib/schema/manager.js';
+import type { ReplicationStrategy } from '../../lib/schema/metadata.js';
+import { buildKeyspace, buildTable, DEFAULT_TABLE_OPTIONS, Schema } from '../../lib/schema/schema.js';
+import { parseTypeName } from '../../lib/schema/types.js';
+import type { CleanupResult } from '../../lib/storage/engine.js';
+import type { LsmStorageEngine } from '../../lib/storage/lsm/engine.js';
+import type { BootstrapState, SystemStore } from '../../lib/system/system-store.js';
+
+const REPLICATION: ReplicationStrategy = { class: 'SimpleStrategy', replicationFactor: 2 };
+const events = buildTable({
+  keyspace: 'shop',
+  name: 'events',
+  columns: [
+    { name: 'id', type: parseTypeName('int'), kind: 'partition_key' },
+    { name: 'v', type: parseTypeName('text'), kind: 'regular' },
+  ],
+  options: DEFAULT_TABLE_OPTIONS,
+});
+const schema = new Schema(
+  new Map([['shop', buildKeyspace({ name: 'shop', replication: REPLICATION, durableWrites: true }, new Map([['events', events]]))]]),
+);
+const HOSTS = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', '33333333-3333-4333-8333-333333333333'];
+const TOKENS: bigint[][] = [
+  [-6_000_000_000_000_000_000n, 1_000n],
+  [-2_000_000_000_000_000_000n, 3_000_000_000_000_000_000n],
+  [500n, 7_000_000_000_000_000_000n],
+];
+const address = (i: number) => `127.0.0.1:${7001 + i}`;
+const endpointOf = (i: number): Endpoint => ({ id: HOSTS[i], address: address(i), dc: 'dc1', rack: 'rack1', tokens: TOKENS[i] });
+
+function stateOf(i: number, status: string): EndpointStateView {
+  const states: [string, string][] = [
+    [ApplicationState.HOST_ID, HOSTS[i]],
+    [ApplicationState.DC, 'dc1'],
+    [ApplicationState.RACK, 'rack1'],
+    [ApplicationState.TOKENS, TOKENS[i].join(',')],
+    [ApplicationState.STATUS, status],
+  ];
+  return {
+    heartbeat: { generation: 1_700_000_000 + i, version: 10 },
+    states: new Map(states.map(([name, value], version) => [name, { value, version: version + 1 }])),
+  };
+}
+
+function sampleTokens(): bigint[] {
+  const random = seededRandom(5);
+  const tokens = TOKENS.flat().flatMap((token) => [token - 1n, token, token + 1n]);
+  for (let i = 0; i < 2000; i++) tokens.push(BigInt(Math.floor((random() * 2 - 1) * 9.2e18)));
+  return tokens;
+}
+
+t.test('cleanup judges each partition against the ring as it is then: ranges this node starts gaining meanwhile are kept', async (t) => {
+  const membership = new Membership(address(0), stateOf(0, 'NORMAL'));
+  membership.apply([1, 2].map((i) => ({ kind: 'joined' as const, endpoint: address(i), state: stateOf(i, 'NORMAL') })));
+  // The engine applies the predicate later: after a flush, behind queued compactions, through a long rewrite.
+  const kept: ((token: bigint) => boolean)[] = [];
+  const engine = {
+    cleanup: async (_tableId: string, keep: (token: bigint) => boolean): Promise<CleanupResult> => {
+      kept.push(keep);
+      return { partitionsRemoved: 0, bytesBefore: 0, bytesAfter: 0 };
+    },
+  };
+  const deps: NodeAdminDeps = {
+    engine: engine as unknown as LsmStorageEngine,
+    schema: { current: schema } as SchemaManager,
+    system: { hostId: () => HOSTS[0], getTokens: () => TOKENS[0] } as unknown as SystemStore,
+    dataDir: '/data',
+    startedAtMs: 0,
+    nowMs: () => 0,
+    httpAddress: () => '127.0.0.1:8081',
+    membership,
+  };
+  await new NodeAdmin(deps).cleanup('shop');
+  // Before the rewrite reaches the partitions, node 1 starts to decommission: node 0
+  // becomes a pending replica of some of its ranges and node 1 pushes their data here.
+  membership.apply([{ kind: 'state-changed', endpoint: address(1), name: ApplicationState.STATUS, value: { value: 'LEAVING', version: 50 } }]);
+  const now = replicaPlacement(new TokenRing([0, 1, 2].map(endpointOf)), REPLICATION).rangesReplicatedBy(HOSTS[0]);
+  const future = replicaPlacement(new TokenRing([0, 2].map(endpointOf)), REPLICATION).rangesReplicatedBy(HOSTS[0]);
+  const gained = sampleTokens().filter((token) => !now.some((r) => rangeContains(r, token)) && future.some((r) => rangeContains(r, token)));
+  t.ok(gained.length > 0, 'node 0 gains ranges from the leaving node');
+  const dropped = gained.filter((token) => !kept[0](token));
+  t.same(dropped.length, 0, `data streamed into gained ranges survives cleanup (${dropped.length} of ${gained.length} sampled tokens would be deleted)`);
+});
+
+// ---- RangeMovements over fakes ----------------------------------------------------------
+
+const A: Endpoint = { id: 'id-a', address: 'a:7000', dc: 'dc1', rack: 'r1', tokens: [-6000n, 0n, 6000n] };
+const B: Endpoint = { id: 'id-b', address: 'b:7000', dc: 'dc1', rack: 'r1', tokens: [-4000n, 2000n, 8000n] };
+const C: Endpoint = { id: 'id-c', address: 'c:7000', dc: 'dc1', rack: 'r1', tokens: [-2000n, 4000n, 9000n] };
+const D: Endpoint = { id: 'id-d', address: 'd:7000', dc: 'dc1', rack: 'r1', tokens: [-5000n, 3000n] };
+
+class FakeMembership implements RingMembership {
+  readonly down = new Set<string>();
+  readonly statuses = new Map<string, string>();
+  future: TokenRing | null = null;
+  private readonly tokenRing: TokenRing;
+  constructor(
+    readonly local: Endpoint,
+    readonly endpoints: readonly Endpoint[],
+  ) {
+    this.tokenRing = new TokenRing(endpoints);
+  }
+  ring(): TokenRing {
+    return this.tokenRing;
+  }
+  futureRing(): TokenRing | null {
+    return this.future;
+  }
+  isAlive(id: string): boolean {
+    return !this.down.has(id);
+  }
+  statusOf(id: string): string | null {
+    return this.statuses.get(id) ?? (this.endpointOf(id) === undefined ? null : 'NORMAL');
+  }
+  endpointOf(id: string): Endpoint | undefined {
+    return [...this.endpoints, this.local].find((e) => e.id === id);
+  }
+  describe(): never[] {
+    return [];
+  }
+}
+
+function movementsHarness(local: Endpoint, endpoints: readonly Endpoint[], options: { sleep?: (ms: number) => Promise<void> } = {}) {
+  const membership = new FakeMembership(local, endpoints);
+  const tables = new Map([['events', events]]);
+  const ks = buildKeyspace({ name: 'shop', replication: REPLICATION, durableWrites: true }, tables);
+  const movementSchema = { current: new Schema(new Map([['shop', ks]])) } as unknown as SchemaManager;
+  let state: BootstrapState = 'COMPLETED';
+  const system = {
+    bootstrapState: () => state,
+    setBootstrapState: async (next: BootstrapState) => void (state = next),
+  } as unknown as SystemStore;
+  const announced: string[] = [];
+  const stateWhenAnnounced = new Map<string, BootstrapState>();
+  const gossip = {
+    announceLeaving: () => void announced.push('LEAVING'),
+    announceLeft: () => {
+      announced.push('LEFT');
+      stateWhenAnnounced.set('LEFT', state);
+    },
+    announceRemoved: (addr: string, hostId: string) => void announced.push(`removed ${addr} ${hostId}`),
+    stop: () => void announced.push('stop'),
+  };
+  const pulled: TokenRange[] = [];
+  const stream = async (ranges: readonly TokenRange[]): Promise<StreamStats> => ({ partitions: ranges.length, bytes: 1 });
+  const movements = new RangeMovements({
+    membership,
+    gossip,
+    schema: movementSchema,
+    system,
+    streams: {
+      pull: async (_p, _t, ranges) => {
+        pulled.push(...ranges);
+        return stream(ranges);
+      },
+      push: async (_p, _t, ranges) => stream(ranges),
+      fetchInto: async (_p, _s, _t, ranges) => stream(ranges),
+    },
+    schemaSync: { pullFromDisagreeing: async () => {} },
+    ringDelayMs: 1,
+    autoBootstrap: true,
+    sleep: options.sleep ?? (async () => {}),
+  });
+  return { membership, movements, announced, stateWhenAnnounced, pulled, state: () => state };
+}
+
+t.test('a node that announced LEFT has already made DECOMMISSIONED durable, so a crash right after cannot let it rejoin with stale data', async (t) => {
+  const { movements, announced, stateWhenAnnounced } = movementsHarness(A, [A, B, C, D]);
+  const summary = await movements.decommission();
+  t.same(summary.errors, []);
+  t.ok(announced.includes('LEFT'));
+  t.equal(stateWhenAnnounced.get('LEFT'), 'DECOMMISSIONED', 'the system state said DECOMMISSIONED when LEFT went out');
+});
+
+t.test('a node does not bootstrap while another node is leaving: the ranges it would own once that one has left would never reach it', async (t) => {
+  // B is decommissioning (LEAVING: in the ring, not in the future ring) when D joins.
+  const { membership, movements, pulled } = movementsHarness({ ...D, tokens: [] }, [A, B, C]);
+  membership.statuses.set(B.id, 'LEAVING');
+  membership.future = new TokenRing([A, C, D]);
+  let refused = false;
+  try {
+    await movements.bootstrapHooks().run(D.tokens);
+  } catch (error) {
+    refused = /leaving/i.test((error as Error).message);
+  }
+  if (refused) return t.pass('bootstrap refused while B leaves');
+  // Otherwise every range D replicates once B has gone must have been streamed to it:
+  // B pushes its ranges only to the nodes that gain them without D.
+  const after = new TokenRing([A, C, D]);
+  const owned = replicaPlacement(after, REPLICATION).rangesReplicatedBy(D.id);
+  const probes = owned.flatMap((r) => [r.start + 1n, r.end]);
+  const missing = probes.filter((token) => !pulled.some((r) => rangeContains(r, token)));
+  t.same(missing, [], 'D never received the data of tokens it replicates once B has left');
+});
+
+t.test('removenode waits while another node joins or leaves, but ends the dead node\'s own unfinished leave', async (t) => {
+  // C is dead while B decommissions: B pushes to the replicas of the ring without B
+  // (C among them), removenode would fetch for the ring without C: what changes hands
+  // in both reaches nobody.
+  const busy = movementsHarness(A, [A, B, C, D]);
+  busy.membership.down.add(C.id);
+  busy.membership.statuses.set(B.id, 'LEAVING');
+  busy.membership.future = new TokenRing([A, C, D]);
+  await t.rejects(busy.movements.removeNode(C.id), /is joining or leaving the ring/);
+  t.notOk(busy.announced.some((a) => a.startsWith('removed')), 'C stays in the ring');
+
+  // B died while leaving: removing B itself is what settles the ring.
+  const own = movementsHarness(A, [A, B, C, D]);
+  own.membership.down.add(B.id);
+  own.membership.statuses.set(B.id, 'LEAVING');
+  own.membership.future = new TokenRing([A, C, D]);
+  const summary = await own.movements.removeNode(B.id);
+  t.same(summary.errors, []);
+  t.ok(own.announced.includes(`removed ${B.address} ${B.id}`));
+});
