@@ -48,7 +48,8 @@ const cannotRun = await preflight(false);
 for (const { name, args } of [{ name: `a ${TIME_SECONDS} s run with partitions and kills`, args: SHORT_RUN }, ...REGRESSION_SEEDS.map(({ why, args }) => ({ name: why, args }))]) {
   t.test(`${name}: no acknowledged write lost, quorum reads see acknowledged writes, replicas converge`, { skip: cannotRun ?? false }, async (t) => {
     const out = await mkdtemp(join(tmpdir(), 'sibyl-chaos-'));
-    t.teardown(() => rm(out, { recursive: true, force: true }));
+    // A failed run keeps its history, report and node logs for whoever investigates.
+    t.teardown(() => (t.passing() ? rm(out, { recursive: true, force: true }) : t.comment(`chaos run kept in ${out}`)));
     const { code, output } = await runChaos([...args, '--out', join(out, 'run')]);
     t.equal(code, 0, 'every checker passes', { output });
     t.ok(existsSync(join(out, 'run', 'report.html')), 'the HTML report is written');
