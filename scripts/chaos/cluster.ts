@@ -218,22 +218,35 @@ export class ChaosCluster {
     }
   }
 
+  /** What the last allUp() found short of the goal, for the error when the wait gives up. */
+  private notUp: string[] = [];
+
   /** Whether every node answers and sees every node UP and NORMAL. */
   async allUp(): Promise<boolean> {
+    const notUp: string[] = [];
     for (const node of this.nodes) {
       const endpoints = await this.status(node);
-      if (endpoints === null) return false;
+      if (endpoints === null) {
+        notUp.push(`${node.name} does not answer`);
+        continue;
+      }
       for (const other of this.nodes) {
-        if (endpoints.find((endpoint) => endpoint.address === other.listen)?.status !== 'UN') return false;
+        const seen = endpoints.find((endpoint) => endpoint.address === other.listen)?.status ?? 'absent';
+        if (seen !== 'UN') notUp.push(`${node.name} sees ${other.name} ${seen}`);
       }
     }
-    return true;
+    this.notUp = notUp;
+    return notUp.length === 0;
   }
 
   async waitUntil(what: string, timeoutMs: number, condition: () => Promise<boolean>): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    this.notUp = [];
     while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting until ${what}`);
+      if (Date.now() > deadline) {
+        const detail = this.notUp.length > 0 ? ` (last seen: ${this.notUp.join('; ')})` : '';
+        throw new Error(`timed out after ${timeoutMs / 1000} s waiting until ${what}${detail}`);
+      }
       await sleep(POLL_MS);
     }
   }
