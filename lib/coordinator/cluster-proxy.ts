@@ -593,30 +593,31 @@ export class ClusterStorageProxy implements StorageProxy {
     const needs = needsOf(consistency, keyspace.replication, this.view.local.dc);
     const ring = this.view.ring();
     if (ring.size === 0) throw new Unavailable(consistency, totalOf(needs), 0);
-    return this.scanRing(ring, keyspace.replication, needs, table, range, filter, consistency);
+    return this.scanRing(ring, keyspace, needs, table, range, filter, consistency);
   }
 
   private async *scanRing(
     ring: TokenRing,
-    replication: ReplicationStrategy,
+    keyspace: KeyspaceMetadata,
     needs: Needs,
     table: TableMetadata,
     range: KeyRange,
     filter: ReadFilter,
     consistency: ConsistencyName,
   ): AsyncGenerator<Partition> {
-    const placement = replicaPlacement(ring, replication);
+    const placement = replicaPlacement(ring, keyspace.replication);
     const required = totalOf(needs);
     for (const piece of ringPieces(ring)) {
       const part = intersect(range, piece);
       if (part === null) continue;
       const contacted = this.liveReplicasByProximity(consistency, needs, placement.replicasAt(piece.index)).slice(0, required);
-      yield* this.scanPart(table, part, filter, contacted, consistency, required);
+      yield* this.scanPart(keyspace, table, part, filter, contacted, consistency, required);
     }
   }
 
   /** Pages through one non-wrapping part of a token range, merging the replicas' pages. */
   private async *scanPart(
+    keyspace: KeyspaceMetadata,
     table: TableMetadata,
     range: KeyRange,
     filter: ReadFilter,
@@ -648,7 +649,7 @@ export class ClusterStorageProxy implements StorageProxy {
         const last = page[page.length - 1];
         if (boundary === null || compareKeys(last.token, last.key, boundary.token, boundary.key) < 0) boundary = last;
       }
-      yield* pages.length === 1 ? pages[0] : await this.mergePages(table, filter, contacted, pages, boundary, consistency, required);
+      yield* pages.length === 1 ? pages[0] : await this.mergePages(keyspace, table, filter, contacted, pages, boundary, consistency, required);
       if (boundary === null) return;
       start = { token: boundary.token, key: boundary.key };
       startInclusive = false;
@@ -659,9 +660,12 @@ export class ClusterStorageProxy implements StorageProxy {
    * The union of several replicas' pages in (token, key) order, up to `boundary`
    * inclusive, reconciled per partition. Replicas that lack a partition or hold an older
    * version of it are repaired with the merge before the page is returned (blocking, as
-   * for point reads), so a range read at QUORUM leaves its replicas agreeing.
+   * for point reads), so a range read at QUORUM leaves its replicas agreeing. A partition
+   * whose merge holds fewer live rows than the row limit while some replica returned a
+   * full page (short read) is read again as a point read, once the repairs are in.
    */
   private async mergePages(
+    keyspace: KeyspaceMetadata,
     table: TableMetadata,
     filter: ReadFilter,
     contacted: readonly Endpoint[],
@@ -674,7 +678,9 @@ export class ClusterStorageProxy implements StorageProxy {
       .flatMap((page, replica) => page.map((partition) => ({ partition, replica })))
       .filter(({ partition: p }) => boundary === null || compareKeys(p.token, p.key, boundary.token, boundary.key) <= 0)
       .sort((a, b) => compareKeys(a.partition.token, a.partition.key, b.partition.token, b.partition.key));
-    const merged: Partition[] = [];
+    const merged: (Partition | null)[] = [];
+    /** Partitions to read again (short reads), by their place in `merged`. */
+    const short: { index: number; key: Buffer; token: bigint }[] = [];
     const repairs = new Map<number, PartitionUpdate[]>();
     for (let i = 0; i < entries.length; ) {
       const first = entries[i].partition;
@@ -685,7 +691,12 @@ export class ClusterStorageProxy implements StorageProxy {
       }
       i = j;
       const { result, merged: full, stale } = reconcile(table, filter, answers);
-      if (result !== null) merged.push(result);
+      if (isShortRead(result, answers, filter, filter.rowLimit)) {
+        short.push({ index: merged.length, key: first.key, token: first.token });
+        merged.push(result);
+      } else if (result !== null) {
+        merged.push(result);
+      }
       if (full === null) continue;
       for (const replica of stale) {
         const updates = repairs.get(replica) ?? [];
@@ -700,7 +711,8 @@ export class ClusterStorageProxy implements StorageProxy {
       );
       if (!acks.complete) throw new ReadTimeout(consistency, required - repairs.size + acks.received, required, true);
     }
-    return merged;
+    for (const { index, key, token } of short) merged[index] = await this.read(keyspace, table, key, token, filter, consistency);
+    return merged.filter((partition): partition is Partition => partition !== null);
   }
 
   private rangeReadFrom(endpoint: Endpoint, command: RangeReadCommand): Promise<Partition[]> {

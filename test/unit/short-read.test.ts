@@ -1,16 +1,17 @@
 /**
- * Short-read protection (lib/coordinator/cluster-proxy.ts read): a point read with a
+ * Short-read protection (lib/coordinator/cluster-proxy.ts read and scan): a read with a
  * row limit whose replicas' pages are shadowed by another replica's deletions asks again
  * for more rows instead of answering with fewer rows than exist.
  */
-import t from 'tap';
-import { emptyPartition, emptyRow } from '../../lib/model/partition.js';
+import t, { type Test } from 'tap';
+import { emptyPartition, emptyRow, type Partition } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
 import { MemoryNetwork } from '../../lib/net/memory.js';
-import type { ReadFilter } from '../../lib/storage/engine.js';
+import { FULL_RANGE, type ReadFilter } from '../../lib/storage/engine.js';
 import { ALL, NOW, coordinatorOn, eventsKeyspace, int, intType, ringEndpoints, startNode, table, update } from '../helpers/cluster.js';
 
-t.test('a limited read shadowed by another replica’s deletions returns the rows beyond them', async (t) => {
+/** Node 0 holds rows 1..6 of one partition, live; node 1 newer deletions of rows 1..4 only. */
+async function shadowedReplicas(t: Test) {
   const network = new MemoryNetwork({ seed: 13 });
   const endpoints = ringEndpoints([{ id: 'host-0' }, { id: 'host-1' }]);
   const nodes = endpoints.map((endpoint) => startNode(network, endpoint, endpoints));
@@ -31,7 +32,22 @@ t.test('a limited read shadowed by another replica’s deletions returns the row
 
   const coordinator = coordinatorOn(nodes[0], () => {});
   const limited: ReadFilter = { ...ALL, rowLimit: 2 };
+  const liveRows = (partition: Partition | null) =>
+    (partition?.rows ?? []).filter((row) => row.deletion === null).map((row) => intType.deserialize(row.clustering[0]));
+  return { coordinator, keyspace, limited, liveRows, pk };
+}
+
+t.test('a limited point read shadowed by another replica’s deletions returns the rows beyond them', async (t) => {
+  const { coordinator, keyspace, limited, liveRows, pk } = await shadowedReplicas(t);
   const result = await coordinator.read(keyspace, table, int(pk), murmur3Token(int(pk)), limited, 'ALL');
-  const live = (result?.rows ?? []).filter((row) => row.deletion === null).map((row) => intType.deserialize(row.clustering[0]));
-  t.same(live, [5, 6], 'the two live rows after the deleted ones, not none');
+  t.same(liveRows(result), [5, 6], 'the two live rows after the deleted ones, not none');
+});
+
+t.test('a range read with a per-partition limit is protected the same way', async (t) => {
+  const { coordinator, keyspace, limited, liveRows, pk } = await shadowedReplicas(t);
+  const seen: Partition[] = [];
+  for await (const partition of coordinator.scan(keyspace, table, FULL_RANGE, limited, 'ALL')) seen.push(partition);
+  t.equal(seen.length, 1);
+  t.same(intType.deserialize(seen[0].key), pk);
+  t.same(liveRows(seen[0]), [5, 6], 'the two live rows after the deleted ones, not none');
 });
