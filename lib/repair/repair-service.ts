@@ -16,6 +16,7 @@
  * ring and schema are the ones at start. At the end one RepairRecord per table goes to
  * system state (succeeded only if every range of the table did).
  */
+import { Throttle } from '../storage/compaction/throttle.js';
 import { randomUUID } from 'node:crypto';
 import type { ClusterView } from '../cluster/cluster-view.js';
 import { replicaPlacement } from '../cluster/replication.js';
@@ -84,6 +85,8 @@ export interface RepairServiceOptions {
    * difference streams the whole range.
    */
   readonly partitionsEstimate?: (tableId: string) => number;
+  /** Bytes validation may hash per second over all of this node's validations (compaction_throughput); 0 or absent: unthrottled. */
+  readonly validationThroughputBytesPerSecond?: number;
   readonly logger?: NetLogger;
 }
 
@@ -170,7 +173,10 @@ export class RepairService {
   private readonly runs = new Map<string, RepairRun>();
 
   constructor(readonly options: RepairServiceOptions) {
-    this.validator = new Validator(options.storage);
+    this.validator = new Validator(
+      options.storage,
+      options.validationThroughputBytesPerSecond ? new Throttle(options.validationThroughputBytesPerSecond) : undefined,
+    );
     this.liveness = new LivenessWatch(options.view);
     this.session = {
       validator: this.validator,
@@ -235,14 +241,7 @@ export class RepairService {
     }
     // System keyspaces hold node-local state: there is nothing to reconcile across nodes.
     if (SYSTEM_KEYSPACES.has(keyspace)) throw new InvalidRequest(`Keyspace '${keyspace}' is node-local: it is never repaired`);
-    const ks = schema.keyspace(keyspace);
-    if (ks === undefined) throw new InvalidRequest(`Keyspace '${keyspace}' does not exist`);
-    if (tables === undefined || tables.length === 0) return [...ks.tables.values()];
-    return tables.map((name) => {
-      const table = ks.tables.get(name);
-      if (table === undefined) throw new InvalidRequest(`unconfigured table ${name}`);
-      return table;
-    });
+    return schema.tablesOf(keyspace, tables);
   }
 
   /** The ranges of `table` to repair and each tree's depth, on the ring as it is now. */

@@ -12,7 +12,7 @@ import type { Partition } from '../model/partition.js';
 import type { KeyRange, ReadFilter, StorageEngine } from '../storage/engine.js';
 import { MERKLE_DEPTH_MAX, type MerkleTree, type TokenRange } from './merkle.js';
 import { decodeValidationRequest, encodeValidationResponse, type ValidationRequest } from './repair-codec.js';
-import { validate, type ScannableStore } from './validation.js';
+import { validate, type ScannableStore, type ValidationThrottle } from './validation.js';
 
 /** (start, end] by token, as validation reads a range. */
 function leafKeys(range: TokenRange): KeyRange {
@@ -28,7 +28,11 @@ export class Validator {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly storage: StorageEngine) {}
+  /** `throttle` paces every validation of this node together (compaction_throughput). */
+  constructor(
+    private readonly storage: StorageEngine,
+    private readonly throttle?: ValidationThrottle,
+  ) {}
 
   /** Answers VALIDATION requests on `transport`. */
   register(transport: Transport): void {
@@ -67,7 +71,7 @@ export class Validator {
     if (store === undefined) throw new InvalidRequest(`Cannot validate unknown table ${tableId}`);
     await this.acquire();
     try {
-      return await validate(source(store), range, depth, nowSeconds);
+      return await validate(source(store), range, depth, nowSeconds, this.throttle);
     } finally {
       this.release();
     }

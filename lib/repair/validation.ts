@@ -9,8 +9,9 @@
  * the tree (at most 2^15 leaf hashes, 1 MiB), whatever the table holds. Limit: the
  * storage scan hands out whole partitions, so one very wide partition is held in
  * memory and hashed in one turn; paging inside a partition needs a scan that resumes
- * within a partition, which TableStore does not offer yet. Throttling (a rate limit on
- * partitions or bytes per second) belongs to the repair session that calls this.
+ * within a partition, which TableStore does not offer yet. Like Cassandra's validation
+ * compaction it is throttled, when given a throttle, by compaction_throughput: bytes
+ * hashed per second, shared by the node's validations.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ALL_ROWS } from '../model/clustering.js';
@@ -22,6 +23,11 @@ import { MerkleTree, type TokenRange } from './merkle.js';
 
 /** Partitions hashed before validation lets other work run. */
 export const VALIDATION_PARTITIONS_PER_TURN_MAX = 64;
+
+/** Paces validation (lib/storage/compaction/throttle.ts's Throttle fits). */
+export interface ValidationThrottle {
+  consume(bytes: number): Promise<void>;
+}
 
 /** What validation needs of a table store (lib/storage/engine.ts's TableStore fits). */
 export interface ScannableStore {
@@ -35,7 +41,13 @@ export interface ScannableStore {
  * Partitions holding nothing (no data, no tombstone) are skipped: to repair they are
  * the same as absent ones, which a replica that never saw the key has.
  */
-export async function validate(store: ScannableStore, range: TokenRange, depth: number, nowSeconds: number): Promise<MerkleTree> {
+export async function validate(
+  store: ScannableStore,
+  range: TokenRange,
+  depth: number,
+  nowSeconds: number,
+  throttle?: ValidationThrottle,
+): Promise<MerkleTree> {
   const tree = new MerkleTree(range, depth);
   // (start, end] by token: a null key after an exclusive start skips every key of the
   // start token; after an inclusive end it takes every key of the end token.
@@ -47,12 +59,17 @@ export async function validate(store: ScannableStore, range: TokenRange, depth: 
   };
   const filter: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds };
   let sinceTurn = 0;
+  const hashed = { bytes: 0 };
   for await (const partition of store.scan(keys, filter)) {
-    if (!isEmptyPartition(partition)) tree.add(partition.token, partitionDigest(partition));
+    if (!isEmptyPartition(partition)) tree.add(partition.token, partitionDigest(partition, hashed));
     if (++sinceTurn === VALIDATION_PARTITIONS_PER_TURN_MAX) {
       sinceTurn = 0;
+      await throttle?.consume(hashed.bytes);
+      hashed.bytes = 0;
       await nextTurn();
     }
   }
+  // The last partial batch is paid for too, so back-to-back validations keep the pace.
+  await throttle?.consume(hashed.bytes);
   return tree;
 }
