@@ -227,6 +227,8 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       streams,
       clock,
       partitionsEstimate: (tableId) => storage.stats(tableId).partitionsEstimate,
+      // Validation is paced at compaction_throughput, as Cassandra paces validation compactions.
+      validationThroughputBytesPerSecond: config.compactionThroughputBytesPerSecond,
       logger,
     });
     repairs.register();
