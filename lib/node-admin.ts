@@ -100,14 +100,7 @@ export class NodeAdmin implements AdminService, ClusterAdminService, RingChangeA
   private resolve(keyspace?: string, tables?: string[]): TableMetadata[] {
     const schema = this.deps.schema.current;
     if (keyspace === undefined) return [...schema.keyspaces.values()].flatMap((ks) => [...ks.tables.values()]);
-    const ks = schema.keyspace(keyspace);
-    if (ks === undefined) throw new InvalidRequest(`Keyspace '${keyspace}' does not exist`);
-    if (tables === undefined || tables.length === 0) return [...ks.tables.values()];
-    return tables.map((name) => {
-      const table = ks.tables.get(name);
-      if (table === undefined) throw new InvalidRequest(`unconfigured table ${name}`);
-      return table;
-    });
+    return schema.tablesOf(keyspace, tables);
   }
 
   async flush(keyspace?: string, tables?: string[]): Promise<void> {

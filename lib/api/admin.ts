@@ -30,7 +30,14 @@
  * is the AdminService's to check. Errors are thrown, typed, for the server's one error
  * handler (lib/api/errors.ts) to turn into `{ "error": { code, message } }`.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type {
+  FastifyPluginAsync,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+  RouteGenericInterface,
+  RouteHandlerMethod,
+} from 'fastify';
 import { ProtocolError } from '../errors.js';
 import type { AdminService, ClusterAdminService, RepairAdminService, RingChangeAdminService } from './admin-service.js';
 
@@ -478,36 +485,63 @@ function checkScope({ keyspace, tables }: Scope): Scope {
   return { keyspace, tables };
 }
 
+/** A scope as a query string gives it: `table` is repeated for several tables. */
+interface ScopeQuery {
+  keyspace?: string;
+  table?: string | string[];
+}
+
+function scopeOfQuery({ keyspace, table }: ScopeQuery): Scope {
+  return checkScope({ keyspace, tables: typeof table === 'string' ? [table] : table });
+}
+
+/** What every admin route declares: its input schemas, its answer, and whether an absent body means `{}`. */
+interface AdminRouteSchema {
+  summary: string;
+  body?: object;
+  querystring?: object;
+  params?: object;
+  result: object;
+  /** For POSTs whose every body field is optional (see emptyBodyIsEmptyObject). */
+  bodyOptional?: boolean;
+}
+
 export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { admin }) => {
-  const scoped = (path: string, summary: string, action: (keyspace?: string, tables?: string[]) => Promise<void>) =>
-    app.post<{ Body: Scope }>(
-      path,
-      {
-        schema: { summary, tags: ['admin'], body: SCOPE_BODY_SCHEMA, response: { 200: DONE_SCHEMA } },
-        preValidation: emptyBodyIsEmptyObject,
-      },
-      async (request) => {
-        const { keyspace, tables } = checkScope(request.body);
-        await action(keyspace, tables);
-        return { ok: true };
-      },
-    );
+  /** Registers one admin route: tagged 'admin', its one answer checked against `result`. */
+  const route = <Route extends RouteGenericInterface>(
+    method: 'GET' | 'POST',
+    url: string,
+    { summary, result, bodyOptional, ...input }: AdminRouteSchema,
+    handler: RouteHandlerMethod<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, Route>,
+  ) =>
+    app.route<Route>({
+      method,
+      url,
+      schema: { summary, tags: ['admin'], ...input, response: { 200: result } },
+      ...(bodyOptional === true ? { preValidation: emptyBodyIsEmptyObject } : {}),
+      handler,
+    });
+
+  const scoped = (url: string, summary: string, action: (keyspace?: string, tables?: string[]) => Promise<void>) =>
+    route<{ Body: Scope }>('POST', url, { summary, body: SCOPE_BODY_SCHEMA, result: DONE_SCHEMA, bodyOptional: true }, async (request) => {
+      const { keyspace, tables } = checkScope(request.body);
+      await action(keyspace, tables);
+      return { ok: true };
+    });
 
   scoped('/v1/admin/flush', 'Flush memtables to SSTables', (keyspace, tables) => admin.flush(keyspace, tables));
   scoped('/v1/admin/compact', 'Major compaction', (keyspace, tables) => admin.compact(keyspace, tables));
 
   const { cleanup } = admin;
   if (cleanup !== undefined) {
-    app.post<{ Body: Scope }>(
+    route<{ Body: Scope }>(
+      'POST',
       '/v1/admin/cleanup',
       {
-        schema: {
-          summary: 'Drop the partitions of ranges this node no longer replicates',
-          tags: ['admin'],
-          body: SCOPE_BODY_SCHEMA,
-          response: { 200: CLEANUP_RESULT_SCHEMA },
-        },
-        preValidation: emptyBodyIsEmptyObject,
+        summary: 'Drop the partitions of ranges this node no longer replicates',
+        body: SCOPE_BODY_SCHEMA,
+        result: CLEANUP_RESULT_SCHEMA,
+        bodyOptional: true,
       },
       async (request) => {
         const { keyspace, tables } = checkScope(request.body);
@@ -516,58 +550,38 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
     );
   }
 
-  app.post(
+  route(
+    'POST',
     '/v1/admin/drain',
-    {
-      schema: {
-        summary: 'Flush everything and stop accepting writes',
-        tags: ['admin'],
-        body: EMPTY_BODY_SCHEMA,
-        response: { 200: DONE_SCHEMA },
-      },
-      preValidation: emptyBodyIsEmptyObject,
-    },
+    { summary: 'Flush everything and stop accepting writes', body: EMPTY_BODY_SCHEMA, result: DONE_SCHEMA, bodyOptional: true },
     async () => {
       await admin.drain();
       return { ok: true };
     },
   );
 
-  app.get<{ Querystring: { keyspace?: string; table?: string | string[] } }>(
+  route<{ Querystring: ScopeQuery }>(
+    'GET',
     '/v1/admin/tablestats',
-    {
-      schema: {
-        summary: 'Per-table statistics',
-        tags: ['admin'],
-        querystring: TABLESTATS_QUERY_SCHEMA,
-        response: { 200: TABLESTATS_RESULT_SCHEMA },
-      },
-    },
+    { summary: 'Per-table statistics', querystring: TABLESTATS_QUERY_SCHEMA, result: TABLESTATS_RESULT_SCHEMA },
     async (request) => {
-      const { keyspace, table } = request.query;
-      const scope = checkScope({ keyspace, tables: typeof table === 'string' ? [table] : table });
+      const scope = scopeOfQuery(request.query);
       return { tables: await admin.tableStats(scope.keyspace, scope.tables) };
     },
   );
 
-  app.get(
-    '/v1/admin/info',
-    { schema: { summary: 'This node: identity, uptime, load, schema version', tags: ['admin'], response: { 200: INFO_RESULT_SCHEMA } } },
-    () => admin.info(),
-  );
+  route('GET', '/v1/admin/info', { summary: 'This node: identity, uptime, load, schema version', result: INFO_RESULT_SCHEMA }, () => admin.info());
 
   const repair = repairOperations(admin);
   if (repair !== null) {
-    app.post<{ Body: Scope & { primaryRangeOnly?: boolean } }>(
+    route<{ Body: Scope & { primaryRangeOnly?: boolean } }>(
+      'POST',
       '/v1/admin/repair',
       {
-        schema: {
-          summary: 'Start an anti-entropy repair; poll GET /v1/admin/repair/:id for its progress',
-          tags: ['admin'],
-          body: REPAIR_BODY_SCHEMA,
-          response: { 200: REPAIR_STARTED_SCHEMA },
-        },
-        preValidation: emptyBodyIsEmptyObject,
+        summary: 'Start an anti-entropy repair; poll GET /v1/admin/repair/:id for its progress',
+        body: REPAIR_BODY_SCHEMA,
+        result: REPAIR_STARTED_SCHEMA,
+        bodyOptional: true,
       },
       (request) => {
         const { keyspace, tables } = checkScope(request.body);
@@ -575,26 +589,18 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
         return repair.startRepair({ ...(keyspace === undefined ? {} : { keyspace }), ...(tables === undefined ? {} : { tables }), primaryRangeOnly });
       },
     );
-    app.get<{ Params: { id: string } }>(
+    route<{ Params: { id: string } }>(
+      'GET',
       '/v1/admin/repair/:id',
-      {
-        schema: { summary: "A repair's progress", tags: ['admin'], params: REPAIR_ID_PARAMS_SCHEMA, response: { 200: REPAIR_PROGRESS_SCHEMA } },
-      },
+      { summary: "A repair's progress", params: REPAIR_ID_PARAMS_SCHEMA, result: REPAIR_PROGRESS_SCHEMA },
       (request) => repair.repairProgress(request.params.id),
     );
-    app.get<{ Querystring: { keyspace?: string; table?: string | string[] } }>(
+    route<{ Querystring: ScopeQuery }>(
+      'GET',
       '/v1/admin/repair-history',
-      {
-        schema: {
-          summary: 'Recorded repairs, oldest first',
-          tags: ['admin'],
-          querystring: TABLESTATS_QUERY_SCHEMA,
-          response: { 200: REPAIR_HISTORY_RESULT_SCHEMA },
-        },
-      },
+      { summary: 'Recorded repairs, oldest first', querystring: TABLESTATS_QUERY_SCHEMA, result: REPAIR_HISTORY_RESULT_SCHEMA },
       async (request) => {
-        const { keyspace, table } = request.query;
-        const scope = checkScope({ keyspace, tables: typeof table === 'string' ? [table] : table });
+        const scope = scopeOfQuery(request.query);
         return { repairs: await repair.repairHistory(scope.keyspace, scope.tables) };
       },
     );
@@ -602,50 +608,38 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
 
   const { hints } = admin;
   if (hints !== undefined) {
-    app.get(
-      '/v1/admin/hints',
-      { schema: { summary: 'Hints this node holds, per target replica', tags: ['admin'], response: { 200: HINTS_RESULT_SCHEMA } } },
-      async () => ({ targets: await hints.call(admin) }),
-    );
+    route('GET', '/v1/admin/hints', { summary: 'Hints this node holds, per target replica', result: HINTS_RESULT_SCHEMA }, async () => ({
+      targets: await hints.call(admin),
+    }));
   }
 
   const movements = ringChanges(admin);
   if (movements !== null) {
-    app.post(
+    route(
+      'POST',
       '/v1/admin/decommission',
       {
-        schema: {
-          summary: "Stream this node's ranges to their new owners and leave the ring",
-          tags: ['admin'],
-          body: EMPTY_BODY_SCHEMA,
-          response: { 200: MOVEMENT_SUMMARY_SCHEMA },
-        },
-        preValidation: emptyBodyIsEmptyObject,
+        summary: "Stream this node's ranges to their new owners and leave the ring",
+        body: EMPTY_BODY_SCHEMA,
+        result: MOVEMENT_SUMMARY_SCHEMA,
+        bodyOptional: true,
       },
       () => movements.decommission(),
     );
-    app.post<{ Body: { hostId: string } }>(
+    route<{ Body: { hostId: string } }>(
+      'POST',
       '/v1/admin/removenode',
       {
-        schema: {
-          summary: "Re-replicate a dead node's ranges from the remaining replicas and remove it from the ring",
-          tags: ['admin'],
-          body: REMOVENODE_BODY_SCHEMA,
-          response: { 200: MOVEMENT_SUMMARY_SCHEMA },
-        },
+        summary: "Re-replicate a dead node's ranges from the remaining replicas and remove it from the ring",
+        body: REMOVENODE_BODY_SCHEMA,
+        result: MOVEMENT_SUMMARY_SCHEMA,
       },
       (request) => movements.removeNode(request.body.hostId),
     );
-    app.get<{ Params: { keyspace: string } }>(
+    route<{ Params: { keyspace: string } }>(
+      'GET',
       '/v1/admin/describering/:keyspace',
-      {
-        schema: {
-          summary: "Every range of the ring with the keyspace's replicas",
-          tags: ['admin'],
-          params: DESCRIBERING_PARAMS_SCHEMA,
-          response: { 200: DESCRIBERING_RESULT_SCHEMA },
-        },
-      },
+      { summary: "Every range of the ring with the keyspace's replicas", params: DESCRIBERING_PARAMS_SCHEMA, result: DESCRIBERING_RESULT_SCHEMA },
       async (request) => ({ keyspace: request.params.keyspace, ranges: await movements.describeRing(request.params.keyspace) }),
     );
   }
@@ -653,48 +647,32 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
   const cluster = clusterViews(admin);
   if (cluster === null) return;
 
-  app.get<{ Querystring: { keyspace?: string } }>(
+  route<{ Querystring: { keyspace?: string } }>(
+    'GET',
     '/v1/admin/status',
     {
-      schema: {
-        summary: 'Every endpoint: up/down and state, load, tokens, ownership (effective for ?keyspace=)',
-        tags: ['admin'],
-        querystring: KEYSPACE_QUERY_SCHEMA,
-        response: { 200: STATUS_RESULT_SCHEMA },
-      },
+      summary: 'Every endpoint: up/down and state, load, tokens, ownership (effective for ?keyspace=)',
+      querystring: KEYSPACE_QUERY_SCHEMA,
+      result: STATUS_RESULT_SCHEMA,
     },
     (request) => cluster.clusterStatus(request.query.keyspace),
   );
 
-  app.get<{ Querystring: { keyspace?: string } }>(
+  route<{ Querystring: { keyspace?: string } }>(
+    'GET',
     '/v1/admin/ring',
-    {
-      schema: {
-        summary: 'Every token of the ring and its owner, in token order',
-        tags: ['admin'],
-        querystring: KEYSPACE_QUERY_SCHEMA,
-        response: { 200: RING_RESULT_SCHEMA },
-      },
-    },
+    { summary: 'Every token of the ring and its owner, in token order', querystring: KEYSPACE_QUERY_SCHEMA, result: RING_RESULT_SCHEMA },
     async (request) => ({ tokens: await cluster.ring(request.query.keyspace) }),
   );
 
-  app.get(
-    '/v1/admin/gossipinfo',
-    { schema: { summary: "Each endpoint's gossip state with versions", tags: ['admin'], response: { 200: GOSSIPINFO_RESULT_SCHEMA } } },
-    async () => ({ endpoints: await cluster.gossipInfo() }),
-  );
+  route('GET', '/v1/admin/gossipinfo', { summary: "Each endpoint's gossip state with versions", result: GOSSIPINFO_RESULT_SCHEMA }, async () => ({
+    endpoints: await cluster.gossipInfo(),
+  }));
 
-  app.get<{ Querystring: { keyspace: string; table: string; key: string } }>(
+  route<{ Querystring: { keyspace: string; table: string; key: string } }>(
+    'GET',
     '/v1/admin/endpoints',
-    {
-      schema: {
-        summary: 'The replicas of a partition key',
-        tags: ['admin'],
-        querystring: ENDPOINTS_QUERY_SCHEMA,
-        response: { 200: ENDPOINTS_RESULT_SCHEMA },
-      },
-    },
+    { summary: 'The replicas of a partition key', querystring: ENDPOINTS_QUERY_SCHEMA, result: ENDPOINTS_RESULT_SCHEMA },
     (request) => cluster.endpoints(request.query.keyspace, request.query.table, request.query.key),
   );
 };

@@ -3,6 +3,7 @@
  * Partitions inside them are encoded sibyl.Mutation bytes from lib/storage/mutation-codec.ts,
  * so a partition has one wire form whether it is written, read or repaired.
  */
+import { encodeBytes, toBuffer } from '../protobuf-bytes.js';
 import protobuf from 'protobufjs';
 import type { Slice } from '../model/clustering.js';
 import type { Partition } from '../model/partition.js';
@@ -56,15 +57,6 @@ interface PositionMsg {
   token: string;
   key: Uint8Array;
   hasKey: boolean;
-}
-
-function toBuffer(bytes: Uint8Array | undefined): Buffer {
-  if (bytes === undefined || bytes.length === 0) return Buffer.alloc(0);
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function encodeBytes(type: protobuf.Type, message: object): Uint8Array {
-  return type.encode(message as protobuf.Message).finish();
 }
 
 function filterMsg(filter: ReadFilter): FilterMsg {

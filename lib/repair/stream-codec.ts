@@ -12,6 +12,7 @@ import protobuf from 'protobufjs';
 import type { TokenRange } from '../cluster/ring.js';
 import { ServerError } from '../errors.js';
 import type { Partition } from '../model/partition.js';
+import { encodeBytes, toBuffer } from '../protobuf-bytes.js';
 import { protocolFile } from '../protocol-files.js';
 import { crc32c } from '../storage/crc.js';
 // Imported for its values and for its side effect: it configures protobufjs to decode
@@ -73,15 +74,6 @@ export interface FetchResponse {
 }
 
 const EMPTY = new Uint8Array(0);
-
-function toBuffer(bytes: Uint8Array | undefined): Buffer {
-  if (bytes === undefined || bytes.length === 0) return Buffer.alloc(0);
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function encodeBytes(type: protobuf.Type, message: object): Uint8Array {
-  return type.encode(message as protobuf.Message).finish();
-}
 
 function checksum(bytes: Uint8Array): number {
   return crc32c(bytes) >>> 0;

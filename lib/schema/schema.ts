@@ -414,6 +414,19 @@ export class Schema {
     return this.keyspaces.get(keyspace)?.tables.get(name);
   }
 
+  /** The tables an operator command names in `keyspace`: all of them when `tables` is
+   *  absent or empty, else the listed ones; an unknown keyspace or table is refused. */
+  tablesOf(keyspace: string, tables?: readonly string[]): TableMetadata[] {
+    const ks = this.keyspaces.get(keyspace);
+    if (ks === undefined) throw new InvalidRequest(`Keyspace '${keyspace}' does not exist`);
+    if (tables === undefined || tables.length === 0) return [...ks.tables.values()];
+    return tables.map((name) => {
+      const table = ks.tables.get(name);
+      if (table === undefined) throw new InvalidRequest(`unconfigured table ${name}`);
+      return table;
+    });
+  }
+
   withKeyspace(keyspace: KeyspaceMetadata): Schema {
     const next = new Map(this.keyspaces);
     next.set(keyspace.name, keyspace);

@@ -8,6 +8,7 @@ import type { Cell, DeletionTime, LivenessInfo } from '../model/cell.js';
 import type { ClusteringBound } from '../model/clustering.js';
 import type { ComplexColumn, PartitionUpdate, Row } from '../model/partition.js';
 import { murmur3Token } from '../model/token.js';
+import { toBuffer } from '../protobuf-bytes.js';
 import { protocolFile } from '../protocol-files.js';
 
 // int64 fields (timestamps in µs) decode as plain numbers, exact below 2^53, instead
@@ -53,12 +54,6 @@ interface UpdateMsg {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** Bytes fields absent on the wire decode as protobufjs defaults; normalise to Buffers. */
-function toBuffer(bytes: Uint8Array | undefined): Buffer {
-  if (bytes === undefined || bytes.length === 0) return Buffer.alloc(0);
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 function cellMsg(column: string, cell: Cell): CellMsg {
   return {

@@ -21,28 +21,22 @@
  * Flags: --rows N (1000000) --batch N (1000) --differ PERCENT (1) --dir DIR (a temp
  *        dir, removed afterwards)
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StaticClusterView } from '../../lib/cluster/cluster-view.js';
 import type { Endpoint } from '../../lib/cluster/ring.js';
-import { liveCell } from '../../lib/model/cell.js';
-import { SystemClock } from '../../lib/model/clock.js';
-import { emptyPartition, emptyRow, type PartitionUpdate } from '../../lib/model/partition.js';
-import { murmur3Token } from '../../lib/model/token.js';
+import type { PartitionUpdate } from '../../lib/model/partition.js';
 import { MemoryNetwork } from '../../lib/net/memory.js';
 import { RepairService, type RepairProgress } from '../../lib/repair/repair-service.js';
 import { StreamService } from '../../lib/repair/streaming.js';
 import { MemorySchemaStore, SchemaManager } from '../../lib/schema/manager.js';
-import type { TableMetadata } from '../../lib/schema/metadata.js';
-import { buildKeyspace, buildTable, DEFAULT_TABLE_OPTIONS } from '../../lib/schema/schema.js';
-import { parseTypeName } from '../../lib/schema/types.js';
+import { buildKeyspace } from '../../lib/schema/schema.js';
 import { LsmStorageEngine } from '../../lib/storage/lsm/engine.js';
 import { encodeMutation } from '../../lib/storage/mutation-codec.js';
-import { NodeFileSystem } from '../../lib/storage/node-fs.js';
 import { SystemStore } from '../../lib/system/system-store.js';
+import { clock, engineOptions, table, updateOf } from './kv-workload.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -58,41 +52,12 @@ const DIFFER_PERCENT = Number(flags.differ);
 const NODES = 3;
 const VNODES = 16;
 
-const clock = new SystemClock();
-const silent = { info() {}, warn() {}, error() {} };
-const blob = parseTypeName('blob');
-const table: TableMetadata = buildTable({
-  keyspace: 'bench',
-  name: 'kv',
-  columns: [
-    { name: 'k', type: blob, kind: 'partition_key' },
-    { name: 'v', type: blob, kind: 'regular' },
-  ],
-  options: DEFAULT_TABLE_OPTIONS,
-});
-
-function keyOf(i: number): Buffer {
-  const key = Buffer.alloc(16);
-  key.writeUInt32BE(0x5eed, 0);
-  key.writeUInt32BE(i, 12);
-  key.writeUInt32BE((i * 2654435761) >>> 0, 8);
-  return key;
-}
-const POOL = randomBytes(1 << 20);
-const valueOf = (i: number) => POOL.subarray(((i * 7919) >>> 0) % (POOL.length - 100), (((i * 7919) >>> 0) % (POOL.length - 100)) + 100);
 /** Every replica writes a row with the same timestamp, so equal rows hash equal. */
 const WRITTEN_AT_MICROS = 1_700_000_000_000_000;
 const WRITTEN_AT_SECONDS = 1_700_000_000;
 
-function updateOf(i: number): PartitionUpdate {
-  const key = keyOf(i);
-  const partition = emptyPartition(key, murmur3Token(key));
-  const row = emptyRow([]);
-  row.liveness = { timestamp: WRITTEN_AT_MICROS, ttl: 0, localDeletionTime: 0x7fffffff };
-  row.cells.set('v', liveCell(WRITTEN_AT_MICROS, valueOf(i), 0, WRITTEN_AT_SECONDS));
-  partition.rows.push(row);
-  return { tableId: table.id, partition };
-}
+/** Row i as every replica writes it. */
+const rowOf = (i: number): PartitionUpdate => updateOf(i, WRITTEN_AT_MICROS, WRITTEN_AT_SECONDS);
 
 /** Rows the first replica misses in (b): DIFFER_PERCENT of them, spread over the ring. */
 const differs = (i: number) => i % Math.round(100 / DIFFER_PERCENT) === 0;
@@ -116,20 +81,7 @@ function endpoints(): Endpoint[] {
 
 async function startNode(root: string, network: MemoryNetwork, endpoint: Endpoint, all: readonly Endpoint[], index: number): Promise<BenchNode> {
   const storage = await LsmStorageEngine.open(
-    {
-      fs: new NodeFileSystem(),
-      dataDir: join(root, `node${index + 1}`),
-      clock,
-      logger: silent,
-      commitlogSync: 'periodic',
-      commitlogSyncPeriodMs: 10_000,
-      commitlogGroupWindowMs: 15,
-      commitlogSegmentBytes: 32 << 20,
-      commitlogTotalSpaceBytes: 8 * 2 ** 30,
-      memtableSpaceBytes: 64 << 20,
-      compactionThroughputBytes: 0,
-      fileCacheBytes: 32 << 20,
-    },
+    engineOptions(join(root, `node${index + 1}`), { memtableSpaceBytes: 64 << 20, fileCacheBytes: 32 << 20 }),
     [table],
   );
   storage.openTable(table);
@@ -164,7 +116,7 @@ async function load(nodes: readonly BenchNode[], include: (i: number) => boolean
     const batch: number[] = [];
     for (let j = i; j < Math.min(ROWS, i + BATCH); j++) if (include(j)) batch.push(j);
     if (batch.length === 0) continue;
-    for (const node of nodes) await node.storage.apply(batch.map(updateOf));
+    for (const node of nodes) await node.storage.apply(batch.map(rowOf));
     rows += batch.length;
   }
   for (const node of nodes) await node.storage.flush(table.id);
@@ -177,7 +129,7 @@ function differingBytes(): number {
   let batch: PartitionUpdate[] = [];
   for (let i = 0; i < ROWS; i++) {
     if (!differs(i)) continue;
-    batch.push(updateOf(i));
+    batch.push(rowOf(i));
     if (batch.length === BATCH) {
       bytes += encodeMutation(batch).length;
       batch = [];
@@ -187,7 +139,12 @@ function differingBytes(): number {
   return bytes;
 }
 
-async function repairOn(node: BenchNode): Promise<{ progress: RepairProgress; seconds: number }> {
+interface RepairRun {
+  progress: RepairProgress;
+  seconds: number;
+}
+
+async function repairOn(node: BenchNode): Promise<RepairRun> {
   const started = performance.now();
   const progress = await node.repairs.wait(node.repairs.start({ keyspace: 'bench' }));
   if (progress.state !== 'succeeded') throw new Error(`repair ${progress.state}: ${progress.errors.join('; ')}`);
@@ -195,6 +152,19 @@ async function repairOn(node: BenchNode): Promise<{ progress: RepairProgress; se
 }
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+
+/** One line of the results table; `differing` is the encoded size of the differing rows, null when there are none. */
+function resultRow(label: string, { progress, seconds }: RepairRun, differing: number | null): string[] {
+  return [
+    label,
+    `${seconds.toFixed(1)} s`,
+    String(progress.rangesDiffering),
+    String(progress.partitionsStreamed),
+    mib(progress.bytesStreamed),
+    differing === null ? '0' : mib(differing),
+    differing === null ? '-' : `${(progress.bytesStreamed / differing).toFixed(2)}x`,
+  ];
+}
 
 async function main(): Promise<void> {
   const root = flags.dir ?? (await mkdtemp(join(tmpdir(), 'sibyl-bench-repair-')));
@@ -210,15 +180,7 @@ async function main(): Promise<void> {
     console.log(`loaded ${common} rows into each of ${NODES} replicas in ${loadSeconds.toFixed(1)} s`);
 
     const same = await repairOn(nodes[0]);
-    results.push([
-      '(a) no differences',
-      `${same.seconds.toFixed(1)} s`,
-      String(same.progress.rangesDiffering),
-      String(same.progress.partitionsStreamed),
-      mib(same.progress.bytesStreamed),
-      '0',
-      '-',
-    ]);
+    results.push(resultRow('(a) no differences', same, null));
     if (same.progress.bytesStreamed !== 0) throw new Error('replicas that agree streamed data: the benchmark is broken');
 
     started = performance.now();
@@ -226,26 +188,10 @@ async function main(): Promise<void> {
     console.log(`wrote ${missed} rows (${DIFFER_PERCENT}%) to two replicas only in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const differing = differingBytes();
     const diverged = await repairOn(nodes[0]);
-    results.push([
-      `(b) ${DIFFER_PERCENT}% missing on one replica`,
-      `${diverged.seconds.toFixed(1)} s`,
-      String(diverged.progress.rangesDiffering),
-      String(diverged.progress.partitionsStreamed),
-      mib(diverged.progress.bytesStreamed),
-      mib(differing),
-      `${(diverged.progress.bytesStreamed / differing).toFixed(2)}x`,
-    ]);
+    results.push(resultRow(`(b) ${DIFFER_PERCENT}% missing on one replica`, diverged, differing));
 
     const after = await repairOn(nodes[0]);
-    results.push([
-      '(c) again, after (b)',
-      `${after.seconds.toFixed(1)} s`,
-      String(after.progress.rangesDiffering),
-      String(after.progress.partitionsStreamed),
-      mib(after.progress.bytesStreamed),
-      '0',
-      '-',
-    ]);
+    results.push(resultRow('(c) again, after (b)', after, null));
     if (after.progress.bytesStreamed !== 0) throw new Error('replicas still differ after repair');
   } finally {
     for (const node of nodes) {

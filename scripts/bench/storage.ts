@@ -19,24 +19,18 @@
  * Flags: --rows N (1000000) --reads N (200000) --scan N (10000) --batch N (1000)
  *        --concurrency N (64) --dir DIR (a temp dir, removed afterwards)
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClassicLevel } from 'classic-level';
 import { ALL_ROWS } from '../../lib/model/clustering.js';
-import { SystemClock } from '../../lib/model/clock.js';
-import { liveCell } from '../../lib/model/cell.js';
-import { emptyPartition, emptyRow, type PartitionUpdate } from '../../lib/model/partition.js';
+import type { PartitionUpdate } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
-import { buildTable, DEFAULT_TABLE_OPTIONS } from '../../lib/schema/schema.js';
-import type { TableMetadata } from '../../lib/schema/metadata.js';
-import { parseTypeName } from '../../lib/schema/types.js';
 import type { ReadFilter } from '../../lib/storage/engine.js';
-import { LsmStorageEngine, type LsmEngineOptions } from '../../lib/storage/lsm/engine.js';
+import { LsmStorageEngine } from '../../lib/storage/lsm/engine.js';
 import { LatencyHistogram } from '../../lib/storage/lsm/latency.js';
-import { NodeFileSystem } from '../../lib/storage/node-fs.js';
+import { clock, engineOptions, keyOf, table, updateOf, valueOf } from './kv-workload.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -53,62 +47,6 @@ const READS = Number(flags.reads);
 const SCAN = Number(flags.scan);
 const BATCH = Number(flags.batch);
 const CONCURRENCY = Number(flags.concurrency);
-
-const clock = new SystemClock();
-const silent = { info() {}, warn() {}, error() {} };
-const blob = parseTypeName('blob');
-const table: TableMetadata = buildTable({
-  keyspace: 'bench',
-  name: 'kv',
-  columns: [
-    { name: 'k', type: blob, kind: 'partition_key' },
-    { name: 'v', type: blob, kind: 'regular' },
-  ],
-  options: DEFAULT_TABLE_OPTIONS,
-});
-
-/** Deterministic keys (so both stores get the same data) from an index. */
-function keyOf(i: number): Buffer {
-  const key = Buffer.alloc(16);
-  key.writeUInt32BE(0x5eed, 0);
-  key.writeUInt32BE(i, 12);
-  key.writeUInt32BE((i * 2654435761) >>> 0, 8);
-  return key;
-}
-/** Values: 100-byte windows of a random pool at scattered offsets, so they differ per
- *  row and do not compress (both stores get the same value for the same key). */
-const POOL = randomBytes(1 << 20);
-function valueOf(i: number): Buffer {
-  const offset = ((i * 7919) >>> 0) % (POOL.length - 100);
-  return POOL.subarray(offset, offset + 100);
-}
-
-function updateOf(i: number, nowMicros: number, nowSeconds: number): PartitionUpdate {
-  const key = keyOf(i);
-  const partition = emptyPartition(key, murmur3Token(key));
-  const row = emptyRow([]);
-  row.liveness = { timestamp: nowMicros, ttl: 0, localDeletionTime: 0x7fffffff };
-  row.cells.set('v', liveCell(nowMicros, valueOf(i), 0, nowSeconds));
-  partition.rows.push(row);
-  return { tableId: table.id, partition };
-}
-
-function engineOptions(dataDir: string, overrides: Partial<LsmEngineOptions> = {}): LsmEngineOptions {
-  return {
-    fs: new NodeFileSystem(),
-    dataDir,
-    clock,
-    logger: silent,
-    commitlogSync: 'periodic',
-    commitlogSyncPeriodMs: 10_000,
-    commitlogGroupWindowMs: 15,
-    commitlogSegmentBytes: 32 << 20,
-    commitlogTotalSpaceBytes: 8 * 2 ** 30,
-    memtableSpaceBytes: 128 << 20,
-    compactionThroughputBytes: 0,
-    ...overrides,
-  };
-}
 
 async function duBytes(dir: string): Promise<number> {
   let total = 0;

@@ -31,6 +31,8 @@ export interface StartOptions {
   readonly bootstrap?: BootstrapHooks;
   readonly persistTokens?: (tokens: readonly bigint[]) => Promise<void>;
   readonly bootRoundsMax?: number;
+  /** HOST:PORT it gossips as its HTTP address; 10.0.0.n:8080 unless given. */
+  readonly httpAddress?: string;
 }
 
 export class GossipCluster {
@@ -54,7 +56,7 @@ export class GossipCluster {
       hostId: hostId(n),
       dc: 'dc1',
       rack: 'rack1',
-      httpAddress: `10.0.0.${n}:8080`,
+      httpAddress: options.httpAddress ?? `10.0.0.${n}:8080`,
       schemaVersion: 'schema-1',
       numTokens: NUM_TOKENS,
       initialTokens: this.persisted.get(n) ?? null,

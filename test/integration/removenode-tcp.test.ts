@@ -7,33 +7,12 @@
  *
  * phi_convict_threshold 3 (conviction after ~7 s of silence) keeps the test short.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import type { ClusterStatus, TokenRangeDescription } from '../../lib/api/admin-service.js';
 import { runCli } from '../helpers/cli.js';
-import { freePort, killNodeProcess, type NodeProcess, startNodeProcess } from '../helpers/node-process.js';
+import { cql, eventually, killNodeProcess, processCluster, startNodeProcess } from '../helpers/node-process.js';
 
 const KEYS = 200;
-
-async function cql(http: string, query: string, consistency: string, params?: unknown[]): Promise<{ status: number; body: { rows?: Record<string, unknown>[] } }> {
-  const response = await fetch(`http://${http}/v1/cql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, consistency, params }),
-  });
-  return { status: response.status, body: (await response.json()) as { rows?: Record<string, unknown>[] } };
-}
-
-async function eventually(what: string, timeoutMs: number, attempt: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await attempt())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(250);
-  }
-}
 
 async function status(http: string): Promise<ClusterStatus> {
   const result = await runCli(['status', '-h', http, '--json']);
@@ -42,23 +21,12 @@ async function status(http: string): Promise<ClusterStatus> {
 }
 
 t.test('removenode of a killed node restores the replication factor', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sibyl-removenode-'));
-  const nodes: NodeProcess[] = [];
-  t.teardown(async () => {
-    for (const node of nodes) node.child.kill('SIGKILL');
-    await Promise.all(nodes.map((node) => node.exited));
-    await rm(dir, { recursive: true, force: true });
-  });
-  const config = join(dir, 'sibyl.yaml');
-  await writeFile(config, 'phi_convict_threshold: 3\nread_request_timeout: 1s\nwrite_request_timeout: 1s\nnum_tokens: 4\nring_delay: 1s\n');
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const argsOf = (i: number) => [
-    '--config', config,
-    '--http', '127.0.0.1:0',
-    '--listen', `127.0.0.1:${ports[i]}`,
-    '--seeds', `127.0.0.1:${ports[0]}`,
-    '--data', join(dir, `node${i + 1}`),
-  ];
+  const { nodes, argsOf } = await processCluster(
+    t,
+    'removenode',
+    3,
+    'phi_convict_threshold: 3\nread_request_timeout: 1s\nwrite_request_timeout: 1s\nnum_tokens: 4\nring_delay: 1s\n',
+  );
   for (let i = 0; i < 3; i++) nodes.push(await startNodeProcess(argsOf(i)));
   const [n1, n2, n3] = nodes;
 

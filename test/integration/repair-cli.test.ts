@@ -9,73 +9,9 @@
  * data. phi_convict_threshold 3 and 1 s request timeouts keep the test short.
  */
 import t from 'tap';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RepairProgress, RepairRecord } from '../../lib/api/admin-service.js';
-import { CLI, runCli } from '../helpers/cli.js';
-
-/** A port that was free a moment ago: bound on port 0, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface RunningNode {
-  child: ChildProcess;
-  http: string;
-  exited: Promise<unknown>;
-}
-
-/** Starts `sibyl node` and resolves with its HTTP address from the "ready" log line. */
-function startNode(args: string[]): Promise<RunningNode> {
-  const child = spawn(process.execPath, [CLI, 'node', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    // Keep reading after ready, so a chatty node never blocks on a full pipe.
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const entry = JSON.parse(line) as { httpAddress?: string; msg: string };
-        if (entry.httpAddress !== undefined && /ready/i.test(entry.msg)) resolve({ child, http: entry.httpAddress, exited });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`sibyl node exited with ${code} before it was ready: ${stderr}`)));
-  });
-}
-
-interface Answer {
-  status: number;
-  body: { rows?: Record<string, unknown>[]; error?: { code: string; message: string } };
-}
-
-async function cql(http: string, query: string, consistency = 'ONE', params?: unknown[]): Promise<Answer> {
-  const response = await fetch(`http://${http}/v1/cql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, consistency, params }),
-  });
-  return { status: response.status, body: (await response.json()) as Answer['body'] };
-}
-
-/** Retries `attempt` every 250 ms until it returns true; fails after `timeoutMs`. */
-async function eventually(what: string, timeoutMs: number, attempt: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await attempt())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+import { runCli } from '../helpers/cli.js';
+import { cql, eventually, processCluster, startNodeProcess } from '../helpers/node-process.js';
 
 /** What node `http` holds itself: every row of ks.t read at ONE, sorted by key. */
 async function ownRows(http: string): Promise<string[]> {
@@ -85,28 +21,14 @@ async function ownRows(http: string): Promise<string[]> {
 }
 
 t.test('sibyl repair makes replicas diverged while one was down identical and complete', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sibyl-repair-'));
-  const nodes: RunningNode[] = [];
-  t.teardown(async () => {
-    for (const node of nodes) node.child.kill('SIGKILL');
-    await Promise.all(nodes.map((node) => node.exited));
-    await rm(dir, { recursive: true, force: true });
-  });
-  const config = join(dir, 'sibyl.yaml');
-  await writeFile(
-    config,
+  const { nodes, argsOf } = await processCluster(
+    t,
+    'repair',
+    3,
     'hinted_handoff_enabled: false\nphi_convict_threshold: 3\nread_request_timeout: 1s\nwrite_request_timeout: 1s\nnum_tokens: 4\n',
   );
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const argsOf = (i: number) => [
-    '--config', config,
-    '--http', '127.0.0.1:0',
-    '--listen', `127.0.0.1:${ports[i]}`,
-    '--seeds', `127.0.0.1:${ports[0]}`,
-    '--data', join(dir, `node${i + 1}`),
-  ];
-  nodes.push(await startNode(argsOf(0)));
-  nodes.push(...(await Promise.all([startNode(argsOf(1)), startNode(argsOf(2))])));
+  nodes.push(await startNodeProcess(argsOf(0)));
+  nodes.push(...(await Promise.all([startNodeProcess(argsOf(1)), startNodeProcess(argsOf(2))])));
   const [n1, n2] = nodes;
 
   t.equal((await cql(n1.http, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")).status, 200);
@@ -128,7 +50,7 @@ t.test('sibyl repair makes replicas diverged while one was down identical and co
   t.equal((await cql(n2.http, 'DELETE FROM ks.t WHERE k = 1', 'ONE')).status, 200);
   t.equal((await cql(n1.http, "UPDATE ks.t SET v = 'new' WHERE k = 2", 'ONE')).status, 200);
 
-  nodes[2] = await startNode(argsOf(2));
+  nodes[2] = await startNodeProcess(argsOf(2));
   const n3 = nodes[2];
   for (const [i, node] of nodes.entries()) {
     await eventually(`node ${i + 1} sees node 3 up again`, 40_000, async () => (await cql(node.http, 'SELECT k FROM ks.t WHERE k = 0', 'ALL')).status === 200);

@@ -24,33 +24,11 @@ import type { ClusterStatus, TokenRangeDescription } from '../../lib/api/admin-s
 import { loadConfig } from '../../lib/config.js';
 import { SibylNode } from '../../lib/node.js';
 import { runCli } from '../helpers/cli.js';
+import { cql, eventually } from '../helpers/node-process.js';
 
 const RF = 3;
 const NUM_TOKENS = 4;
 const PRELOADED_KEYS = 200;
-
-interface Answer {
-  status: number;
-  body: { rows?: Record<string, unknown>[]; error?: { code: string; message: string } };
-}
-
-async function cql(http: string, query: string, consistency = 'QUORUM', params?: unknown[]): Promise<Answer> {
-  const response = await fetch(`http://${http}/v1/cql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, consistency, params }),
-  });
-  return { status: response.status, body: (await response.json()) as Answer['body'] };
-}
-
-/** Retries `attempt` every 200 ms until it returns true; fails after `timeoutMs`. */
-async function eventually(what: string, timeoutMs: number, attempt: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await attempt())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(200);
-  }
-}
 
 /**
  * QUORUM inserts of fresh keys, spread over `coordinators()` by a few concurrent

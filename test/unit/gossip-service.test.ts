@@ -1,119 +1,18 @@
 import t from 'tap';
 import { ApplicationState, type EndpointStateView } from '../../lib/cluster/endpoint-state.js';
 import { decodeGossipMessage, encodeGossipMessage, gossipVerb } from '../../lib/cluster/gossip-codec.js';
-import { GossipService, type Scheduler } from '../../lib/cluster/gossip-service.js';
+import { GossipService } from '../../lib/cluster/gossip-service.js';
 import type { GossipMessage } from '../../lib/cluster/gossip.js';
 import { Membership } from '../../lib/cluster/membership.js';
 import { ProtocolError } from '../../lib/errors.js';
 import { ManualClock } from '../../lib/model/clock.js';
-import { seededRandom } from '../../lib/model/random.js';
-import { MemoryNetwork, type MemoryTransport } from '../../lib/net/memory.js';
-
-const NUM_TOKENS = 8;
-
-/** Every registered timer fires when the test says so. */
-class ManualScheduler implements Scheduler {
-  private readonly tasks = new Set<() => void>();
-  every(_intervalMs: number, task: () => void): () => void {
-    this.tasks.add(task);
-    return () => {
-      this.tasks.delete(task);
-    };
-  }
-  fire(): void {
-    for (const task of [...this.tasks]) task();
-  }
-}
-
-function address(n: number): string {
-  return `10.0.0.${n}:7000`;
-}
-
-function hostId(n: number): string {
-  return `00000000-0000-4000-8000-00000000000${n}`;
-}
-
-/** Nodes 1..size over one MemoryNetwork, node 1 the seed, driven one gossip round at a time. */
-class Cluster {
-  readonly network = new MemoryNetwork({ seed: 7 });
-  readonly clock = new ManualClock();
-  readonly scheduler = new ManualScheduler();
-  readonly nodes = new Map<number, GossipService>();
-  private readonly transports = new Map<number, MemoryTransport>();
-  readonly persisted = new Map<number, readonly bigint[]>();
-  private readonly seeds = [address(1)];
-
-  start(n: number, overrides: { httpAddress?: string } = {}): GossipService {
-    const transport = this.network.join(address(n));
-    this.transports.set(n, transport);
-    const service = new GossipService({
-      transport,
-      clock: this.clock,
-      seeds: this.seeds,
-      hostId: hostId(n),
-      dc: 'dc1',
-      rack: 'rack1',
-      httpAddress: overrides.httpAddress ?? `10.0.0.${n}:8080`,
-      schemaVersion: 'schema-1',
-      numTokens: NUM_TOKENS,
-      initialTokens: this.persisted.get(n) ?? null,
-      persistTokens: async (tokens) => {
-        this.persisted.set(n, tokens);
-      },
-      random: seededRandom(n),
-      scheduler: this.scheduler,
-    });
-    service.start();
-    this.nodes.set(n, service);
-    return service;
-  }
-
-  async stop(n: number): Promise<void> {
-    const service = this.nodes.get(n)!;
-    service.stop();
-    this.nodes.delete(n);
-    // Its transport leaves the network, so the address can join again.
-    await this.transports.get(n)!.close();
-  }
-
-  /** One second: every node runs a round, then every message in flight is delivered. */
-  async round(): Promise<void> {
-    this.clock.advanceMillis(1000);
-    this.scheduler.fire();
-    await this.settle();
-  }
-
-  /** Rounds until `done` holds; returns how many it took, or fails after `roundsMax`. */
-  async roundsUntil(done: () => boolean, roundsMax: number): Promise<number> {
-    for (let rounds = 1; rounds <= roundsMax; rounds++) {
-      await this.round();
-      if (done()) return rounds;
-    }
-    throw new Error(`condition not reached after ${roundsMax} gossip rounds`);
-  }
-
-  /** Waits until the network has carried nothing new for a few turns of the event loop. */
-  private async settle(): Promise<void> {
-    let quietTurns = 0;
-    let seen = -1;
-    while (quietTurns < 3) {
-      await new Promise((resolve) => setImmediate(resolve));
-      const now = this.network.delivered + this.network.lost;
-      quietTurns = now === seen ? quietTurns + 1 : 0;
-      seen = now;
-    }
-  }
-}
+import { MemoryNetwork } from '../../lib/net/memory.js';
+import { address, GossipCluster, hostId, ManualScheduler, NUM_TOKENS } from '../helpers/gossip-cluster.js';
 
 /** Five nodes started one after another (as operators add nodes), each NORMAL before the next. */
-async function fiveNodeCluster(): Promise<Cluster> {
-  const cluster = new Cluster();
-  for (let n = 1; n <= 5; n++) {
-    const service = cluster.start(n);
-    let ready = false;
-    void service.ready.then(() => (ready = true));
-    await cluster.roundsUntil(() => ready, 40);
-  }
+async function fiveNodeCluster(): Promise<GossipCluster> {
+  const cluster = new GossipCluster();
+  for (let n = 1; n <= 5; n++) await cluster.startNormal(n);
   // Converged: every node has all five in its ring and sees them all UP (a node heard of
   // second hand is UP only once a newer state of it arrives).
   const everyoneSeesFive = () =>
@@ -124,7 +23,7 @@ async function fiveNodeCluster(): Promise<Cluster> {
   return cluster;
 }
 
-function isAliveEverywhere(cluster: Cluster, n: number, alive: boolean): boolean {
+function isAliveEverywhere(cluster: GossipCluster, n: number, alive: boolean): boolean {
   for (const [m, node] of cluster.nodes) {
     if (m !== n && node.membership.isAlive(hostId(n)) !== alive) return false;
   }

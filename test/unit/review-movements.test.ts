@@ -4,93 +4,26 @@
  * system state and streams.
  */
 import t from 'tap';
-import { ApplicationState, type EndpointStateView } from '../../lib/cluster/endpoint-state.js';
-import { Membership } from '../../lib/cluster/membership.js';
+import { ApplicationState } from '../../lib/cluster/endpoint-state.js';
 import { replicaPlacement } from '../../lib/cluster/replication.js';
 import { type Endpoint, rangeContains, type TokenRange, TokenRing } from '../../lib/cluster/ring.js';
-import { seededRandom } from '../../lib/model/random.js';
-import { NodeAdmin, type NodeAdminDeps } from '../../lib/node-admin.js';
 import { RangeMovements, type RingMembership } from '../../lib/repair/range-movements.js';
 import type { StreamStats } from '../../lib/repair/streaming.js';
 import type { SchemaManager } from '../../lib/schema/manager.js';
-import type { ReplicationStrategy } from '../../lib/schema/metadata.js';
-import { buildKeyspace, buildTable, DEFAULT_TABLE_OPTIONS, Schema } from '../../lib/schema/schema.js';
-import { parseTypeName } from '../../lib/schema/types.js';
-import type { CleanupResult } from '../../lib/storage/engine.js';
-import type { LsmStorageEngine } from '../../lib/storage/lsm/engine.js';
+import { buildKeyspace, Schema } from '../../lib/schema/schema.js';
 import type { BootstrapState, SystemStore } from '../../lib/system/system-store.js';
-
-const REPLICATION: ReplicationStrategy = { class: 'SimpleStrategy', replicationFactor: 2 };
-const events = buildTable({
-  keyspace: 'shop',
-  name: 'events',
-  columns: [
-    { name: 'id', type: parseTypeName('int'), kind: 'partition_key' },
-    { name: 'v', type: parseTypeName('text'), kind: 'regular' },
-  ],
-  options: DEFAULT_TABLE_OPTIONS,
-});
-const schema = new Schema(
-  new Map([['shop', buildKeyspace({ name: 'shop', replication: REPLICATION, durableWrites: true }, new Map([['events', events]]))]]),
-);
-const HOSTS = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', '33333333-3333-4333-8333-333333333333'];
-const TOKENS: bigint[][] = [
-  [-6_000_000_000_000_000_000n, 1_000n],
-  [-2_000_000_000_000_000_000n, 3_000_000_000_000_000_000n],
-  [500n, 7_000_000_000_000_000_000n],
-];
-const address = (i: number) => `127.0.0.1:${7001 + i}`;
-const endpointOf = (i: number): Endpoint => ({ id: HOSTS[i], address: address(i), dc: 'dc1', rack: 'rack1', tokens: TOKENS[i] });
-
-function stateOf(i: number, status: string): EndpointStateView {
-  const states: [string, string][] = [
-    [ApplicationState.HOST_ID, HOSTS[i]],
-    [ApplicationState.DC, 'dc1'],
-    [ApplicationState.RACK, 'rack1'],
-    [ApplicationState.TOKENS, TOKENS[i].join(',')],
-    [ApplicationState.STATUS, status],
-  ];
-  return {
-    heartbeat: { generation: 1_700_000_000 + i, version: 10 },
-    states: new Map(states.map(([name, value], version) => [name, { value, version: version + 1 }])),
-  };
-}
-
-function sampleTokens(): bigint[] {
-  const random = seededRandom(5);
-  const tokens = TOKENS.flat().flatMap((token) => [token - 1n, token, token + 1n]);
-  for (let i = 0; i < 2000; i++) tokens.push(BigInt(Math.floor((random() * 2 - 1) * 9.2e18)));
-  return tokens;
-}
+import { address, adminOf, events, REPLICATION, replicatedByNode0, ringOf, sampleTokens } from '../helpers/admin-ring.js';
 
 t.test('cleanup judges each partition against the ring as it is then: ranges this node starts gaining meanwhile are kept', async (t) => {
-  const membership = new Membership(address(0), stateOf(0, 'NORMAL'));
-  membership.apply([1, 2].map((i) => ({ kind: 'joined' as const, endpoint: address(i), state: stateOf(i, 'NORMAL') })));
   // The engine applies the predicate later: after a flush, behind queued compactions, through a long rewrite.
-  const kept: ((token: bigint) => boolean)[] = [];
-  const engine = {
-    cleanup: async (_tableId: string, keep: (token: bigint) => boolean): Promise<CleanupResult> => {
-      kept.push(keep);
-      return { partitionsRemoved: 0, bytesBefore: 0, bytesAfter: 0 };
-    },
-  };
-  const deps: NodeAdminDeps = {
-    engine: engine as unknown as LsmStorageEngine,
-    schema: { current: schema } as SchemaManager,
-    system: { hostId: () => HOSTS[0], getTokens: () => TOKENS[0] } as unknown as SystemStore,
-    dataDir: '/data',
-    startedAtMs: 0,
-    nowMs: () => 0,
-    httpAddress: () => '127.0.0.1:8081',
-    membership,
-  };
-  await new NodeAdmin(deps).cleanup('shop');
+  const { admin, kept, membership } = adminOf(['NORMAL', 'NORMAL', 'NORMAL']);
+  await admin.cleanup('shop');
   // Before the rewrite reaches the partitions, node 1 starts to decommission: node 0
   // becomes a pending replica of some of its ranges and node 1 pushes their data here.
   membership.apply([{ kind: 'state-changed', endpoint: address(1), name: ApplicationState.STATUS, value: { value: 'LEAVING', version: 50 } }]);
-  const now = replicaPlacement(new TokenRing([0, 1, 2].map(endpointOf)), REPLICATION).rangesReplicatedBy(HOSTS[0]);
-  const future = replicaPlacement(new TokenRing([0, 2].map(endpointOf)), REPLICATION).rangesReplicatedBy(HOSTS[0]);
-  const gained = sampleTokens().filter((token) => !now.some((r) => rangeContains(r, token)) && future.some((r) => rangeContains(r, token)));
+  const now = replicatedByNode0(ringOf([0, 1, 2]));
+  const future = replicatedByNode0(ringOf([0, 2]));
+  const gained = sampleTokens(5).filter((token) => !now.some((r) => rangeContains(r, token)) && future.some((r) => rangeContains(r, token)));
   t.ok(gained.length > 0, 'node 0 gains ranges from the leaving node');
   const dropped = gained.filter((token) => !kept[0](token));
   t.same(dropped.length, 0, `data streamed into gained ranges survives cleanup (${dropped.length} of ${gained.length} sampled tokens would be deleted)`);

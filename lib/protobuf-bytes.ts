@@ -1,0 +1,16 @@
+/**
+ * Bytes in and out of protobufjs messages, shared by every codec whatever its layer.
+ */
+import type protobuf from 'protobufjs';
+
+/** Bytes fields absent on the wire decode as protobufjs defaults; normalise to Buffers
+ *  (a view over the decoded bytes, not a copy). */
+export function toBuffer(bytes: Uint8Array | undefined): Buffer {
+  if (bytes === undefined || bytes.length === 0) return Buffer.alloc(0);
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** `message` (a plain object of the type's shape) encoded as `type`. */
+export function encodeBytes(type: protobuf.Type, message: object): Uint8Array {
+  return type.encode(message as protobuf.Message).finish();
+}
