@@ -38,6 +38,8 @@ export interface NodeConfig {
   readonly dc: string;
   readonly rack: string;
   readonly numTokens: number;
+  /** allocate_tokens_for_local_replication_factor: the RF token allocation balances replicated ownership for. */
+  readonly allocationReplicationFactor: number;
   readonly commitlogSync: CommitlogSync;
   /** periodic mode: how often the commit log is fsynced. */
   readonly commitlogSyncPeriodMs: number;
@@ -98,6 +100,7 @@ const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   dc: 'datacenter1',
   rack: 'rack1',
   numTokens: 16,
+  allocationReplicationFactor: 3,
   commitlogSync: 'periodic',
   commitlogSyncPeriodMs: 10_000,
   commitlogSyncGroupWindowMs: 15,
@@ -391,6 +394,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = Object.freeze({
   rack: key('rack', text()),
   // Cassandra caps vnodes at 1536 per node.
   num_tokens: key('numTokens', integer(1, 1536)),
+  allocate_tokens_for_local_replication_factor: key('allocationReplicationFactor', integer(1, 32)),
   commitlog_sync: key('commitlogSync', oneOf<CommitlogSync>(['periodic', 'batch', 'group'])),
   commitlog_sync_period: key('commitlogSyncPeriodMs', timeout),
   commitlog_sync_group_window: key('commitlogSyncGroupWindowMs', timeout),

@@ -182,6 +182,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       schemaVersion: schema.current.version,
       load: storage.diskBytes(),
       numTokens: config.numTokens,
+      allocationReplicationFactor: config.allocationReplicationFactor,
       initialTokens: storedTokens.length > 0 ? storedTokens : null,
       persistTokens: (tokens) => system.setTokens(tokens),
       bootstrap: deferredBootstrapHooks(bootstrapNeeded(system, config.autoBootstrap), () => movements!),

@@ -90,6 +90,8 @@ export interface GossipServiceOptions {
   readonly load?: number;
   /** cassandra.yaml's num_tokens: how many tokens to allocate on first start. */
   readonly numTokens: number;
+  /** allocate_tokens_for_local_replication_factor (default 3). */
+  readonly allocationReplicationFactor?: number;
   /** The tokens kept from a previous run (SystemStore.getTokens), or null on first start. */
   readonly initialTokens: readonly bigint[] | null;
   /** Makes newly allocated tokens durable (SystemStore.setTokens) before they are gossiped. */
@@ -296,7 +298,7 @@ export class GossipService {
       const { dc, rack, numTokens } = this.options;
       // Against the ring as it will be, so nodes joining at once do not pick the same ranges.
       const ring = this.membership.futureRing() ?? this.membership.ring();
-      tokens = allocateTokens(ring, { dc, rack }, numTokens, this.random);
+      tokens = allocateTokens(ring, { dc, rack }, numTokens, this.random, this.options.allocationReplicationFactor);
       // Without durable tokens a restart could claim different ranges: persist before announcing.
       await this.options.persistTokens(tokens);
       this.assertRunning();

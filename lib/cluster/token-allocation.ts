@@ -17,6 +17,16 @@
  *   range chosen is the one whose split most lowers the sum of squared shares, i.e.
  *   maximises take × (ownerShare − newShare − take): big ranges of the most loaded
  *   owners go first.
+ * - Primary ranges are not the data a node stores: with RF 3 a node also holds replicas
+ *   of the ranges before its tokens, and balancing primary ranges alone leaves that
+ *   replicated ownership 20–40% off the fair share on small clusters. So the greedy runs
+ *   ALLOCATION_CANDIDATES times (its random tie-breaks and jitter make each run
+ *   different) and the run kept is the one whose dc sub-ring is best balanced in
+ *   replicated ownership at `replicationFactor` (Cassandra's
+ *   allocate_tokens_for_local_replication_factor, default 3), then in primary ownership
+ *   (which alone decides while the dc has no more nodes than the RF). Measured on 4–8
+ *   nodes of 16 vnodes at RF 3 (20 clusters each): the worst node 9–19% off the fair
+ *   share instead of 19–23%, the mean 6–11% instead of 13–17%.
  * - The rack is not considered yet: with NetworkTopologyStrategy and as many racks as
  *   the RF, each rack holds a full copy, and per-node load then follows balance within
  *   the rack, which this does not aim for.
@@ -49,6 +59,12 @@ interface Vnode {
 const RING_SIZE_NUMBER = Number(RING_SIZE);
 /** A new token takes between 1/TAKE_DIVISOR and 1 - 1/TAKE_DIVISOR of the range it splits. */
 const TAKE_DIVISOR = 4n;
+/** Differences of balance scores smaller than this are floating-point rounding. */
+const SCORE_EPSILON = 1e-12;
+/** Greedy runs compared for replicated balance. */
+export const ALLOCATION_CANDIDATES = 16;
+/** Cassandra's allocate_tokens_for_local_replication_factor default. */
+export const ALLOCATION_REPLICATION_FACTOR_DEFAULT = 3;
 
 /** Tokens for a node joining `ring` at `location`, ascending. `random` returns [0, 1). */
 export function allocateTokens(
@@ -56,6 +72,7 @@ export function allocateTokens(
   location: EndpointLocation,
   numTokens: number,
   random: () => number,
+  replicationFactor = ALLOCATION_REPLICATION_FACTOR_DEFAULT,
 ): bigint[] {
   if (!Number.isInteger(numTokens) || numTokens < 1 || numTokens > NUM_TOKENS_MAX) {
     throw new ServerError(`num_tokens must be an integer between 1 and ${NUM_TOKENS_MAX}, got ${numTokens}`);
@@ -69,8 +86,49 @@ export function allocateTokens(
     // Ring order is token order, so the dc's vnodes come out sorted by position.
     if (owner.dc === location.dc) vnodes.push({ position: token - MIN_TOKEN, owner: owner.id });
   }
-  const positions = vnodes.length === 0 ? evenlySpaced(numTokens, random) : splitLargest(vnodes, numTokens, random);
+  if (vnodes.length === 0) return toTokens(evenlySpaced(numTokens, random), taken);
+  let best: { positions: bigint[]; score: [number, number] } | null = null;
+  for (let run = 0; run < ALLOCATION_CANDIDATES; run++) {
+    const positions = splitLargest([...vnodes], numTokens, random);
+    const score = balanceScore(vnodes, positions, Math.max(1, replicationFactor));
+    // Sums of floating shares: differences below SCORE_EPSILON are rounding, i.e. ties.
+    const better = best === null || score[0] < best.score[0] - SCORE_EPSILON || (score[0] <= best.score[0] + SCORE_EPSILON && score[1] < best.score[1]);
+    if (better) {
+      best = { positions, score };
+    }
+  }
+  return toTokens(best!.positions, taken);
+}
+
+function toTokens(positions: readonly bigint[], taken: Set<bigint>): bigint[] {
   return positions.map((position) => freeToken(position + MIN_TOKEN, taken)).sort((a, b) => (a < b ? -1 : 1));
+}
+
+/**
+ * How unbalanced the dc sub-ring would be with the joining node's `positions`: the sum
+ * of squared replicated shares at `rf` (each range held by the first `rf` distinct
+ * owners from its end clockwise), then the same for primary shares. Lower is better.
+ */
+function balanceScore(vnodes: readonly Vnode[], positions: readonly bigint[], rf: number): [number, number] {
+  const all: Vnode[] = [...vnodes, ...positions.map((position) => ({ position, owner: null }))];
+  all.sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  const replicated = new Map<string | null, number>();
+  const primary = new Map<string | null, number>();
+  const owners = new Set(all.map((vnode) => vnode.owner)).size;
+  const replicas = Math.min(rf, owners);
+  for (let i = 0; i < all.length; i++) {
+    const width = Number(widthBefore(all, i)) / RING_SIZE_NUMBER;
+    primary.set(all[i].owner, (primary.get(all[i].owner) ?? 0) + width);
+    const seen: (string | null)[] = [];
+    for (let step = 0; step < all.length && seen.length < replicas; step++) {
+      const owner = all[(i + step) % all.length].owner;
+      if (seen.includes(owner)) continue;
+      seen.push(owner);
+      replicated.set(owner, (replicated.get(owner) ?? 0) + width);
+    }
+  }
+  const sumOfSquares = (shares: Map<string | null, number>) => [...shares.values()].reduce((sum, share) => sum + share * share, 0);
+  return [sumOfSquares(replicated), sumOfSquares(primary)];
 }
 
 /** numTokens positions a ring-size / numTokens apart, from a random offset within the first gap. */
