@@ -5,12 +5,14 @@
  *   central namespace            node namespace i (1-based)
  *   vn<i>  10.77.<i>.1/24  <—veth—>  eth0  10.77.<i>.2/24, default route via 10.77.<i>.1
  *
- * Why not one namespace with every node on its own 127.0.0.N: a node's outgoing
- * connections do not bind its listen address, so on loopback every connection comes
- * from 127.0.0.1 and no firewall rule can tell which node sent it. Here each node's
- * packets carry its own address and cross the central namespace's FORWARD chain, where
- * a partition drops them; the harness's own connections to the nodes do not cross
- * FORWARD, so clients keep reaching both sides of a partition, as Jepsen's do.
+ * Why not one namespace with every node on its own 127.0.0.N (what the chaos issue
+ * first asked for): a node's own link is then what a fault acts on — a slow link is a
+ * queueing discipline on that node's veth, not on a loopback shared by everyone, and
+ * each node's packets carry its own address across the central namespace's FORWARD
+ * chain, where a partition drops them. (Nodes now bind outgoing connections to their
+ * listen address, so a 127.0.0.N layout could also tell them apart; the per-node links
+ * are kept for the slow nemesis.) The harness's own connections to the nodes do not
+ * cross FORWARD, so clients keep reaching both sides of a partition, as Jepsen's do.
  *
  * Deleting the namespaces removes every veth, route, rule and queueing discipline.
  */
