@@ -30,6 +30,7 @@
  *
  * Reads use natural replicas only: a pending replica may not have the range's data yet.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ReadTimeout, Unavailable, WriteTimeout, type WriteType } from '../errors.js';
 import { isRowLive } from '../model/merge.js';
 import type { Partition, PartitionUpdate } from '../model/partition.js';
@@ -140,8 +141,8 @@ class SpeculationDelay {
   }
 }
 
-/** Times a point read asks its replicas again for more rows (short-read protection). */
-const SHORT_READ_ROUNDS_MAX = 4;
+/** Partitions a range-read page merges before letting the event loop run. */
+const MERGE_PARTITIONS_PER_TURN_MAX = 64;
 
 const liveRowCount = (partition: Partition, nowSeconds: number): number =>
   partition.rows.reduce((count, row) => (isRowLive(row, nowSeconds) ? count + 1 : count), 0);
@@ -466,9 +467,12 @@ export class ClusterStorageProxy implements StorageProxy {
     // Short-read protection: replicas stop at the row limit, and rows they returned may be
     // shadowed by another replica's deletions, so the merge can hold fewer live rows than
     // the limit while rows beyond it exist. Read again with a doubled limit while that
-    // may be so (some replica returned a full page), a bounded number of times.
+    // may be so (some replica returned a full page). No round limit: stopping early would
+    // answer too few rows, which readers take for the partition's end; doubling ends once
+    // the limit passes the largest replica's live rows, after reading at most about
+    // twice the partition.
     let readLimit = filter.rowLimit;
-    for (let round = 0; round < SHORT_READ_ROUNDS_MAX && isShortRead(reconciled.result, answers, filter, readLimit); round++) {
+    while (isShortRead(reconciled.result, answers, filter, readLimit)) {
       readLimit *= 2;
       const wider: ReadCommand = { ...command, filter: { ...filter, rowLimit: readLimit } };
       const again = await gather(
@@ -477,7 +481,7 @@ export class ClusterStorageProxy implements StorageProxy {
       );
       if (!again.complete) throw new ReadTimeout(consistency, again.received, required, again.received > 0);
       answers = again.values.map((answer) => answer!.partition);
-      reconciled = reconcile(table, filter, answers);
+      reconciled = reconcile(table, filter, answers, readLimit);
     }
     const { result, merged, stale } = reconciled;
 
@@ -554,8 +558,10 @@ export class ClusterStorageProxy implements StorageProxy {
         const spare = spares.find((endpoint) => bucketOf(needs, endpoint) === bucket);
         if (spare !== undefined) ask(slot, spare);
       };
-      // speculative_retry NONE: no timer at all.
-      const speculationTimer = speculationDelayMs === null ? undefined : setTimeout(speculate, speculationDelayMs);
+      // speculative_retry NONE, or a delay the read times out before: no timer at all (a
+      // delay past a timer's 2^31 - 1 ms limit would fire after 1 ms, as if ALWAYS).
+      const speculates = speculationDelayMs !== null && speculationDelayMs < this.readTimeoutMs;
+      const speculationTimer = speculates ? setTimeout(speculate, speculationDelayMs) : undefined;
       contacted.forEach((endpoint, slot) => ask(slot, endpoint));
     });
   }
@@ -682,7 +688,13 @@ export class ClusterStorageProxy implements StorageProxy {
     /** Partitions to read again (short reads), by their place in `merged`. */
     const short: { index: number; key: Buffer; token: bigint }[] = [];
     const repairs = new Map<number, PartitionUpdate[]>();
+    let sinceTurn = 0;
     for (let i = 0; i < entries.length; ) {
+      // A page holds up to a thousand partitions per replica: let other requests run.
+      if (++sinceTurn === MERGE_PARTITIONS_PER_TURN_MAX) {
+        sinceTurn = 0;
+        await nextTurn();
+      }
       const first = entries[i].partition;
       const answers = new Array<Partition | null>(pages.length).fill(null);
       let j = i;

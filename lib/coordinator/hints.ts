@@ -17,7 +17,8 @@
  *   hints go to it oldest first as HINT requests, paced to `throttleBytesPerSecond`
  *   across all targets; each hint is deleted once the replica acknowledged it. A replay
  *   stops at the first failure or when the target goes down; one replay per target runs
- *   at a time. Hints created in the same millisecond replay in any order among
+ *   at a time. A target whose gossiped schema version differs from this node's waits
+ *   (see schemaAgrees). Hints created in the same millisecond replay in any order among
  *   themselves: each cell carries its write timestamp, so the order does not change
  *   the result.
  * - A hint lives no longer than the smallest gc_grace_seconds of the tables it writes to
@@ -113,6 +114,13 @@ export interface HintServiceOptions {
    * more). Without it hints never expire (tests of other rules).
    */
   readonly gcGraceSecondsOf?: (tableId: string) => number | undefined;
+  /**
+   * Whether the endpoint's gossiped schema version is this node's. Hints go only to an
+   * endpoint that agrees, as in Cassandra: one whose schema is behind (just back UP, its
+   * schema pull not done yet) would skip, and ack, updates of tables it does not know
+   * yet, and the hints would be lost. Without it every live endpoint is taken to agree.
+   */
+  readonly schemaAgrees?: (endpointId: string) => boolean;
 }
 
 export interface PendingHints {
@@ -157,6 +165,7 @@ export class HintService {
   private readonly logger: NetLogger;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly gcGraceSecondsOf: ((tableId: string) => number | undefined) | undefined;
+  private readonly schemaAgrees: (endpointId: string) => boolean;
 
   private readonly targets = new Map<string, TargetState>();
   private readonly storesInFlight = new Set<Promise<void>>();
@@ -182,6 +191,7 @@ export class HintService {
     this.logger = options.logger ?? SILENT_NET_LOGGER;
     this.sleep = options.sleep ?? realSleep;
     this.gcGraceSecondsOf = options.gcGraceSecondsOf;
+    this.schemaAgrees = options.schemaAgrees ?? (() => true);
   }
 
   /**
@@ -431,7 +441,8 @@ export class HintService {
   }
 
   private canDeliver(id: string): boolean {
-    return this.running && this.view.isAlive(id);
+    // A target whose schema differs is retried by the periodic dispatch once it agrees.
+    return this.running && this.view.isAlive(id) && this.schemaAgrees(id);
   }
 
   private addressOf(id: string): string | undefined {

@@ -3,7 +3,7 @@
  * the reconciled merge of full answers when the digests disagree.
  */
 import { createHash } from 'node:crypto';
-import { filterPartition, isEmptyPartition, mergePartitions } from '../model/merge.js';
+import { filterPartition, isEmptyPartition, isRowLive, mergePartitions } from '../model/merge.js';
 import type { Partition } from '../model/partition.js';
 import { partitionDigest as canonicalDigest } from '../repair/digest.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
@@ -42,9 +42,25 @@ export interface Reconciliation {
  * mergePartitions, then applies the filter again: answers cut at the row limit at
  * different rows can merge into more rows than the limit. (A merge that ends up with
  * too few is the coordinator's to fix: short-read protection in cluster-proxy.ts.)
+ * `readLimit` is the row limit the replicas were asked with (the filter's unless a
+ * short-read round raised it).
  */
-export function reconcile(table: TableMetadata, filter: ReadFilter, answers: readonly (Partition | null)[]): Reconciliation {
-  const ordered = answers.map((answer) => (answer === null ? null : inTableOrder(answer, filter.reversed)));
+export function reconcile(
+  table: TableMetadata,
+  filter: ReadFilter,
+  answers: readonly (Partition | null)[],
+  readLimit = filter.rowLimit,
+): Reconciliation {
+  const ordered = withinCommonStop(table, filter, answers, readLimit).map((answer) =>
+    answer === null ? null : inTableOrder(answer, filter.reversed),
+  );
+  // Replicas usually agree (a range read reconciles every partition of every page):
+  // equal digests are the merge already, without merging or hashing the merge.
+  const digests = ordered.map((answer) => (answer === null ? null : partitionDigest(answer)));
+  const first = ordered[0];
+  if (first !== null && digests.every((digest) => digest !== null && digest.equals(digests[0]!))) {
+    return { result: filterPartition(table.comparator, first, filter), merged: first, stale: [] };
+  }
   let merged: Partition | null = null;
   const paths = pathComparatorsOf(table);
   for (const answer of ordered) {
@@ -54,8 +70,40 @@ export function reconcile(table: TableMetadata, filter: ReadFilter, answers: rea
   if (merged === null) return { result: null, merged: null, stale: [] };
   const mergedDigest = partitionDigest(merged);
   const stale: number[] = [];
-  ordered.forEach((answer, index) => {
-    if (answer === null || !partitionDigest(answer).equals(mergedDigest)) stale.push(index);
+  digests.forEach((digest, index) => {
+    if (digest === null || !digest.equals(mergedDigest)) stale.push(index);
   });
   return { result: filterPartition(table.comparator, merged, filter), merged, stale };
+}
+
+/**
+ * The answers without the rows past the first place (in the read's order) where a
+ * replica stopped at `readLimit` live rows: that replica said nothing of the rows after
+ * its last one, so another replica's version of them may be stale (it may have missed
+ * their newest write) and must not be answered or repaired with. A merge left short by
+ * the cut is what short-read protection reads again.
+ */
+function withinCommonStop(
+  table: TableMetadata,
+  filter: ReadFilter,
+  answers: readonly (Partition | null)[],
+  readLimit: number,
+): readonly (Partition | null)[] {
+  if (!Number.isFinite(readLimit)) return answers;
+  const inReadOrder = (a: readonly Buffer[], b: readonly Buffer[]) =>
+    filter.reversed ? table.comparator.compare(b, a) : table.comparator.compare(a, b);
+  let stop: readonly Buffer[] | null = null;
+  for (const answer of answers) {
+    if (answer === null || answer.rows.length === 0) continue;
+    if (answer.rows.reduce((live, row) => (isRowLive(row, filter.nowSeconds) ? live + 1 : live), 0) < readLimit) continue;
+    const last = answer.rows[answer.rows.length - 1].clustering;
+    if (stop === null || inReadOrder(last, stop) < 0) stop = last;
+  }
+  if (stop === null) return answers;
+  const bound = stop;
+  return answers.map((answer) => {
+    if (answer === null) return null;
+    const cut = answer.rows.findIndex((row) => inReadOrder(row.clustering, bound) > 0);
+    return cut < 0 ? answer : { ...answer, rows: answer.rows.slice(0, cut) };
+  });
 }

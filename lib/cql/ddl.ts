@@ -155,7 +155,10 @@ export async function createTable(ctx: DdlContext, keyspace: string, stmt: Creat
       throw new AlreadyExists(`Table ${keyspace}.${stmt.table.name} already exists`, keyspace, stmt.table.name);
     }
     created = true;
-    const timestamp = ddlTimestamp(ctx, Math.max(ks.timestamp, schema.droppedAt(keyspace, stmt.table.name)));
+    // After the keyspace's own drop too: a merge keeps a dropped keyspace whose table
+    // outlived the drop, with its definition from before it.
+    const after = Math.max(ks.timestamp, schema.droppedAt(keyspace), schema.droppedAt(keyspace, stmt.table.name));
+    const timestamp = ddlTimestamp(ctx, after);
     return schema.withTable(buildNewTable(keyspace, stmt, timestamp));
   });
   return created

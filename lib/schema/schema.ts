@@ -219,13 +219,16 @@ export function parseSpeculativeRetry(text: string): SpeculativeRetry {
   const value = text.trim().toUpperCase();
   if (value === 'NONE') return { kind: 'none' };
   if (value === 'ALWAYS') return { kind: 'always' };
+  // A number JavaScript would show in exponent form ('1e-7', '1e+21') is refused: the
+  // schema stores formatSpeculativeRetry's text, which must read back.
+  const plain = (n: number) => !String(n).includes('e');
   const percentile = /^(\d+(?:\.\d+)?)(?:P|PERCENTILE)$/.exec(value);
   if (percentile !== null) {
     const p = Number(percentile[1]);
-    if (p > 0 && p < 100) return { kind: 'percentile', percentile: p };
+    if (p > 0 && p < 100 && plain(p)) return { kind: 'percentile', percentile: p };
   }
   const fixed = /^(\d+(?:\.\d+)?)MS$/.exec(value);
-  if (fixed !== null) return { kind: 'fixed', ms: Number(fixed[1]) };
+  if (fixed !== null && plain(Number(fixed[1]))) return { kind: 'fixed', ms: Number(fixed[1]) };
   throw new ConfigurationError(
     `Invalid value '${text}' for speculative_retry: expected NONE, ALWAYS, a percentile in (0, 100) such as 99p, or a delay such as 50ms`,
   );

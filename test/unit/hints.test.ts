@@ -26,6 +26,7 @@ import {
   ringEndpoints,
   setAliveEverywhere,
   startNode,
+  table,
   update,
 } from '../helpers/cluster.js';
 
@@ -314,4 +315,27 @@ t.test('hints for an endpoint that left the ring or was removed are deleted', as
   await settle(() => c.storedHints(2), 0);
   t.equal(await c.storedHints(2), 0, 'nobody will take them');
   t.same(c.hints.pending(), [], 'and they are not reported pending');
+});
+
+t.test('hints wait for the target to hold this node’s schema: a replica behind on it would drop them unapplied', async (t) => {
+  // Node 2 was down while the table was created and written to; when it comes back UP,
+  // gossip says so before its schema pull has brought the table.
+  let node2HasTable = false;
+  const c = await cluster(t, {
+    hints: { schemaAgrees: (id) => id !== HOST_IDS[2] || node2HasTable },
+  });
+  c.setAlive(2, false);
+  await c.proxy.mutate(c.keyspace, write(7, 'seven'), 'ONE');
+  await settle(() => c.storedHints(2), 1);
+  await c.nodes[2].storage.dropTable(table.id);
+
+  c.setAlive(2, true);
+  await c.hints.replay(HOST_IDS[2]);
+  t.equal(await c.storedHints(2), 1, 'the hint is kept while node 2’s schema differs');
+
+  c.nodes[2].storage.openTable(table);
+  node2HasTable = true;
+  await c.hints.replay(HOST_IDS[2]);
+  t.same(await c.localValues(2, 7), ['seven'], 'once the schemas agree the hint is applied');
+  t.equal(await c.storedHints(2), 0);
 });
