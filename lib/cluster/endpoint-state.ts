@@ -33,15 +33,20 @@ export const Status = {
   LEAVING: 'LEAVING',
   LEFT: 'LEFT',
   /** Injected by removenode into a dead node's state as "removed,<host id>". */
+  /**
+   * removenode is re-replicating this dead endpoint's ranges (Cassandra's
+   * REMOVING_TOKEN): it still owns them, and the nodes gaining them are pending replicas.
+   */
+  REMOVING: 'removing',
   REMOVED: 'removed',
 } as const;
 
 /**
- * Statuses of an endpoint gone from the cluster for good (Cassandra's "dead states"):
- * gossip keeps spreading its state but never marks it UP again, until a restart (a new
- * generation, with the endpoint's own STATUS) replaces it.
+ * Statuses of an endpoint gone from the cluster, or being removed from it while dead
+ * (Cassandra's "dead states"): gossip keeps spreading its state but never marks it UP
+ * again, until a restart (a new generation, with the endpoint's own STATUS) replaces it.
  */
-const DEAD_STATUSES: ReadonlySet<string> = new Set([Status.LEFT, Status.REMOVED]);
+const DEAD_STATUSES: ReadonlySet<string> = new Set([Status.LEFT, Status.REMOVING, Status.REMOVED]);
 
 /** The first part of a STATUS value: "removed,<host id>" → "removed". */
 export function statusName(value: string): string {

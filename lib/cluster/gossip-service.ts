@@ -230,12 +230,25 @@ export class GossipService {
    * UP again unless it restarts.
    */
   announceRemoved(address: string, hostId: string): void {
+    this.injectStatus(address, hostId, Status.REMOVED);
+    this.logger.info({ endpoint: address }, `Removed host ${hostId} (/${address}) from the ring`);
+  }
+
+  /**
+   * removenode starts: the dead endpoint keeps its ranges, but every node now writes to
+   * those gaining them (pending replicas) while they fetch its data.
+   */
+  announceRemoving(address: string, hostId: string): void {
+    this.injectStatus(address, hostId, Status.REMOVING);
+    this.logger.info({ endpoint: address }, `Removing host ${hostId} (/${address}): re-replicating its ranges`);
+  }
+
+  private injectStatus(address: string, hostId: string, status: string): void {
     const known = this.gossiper.stateOf(address)?.states.get(ApplicationState.HOST_ID)?.value;
     if (known !== hostId) {
       throw new ServerError(`Gossip knows /${address} as host ${known ?? 'unknown'}, not ${hostId}`);
     }
-    this.membership.apply(this.gossiper.injectState(address, ApplicationState.STATUS, `${Status.REMOVED},${hostId}`));
-    this.logger.info({ endpoint: address }, `Removing host ${hostId} (/${address}) from the ring`);
+    this.membership.apply(this.gossiper.injectState(address, ApplicationState.STATUS, `${status},${hostId}`));
   }
 
   private round(): void {

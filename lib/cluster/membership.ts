@@ -53,6 +53,8 @@ const STATUS_LETTER: ReadonlyMap<string, 'N' | 'J' | 'L'> = new Map([
   [Status.NORMAL, 'N'],
   [Status.BOOT, 'J'],
   [Status.LEAVING, 'L'],
+  // Being removed: still an owner until its ranges are re-replicated, and down.
+  [Status.REMOVING, 'L'],
 ]);
 
 /** Application states the ring is built from: a change to any of them rebuilds it. */
@@ -259,11 +261,12 @@ export class Membership implements ClusterView {
         joining.push(member);
         continue;
       }
-      if (member.status !== Status.NORMAL && member.status !== Status.LEAVING) continue;
+      const leaves = member.status === Status.LEAVING || member.status === Status.REMOVING;
+      if (member.status !== Status.NORMAL && !leaves) continue;
       const owner = claim(member, claimed);
       if (owner === null) continue;
       owners.push(owner);
-      if (member.status === Status.LEAVING) leaving.add(owner.id);
+      if (leaves) leaving.add(owner.id);
     }
     // Joining endpoints come after every owner: a token an owner holds stays its own, and
     // a joining claim on it is ignored, so the future ring can always be built.

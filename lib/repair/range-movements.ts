@@ -65,6 +65,7 @@ export type RingMembership = Pick<Membership, 'local' | 'ring' | 'futureRing' | 
 export interface RingAnnouncer {
   announceLeaving(): void;
   announceLeft(): void;
+  announceRemoving(address: string, hostId: string): void;
   announceRemoved(address: string, hostId: string): void;
   stop(): void;
 }
@@ -421,9 +422,11 @@ export class RangeMovements {
   // ---- removenode ----------------------------------------------------------------------
 
   /**
-   * Restores the replication factor of a dead node's ranges: every node that becomes a
-   * replica of one of them fetches it from the remaining live replicas; then the node is
-   * announced removed. With errors in the summary it is not removed (run it again).
+   * Restores the replication factor of a dead node's ranges: the node is announced
+   * REMOVING (it keeps its ranges, and every coordinator also writes to the nodes gaining
+   * them), after ring_delay every node that becomes a replica of one of its ranges
+   * fetches it from the remaining live replicas, then the node is announced removed.
+   * With errors in the summary it stays REMOVING (run it again).
    */
   async removeNode(hostId: string): Promise<MovementSummary> {
     const { membership, gossip, streams } = this.options;
@@ -449,6 +452,12 @@ export class RangeMovements {
       const summary = new SummaryBuilder();
       // A node that died while joining owns no range: there is nothing to re-replicate.
       if (ring.endpoint(hostId) !== undefined) {
+        // Writes made while the ranges are fetched must reach their new replicas too, or
+        // they would be on fewer replicas than the RF once the node is removed.
+        if (status !== Status.REMOVING) {
+          gossip.announceRemoving(endpoint.address, hostId);
+          await this.sleep(this.options.ringDelayMs);
+        }
         const future = ringWithout(ring, hostId);
         for (const keyspace of this.userKeyspaces()) {
           if (keyspace.tables.size === 0) continue;

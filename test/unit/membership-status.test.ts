@@ -260,3 +260,29 @@ t.test('decommission: LEAVING is seen as UL, then LEFT takes it out everywhere w
     t.notOk(membership.isAlive(hostId(3)), `node ${n}: not UP though it still gossips`);
   }
 });
+
+t.test('removenode: a REMOVING node keeps its ranges, is never UP, and the nodes gaining them are pending replicas', async (t) => {
+  const cluster = await fourNodes(t);
+  await cluster.stop(4);
+  const others = [1, 2, 3];
+  await cluster.roundsUntil(() => others.every((n) => !cluster.node(n).membership.isAlive(hostId(4))), 60);
+  const ups: string[] = [];
+  for (const n of others) {
+    cluster.node(n).membership.onChange(() => {
+      if (cluster.node(n).membership.isAlive(hostId(4))) ups.push(`node ${n}`);
+    });
+  }
+  cluster.node(1).announceRemoving(address(4), hostId(4));
+  await cluster.roundsUntil(() => others.every((n) => cluster.node(n).membership.statusOf(hostId(4)) === 'removing'), 20);
+  for (const n of others) {
+    const membership = cluster.node(n).membership;
+    t.ok(membership.ring().endpoint(hostId(4)), `node ${n}: still an owner while its ranges are fetched`);
+    t.equal(membership.futureRing()?.endpoint(hostId(4)), undefined, `node ${n}: gone from the future ring`);
+    t.equal(membership.futureRing()?.size, 3 * NUM_TOKENS, `node ${n}: the future ring is the other three`);
+    t.equal(membership.describe().find((d) => d.id === hostId(4))?.status, 'DL', `node ${n}: listed DL`);
+  }
+  cluster.node(1).announceRemoved(address(4), hostId(4));
+  await cluster.roundsUntil(() => others.every((n) => cluster.node(n).membership.statusOf(hostId(4)) === 'removed'), 20);
+  for (const n of others) t.equal(cluster.node(n).membership.ring().endpoint(hostId(4)), undefined, `node ${n}: out of the ring`);
+  t.same(ups, [], 'never marked UP on the way');
+});

@@ -85,6 +85,7 @@ function movementsHarness(local: Endpoint, endpoints: readonly Endpoint[], optio
       announced.push('LEFT');
       stateWhenAnnounced.set('LEFT', state);
     },
+    announceRemoving: (addr: string, hostId: string) => void announced.push(`removing ${addr} ${hostId}`),
     announceRemoved: (addr: string, hostId: string) => void announced.push(`removed ${addr} ${hostId}`),
     stop: () => void announced.push('stop'),
   };
