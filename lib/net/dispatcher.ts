@@ -19,6 +19,8 @@ interface PendingRequest {
   readonly resolve: (payload: Uint8Array) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
+  /** What the request was written to (a transport's connection), once it was. */
+  sentOn?: object;
 }
 
 const KNOWN_VERBS: ReadonlySet<unknown> = new Set(VERBS);
@@ -80,6 +82,21 @@ export class Dispatcher {
   /** Whether request `id` still waits for its answer (not answered, timed out or failed). */
   isPending(id: number): boolean {
     return this.pending.has(id);
+  }
+
+  /** Notes that request `id` was written to `connection` (see failSentOn). */
+  markSent(id: number, connection: object): void {
+    const request = this.pending.get(id);
+    if (request !== undefined) request.sentOn = connection;
+  }
+
+  /**
+   * Rejects the pending requests written to `connection`, which closed: their answers
+   * will not come if the peer went away, and waiting for their timeouts (up to half an
+   * hour for a repair's validation) would only delay what the caller does instead.
+   */
+  failSentOn(connection: object, error: (verb: Verb) => Error): void {
+    for (const [id, request] of [...this.pending]) if (request.sentOn === connection) this.fail(id, error(request.verb));
   }
 
   failAll(error: Error): void {

@@ -26,6 +26,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Dispatcher } from './dispatcher.js';
 import { type Envelope, FRAME_BYTES_MAX_DEFAULT, FrameDecoder, HANDSHAKE, encodeFrame } from './frame.js';
 import {
+  ConnectionLost,
   type MessageHandler,
   MessageDropped,
   type NetLogger,
@@ -84,7 +85,7 @@ class OutboundConnection {
   enqueue(item: QueuedFrame): void {
     const socket = this.socket;
     if (this.state === 'open' && socket !== null && this.queue.length === 0 && socket.writable && !socket.writableNeedDrain) {
-      socket.write(item.frame);
+      this.write(socket, item);
       return;
     }
     if (this.queue.length >= this.transport.settings.outgoingQueueMax) {
@@ -134,6 +135,8 @@ class OutboundConnection {
       lastError = error;
     });
     socket.on('close', () => {
+      // Requests written to this socket get no answer if the peer went away: fail them now.
+      this.transport.failSentOn(socket, this.peer);
       if (this.socket !== socket) return;
       this.socket = null;
       if (this.transport.closed) return;
@@ -158,6 +161,11 @@ class OutboundConnection {
     });
   }
 
+  private write(socket: Socket, item: QueuedFrame): void {
+    socket.write(item.frame);
+    if (item.requestId !== 0) this.transport.markSent(item.requestId, socket);
+  }
+
   /** Writes waiting frames until the socket pushes back; 'drain' resumes. */
   private flush(): void {
     const socket = this.socket;
@@ -165,7 +173,7 @@ class OutboundConnection {
     while (this.queue.length > 0 && socket.writable && !socket.writableNeedDrain) {
       const item = this.queue.shift()!;
       if (item.requestId !== 0 && !this.transport.isPending(item.requestId)) continue;
-      socket.write(item.frame);
+      this.write(socket, item);
     }
     if (this.queue.length === 0) this.overflowing = false;
   }
@@ -282,6 +290,16 @@ export class TcpTransport implements Transport {
   /** @internal */
   isPending(requestId: number): boolean {
     return this.dispatcher.isPending(requestId);
+  }
+
+  /** @internal Notes the connection (socket) a request was written to. */
+  markSent(requestId: number, socket: Socket): void {
+    this.dispatcher.markSent(requestId, socket);
+  }
+
+  /** @internal Fails the requests written to a socket that closed (ConnectionLost). */
+  failSentOn(socket: Socket, peer: string): void {
+    this.dispatcher.failSentOn(socket, (verb) => new ConnectionLost(peer, verb));
   }
 
   /** @internal a full queue to `peer` dropped `item`. */

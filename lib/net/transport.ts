@@ -117,6 +117,16 @@ export class MessageDropped extends MessagingError {
   }
 }
 
+/** The connection a request was written to closed before its answer came (the peer stopped or restarted). */
+export class ConnectionLost extends MessagingError {
+  constructor(
+    readonly to: string,
+    readonly verb: Verb,
+  ) {
+    super(`${verb} request to /${to} failed: the connection closed before the answer came`);
+  }
+}
+
 /** The transport was closed before the request was answered. */
 export class TransportClosed extends MessagingError {
   constructor(readonly address: string) {

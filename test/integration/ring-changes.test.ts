@@ -1,12 +1,13 @@
 /**
  * Ring changes on real nodes: four in-process SibylNodes over TCP loopback (ports
- * chosen by the OS, temp data dirs), RF 3, num_tokens 4, ring_delay 3 s. A 4th node
+ * chosen by the OS, temp data dirs), RF 3, num_tokens 4, ring_delay 5 s. A 4th node
  * bootstraps and then one of the first three is decommissioned (through the CLI), each
  * while a QUORUM write workload runs over HTTP; every acknowledged write must then be
  * readable at QUORUM, and every replica must hold every key it replicates.
  *
  * ring_delay must outlast gossip's spreading of BOOT / LEAVING to every coordinator
- * (each node gossips to one random peer a second: two or three rounds for four nodes).
+ * (each node gossips to one random peer a second: two or three rounds for four nodes,
+ * more when the machine is busy, as under the whole suite: hence the default 5 s).
  * A coordinator that has not heard yet writes without the new replica; if the streamed
  * range was read before that write landed, the new replica misses it. That loses no
  * acknowledged write (the other replicas have it, QUORUM still meets it) but leaves a
@@ -100,7 +101,7 @@ async function startNode(name: string): Promise<SibylNode> {
       // The first node is its own seed (storage port 0 stands for the one it binds).
       seeds: seedAddress === '' ? [] : [seedAddress],
       numTokens: NUM_TOKENS,
-      ringDelayMs: 3_000,
+      ringDelayMs: 5_000,
     },
   });
   const node = await SibylNode.start(config, { logger: false });

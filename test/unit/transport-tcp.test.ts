@@ -233,3 +233,22 @@ t.test('tcp: outgoing connections come from the listen address, so nodes on 127.
   t.equal(socket.remoteAddress, '127.0.0.3');
   socket.destroy();
 });
+
+t.test('tcp: a request whose connection closes before its answer fails at once, not at its timeout', async (t) => {
+  const server = await TcpTransport.listen();
+  let received!: () => void;
+  const arrived = new Promise<void>((resolve) => (received = resolve));
+  // The handler never answers: the peer "hangs" until it goes away.
+  server.onMessage('ECHO', () => {
+    received();
+    return new Promise<Uint8Array>(() => {});
+  });
+  const client = await node(t);
+  const started = performance.now();
+  const answer = client.request(server.address, 'ECHO', bytes('?'), 20_000);
+  await arrived;
+  await server.close();
+  const error = await answer.catch((e: unknown) => e);
+  t.match(error, { name: 'ConnectionLost', verb: 'ECHO' });
+  t.ok(performance.now() - started < 5_000, 'failed when the connection closed, long before the 20 s timeout');
+});
