@@ -242,6 +242,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       schemaSync,
       ringDelayMs: config.ringDelayMs,
       autoBootstrap: config.autoBootstrap,
+      hints: () => hints,
       logger,
     });
     movements = ringChanges;

@@ -87,7 +87,21 @@ export interface RangeMovementsOptions {
   readonly logger?: NetLogger;
   /** Waits (ring_delay, gossip spreading); tests shorten it. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * This node's hints (HintService), looked up when decommission needs them (the node
+   * builds its hint service after this): a leaving node delivers what it holds first.
+   */
+  readonly hints?: () => HintHandOff | undefined;
 }
+
+/** What decommission needs of the hint service. */
+export interface HintHandOff {
+  pending(): readonly { targetId: string; hints: number }[];
+  replay(targetId: string): Promise<void>;
+}
+
+/** How long a leaving node spends delivering its hints before it leaves anyway. */
+export const HINT_HANDOFF_MS_MAX = 60_000;
 
 export const SCHEMA_WAIT_MS_DEFAULT = 30_000;
 /** How often a joining node looks at the gossiped schema versions again. */
@@ -358,6 +372,7 @@ export class RangeMovements {
         this.logger.warn({ errors: summary.errors.length }, 'Decommission: some ranges could not be streamed; this node stays LEAVING; run decommission again');
         return summary;
       }
+      await this.deliverHints();
       // Durable before LEFT goes out: a crash once the others have dropped this node must
       // not let it restart NORMAL with its old tokens and stale data (a failed write
       // here leaves it LEAVING, to run again).
@@ -417,6 +432,22 @@ export class RangeMovements {
       }
     }
     return summary.build();
+  }
+
+  /**
+   * Before leaving, replays the hints this node holds to their (live) targets, bounded
+   * by HINT_HANDOFF_MS_MAX: nobody will replay them once it is gone. Hints for targets
+   * that are down are lost with it (Cassandra hands them to another node; sibyl does not
+   * yet) — the log says how many, and repair brings those replicas up to date.
+   */
+  private async deliverHints(): Promise<void> {
+    const hints = this.options.hints?.();
+    if (hints === undefined || hints.pending().length === 0) return;
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, HINT_HANDOFF_MS_MAX).unref());
+    await Promise.race([Promise.allSettled(hints.pending().map(({ targetId }) => hints.replay(targetId))), deadline]);
+    const left = hints.pending().reduce((sum, target) => sum + target.hints, 0);
+    if (left > 0) this.logger.warn({ hints: left }, `Decommission: ${left} hints could not be delivered (targets down); run repair on their replicas`);
+    else this.logger.info({}, 'Decommission: every hint this node held was delivered');
   }
 
   // ---- removenode ----------------------------------------------------------------------

@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import type { EndpointDescription } from '../../lib/cluster/membership.js';
+import type { HintHandOff } from '../../lib/repair/range-movements.js';
 import { replicaPlacement } from '../../lib/cluster/replication.js';
 import { type Endpoint, type TokenRange, rangeWidth, TokenRing } from '../../lib/cluster/ring.js';
 import { RangeMovements, type RingMembership } from '../../lib/repair/range-movements.js';
@@ -91,7 +92,13 @@ function recordingStreams(failFor: Set<string> = new Set()) {
   };
 }
 
-function harness(local: Endpoint, endpoints: readonly Endpoint[], replication: ReplicationStrategy, schemaWaitMs?: number) {
+function harness(
+  local: Endpoint,
+  endpoints: readonly Endpoint[],
+  replication: ReplicationStrategy,
+  schemaWaitMs?: number,
+  hints?: HintHandOff,
+) {
   const membership = new FakeMembership(local, endpoints);
   const tables = new Map([['t', table({ keyspace: 'ks', name: 't', id: 'table-t', columns: [column('k', 'int', 'partition_key'), column('v', 'text')] })]]);
   const schema = { current: new Schema(new Map([['ks', buildKeyspace({ name: 'ks', replication, durableWrites: true }, tables)]])) } as unknown as SchemaManager;
@@ -120,6 +127,7 @@ function harness(local: Endpoint, endpoints: readonly Endpoint[], replication: R
     autoBootstrap: true,
     sleep: async () => {},
     schemaWaitMs,
+    hints: () => hints,
   });
   return { membership, movements, schema, announced, calls: recorder.calls, failFor: recorder.failFor, state: () => state };
 }
@@ -288,4 +296,23 @@ t.test('a joining node waits for the schema the ring owners hold, and gives up a
   membership.schemaVersion = schema.current.version;
   await movements.bootstrapHooks().prepare();
   t.pass('prepared once every live owner has the local schema version');
+});
+
+t.test('a decommissioning node delivers the hints it holds before it leaves', async (t) => {
+  const held = new Map([[B.id, 2], [C.id, 1]]);
+  const order: string[] = [];
+  let announcedSoFar: readonly string[] = [];
+  const hints: HintHandOff = {
+    pending: () => [...held].filter(([, count]) => count > 0).map(([targetId, count]) => ({ targetId, hints: count })),
+    replay: async (targetId) => {
+      order.push(`replay ${targetId} ${announcedSoFar.includes('LEFT') ? 'after' : 'before'} LEFT`);
+      held.set(targetId, 0);
+    },
+  };
+  const { movements, announced } = harness(A, [A, B, C, D], SIMPLE_2, undefined, hints);
+  announcedSoFar = announced;
+  await movements.decommission();
+  t.same(order.sort(), [`replay ${B.id} before LEFT`, `replay ${C.id} before LEFT`], 'every target with hints was replayed, before LEFT');
+  t.same(hints.pending(), [], 'nothing left behind');
+  t.same(announced, ['LEAVING', 'LEFT', 'stop'], 'and then it left');
 });
