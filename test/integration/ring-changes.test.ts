@@ -181,6 +181,9 @@ t.test('a bootstrapping node receives writes made while it joins and every ackno
   t.ok(workload.acked.length > 50, `writes were acknowledged while the node joined (${workload.acked.length}, ${workload.failed} failed)`);
   t.ok(statusesSeen.has('UJ'), `node 1 saw the new node UJ while it joined (saw ${[...statusesSeen].join(', ')})`);
 
+  // The joiner is NORMAL as soon as it serves; node 1 hears it by gossip within rounds.
+  const allNormal = async () => (await statusOf(n1)).endpoints.map((e) => e.status).join() === 'UN,UN,UN,UN';
+  await eventually('node 1 sees the new node UN', 15_000, allNormal).catch(() => {});
   const { endpoints } = await statusOf(n1);
   t.same(endpoints.map((e) => e.status), ['UN', 'UN', 'UN', 'UN'], 'four UN nodes once it joined');
   // The new node holds every acknowledged key it replicates (streamed, or written to it
