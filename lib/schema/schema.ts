@@ -423,7 +423,8 @@ export class Schema {
     const ks = this.keyspaces.get(keyspace);
     if (ks === undefined) throw new InvalidRequest(`Keyspace '${keyspace}' does not exist`);
     if (tables === undefined || tables.length === 0) return [...ks.tables.values()];
-    return tables.map((name) => {
+    // A table named twice (nodetool-style scopes come from the command line) counts once.
+    return [...new Set(tables)].map((name) => {
       const table = ks.tables.get(name);
       if (table === undefined) throw new InvalidRequest(`unconfigured table ${name}`);
       return table;

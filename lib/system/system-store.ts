@@ -87,6 +87,9 @@ const SYNC = { sync: true } as const;
  *  keys sort in time order. */
 const TIME_KEY_DIGITS = 15;
 /** ';' sorts right after ':', so `<prefix>:` ≤ key < `<prefix>;` is one prefix's range. */
+/** Repairs kept in the history of one table (the oldest go first). */
+export const REPAIR_HISTORY_PER_TABLE_MAX = 100;
+
 function prefixRange(prefix: string): { gte: string; lt: string } {
   return { gte: `${prefix}:`, lt: `${prefix};` };
 }
@@ -281,9 +284,17 @@ export class SystemStore {
     await this.hintRecords.del(key);
   }
 
+  /**
+   * Records a repair of one table, keeping the newest REPAIR_HISTORY_PER_TABLE_MAX of
+   * that table (by start time): the history must not grow with every repair for ever.
+   */
   async recordRepair(record: RepairRecord): Promise<void> {
     const key = `${record.keyspace}:${record.table}:${timeKey(record.startedAtMs)}:${record.id}`;
     await putSynced(this.db, this.repairRecords, key, record);
+    // Keys sort by start time: the oldest come first.
+    const keys = await this.repairRecords.keys(prefixRange(`${record.keyspace}:${record.table}`)).all();
+    const excess = keys.length - REPAIR_HISTORY_PER_TABLE_MAX;
+    if (excess > 0) await this.repairRecords.batch(keys.slice(0, excess).map((old) => ({ type: 'del' as const, key: old })));
   }
 
   /** Repairs of one table, oldest first. */

@@ -76,3 +76,10 @@ t.test('a speculative_retry value a statement accepts reads back from the stored
     t.same(parseSpeculativeRetry(formatSpeculativeRetry(policy)), policy, `${text} reads back as stored`);
   }
 });
+
+t.test('a table named twice in an operator scope (repair, flush …) counts once', async (t) => {
+  const int = parseTypeName('int');
+  const events = buildTable({ keyspace: 'ks', name: 'events', columns: [{ name: 'k', type: int, kind: 'partition_key' }], options: DEFAULT_TABLE_OPTIONS });
+  const schema = new Schema(new Map([['ks', buildKeyspace({ name: 'ks', replication: { class: 'SimpleStrategy', replicationFactor: 1 }, durableWrites: true }, new Map([['events', events]]))]]));
+  t.same(schema.tablesOf('ks', ['events', 'events']).map((table) => table.name), ['events']);
+});

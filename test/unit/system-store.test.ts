@@ -13,7 +13,7 @@ import { ConfigurationError } from '../../lib/errors.js';
 import { SchemaManager } from '../../lib/schema/manager.js';
 import { describeSchema, Schema } from '../../lib/schema/schema.js';
 import { isUuidString } from '../../lib/schema/uuid.js';
-import { SystemStore } from '../../lib/system/system-store.js';
+import { REPAIR_HISTORY_PER_TABLE_MAX, SystemStore } from '../../lib/system/system-store.js';
 import { richSchema } from './fixtures/schemas.js';
 
 const CLUSTER = { clusterName: 'Test Cluster' };
@@ -201,4 +201,20 @@ t.test('drop times saved with the schema survive a restart', async (t) => {
   const loaded = await withStore(dir, (store) => store.schemaStore().load());
   t.equal(loaded!.droppedAt('audit'), 1_700_000_000_000_000);
   t.equal(loaded!.version, saved.version);
+});
+
+t.test('the repair history of a table keeps its newest records only', async (t) => {
+  const dir = await systemDir(t);
+  await withStore(dir, async (store) => {
+    const total = REPAIR_HISTORY_PER_TABLE_MAX + 5;
+    for (let i = 0; i < total; i++) {
+      await store.recordRepair({ id: `r${i}`, keyspace: 'shop', table: 'events', ranges: [], startedAtMs: 1_000 + i, finishedAtMs: 2_000 + i, succeeded: true });
+    }
+    await store.recordRepair({ id: 'other', keyspace: 'shop', table: 'other', ranges: [], startedAtMs: 1, finishedAtMs: 2, succeeded: true });
+    const ids = (await store.repairHistory('shop', 'events')).map((r) => r.id);
+    t.equal(ids.length, REPAIR_HISTORY_PER_TABLE_MAX);
+    t.equal(ids[0], 'r5', 'the oldest went first');
+    t.equal(ids.at(-1), `r${total - 1}`);
+    t.same((await store.repairHistory('shop', 'other')).map((r) => r.id), ['other'], 'other tables keep theirs');
+  });
 });
