@@ -74,6 +74,8 @@ export interface HintStore {
   /** The target's hints, oldest first. */
   hintsFor(target: string): AsyncIterable<HintRecord>;
   deleteHint(key: string): Promise<void>;
+  /** The targets that have stored hints (a previous run's too). */
+  hintTargets?(): Promise<string[]>;
 }
 
 /** The cluster as hinted handoff needs it; Membership adds addressOf and statusOf. */
@@ -204,6 +206,16 @@ export class HintService {
     this.running = true;
     this.view.onChange(() => this.refresh());
     this.refresh();
+    // Targets no longer in the ring (they left or were removed while this node was down)
+    // still have their hints counted, and deleted by refresh once their status says so.
+    void this.store.hintTargets?.().then(
+      (targets) => {
+        if (!this.running) return;
+        for (const id of targets) if (id !== this.view.local.id) this.target(id);
+        this.refresh();
+      },
+      (error: unknown) => this.logger.warn({ err: error }, 'failed to list the targets of stored hints'),
+    );
     this.timer = setInterval(() => this.dispatchLive(), this.dispatchIntervalMs);
     // Retrying hints must not keep a stopping process alive.
     this.timer.unref();

@@ -280,6 +280,20 @@ export class SystemStore {
     }
   }
 
+  /** The host ids that have stored hints, each once: one seek per target, not a read of every hint. */
+  async hintTargets(): Promise<string[]> {
+    const targets: string[] = [];
+    let from = '';
+    for (;;) {
+      const [key] = await this.hintRecords.keys({ gt: from, limit: 1 }).all();
+      if (key === undefined) return targets;
+      const target = key.slice(0, key.indexOf(':'));
+      targets.push(target);
+      // ';' sorts right after ':': past every key of this target.
+      from = `${target};`;
+    }
+  }
+
   async deleteHint(key: string): Promise<void> {
     await this.hintRecords.del(key);
   }

@@ -339,3 +339,22 @@ t.test('hints wait for the target to hold this node’s schema: a replica behind
   t.same(await c.localValues(2, 7), ['seven'], 'once the schemas agree the hint is applied');
   t.equal(await c.storedHints(2), 0);
 });
+
+t.test('after a restart, hints for a target that left the ring meanwhile are found and deleted', async (t) => {
+  const c = await cluster(t);
+  c.setAlive(2, false);
+  await c.proxy.mutate(c.keyspace, write(1, 'one'), 'ONE');
+  await settle(() => c.storedHints(2), 1);
+  await c.hints.stop();
+  // The coordinator comes back to a ring without node 2, which was removed meanwhile.
+  const { StaticClusterView } = await import('../../lib/cluster/cluster-view.js');
+  const rest = c.nodes.filter((_, i) => i !== 2).map((node) => node.endpoint);
+  const view = Object.assign(new StaticClusterView(c.nodes[0].endpoint, rest), {
+    statusOf: (id: string) => (id === HOST_IDS[2] ? 'removed' : 'NORMAL'),
+  });
+  const restarted = new HintService({ store: c.store, transport: c.nodes[0].transport, membership: view, clock: c.clock });
+  restarted.start();
+  t.teardown(() => restarted.stop());
+  await settle(() => c.storedHints(2), 0);
+  t.equal(await c.storedHints(2), 0, 'the removed target’s hints are gone');
+});

@@ -218,3 +218,15 @@ t.test('the repair history of a table keeps its newest records only', async (t) 
     t.same((await store.repairHistory('shop', 'other')).map((r) => r.id), ['other'], 'other tables keep theirs');
   });
 });
+
+t.test('hintTargets lists each host id with stored hints once', async (t) => {
+  const dir = await systemDir(t);
+  await withStore(dir, async (store) => {
+    const a = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    const b = '1a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    t.same(await store.hintTargets(), []);
+    for (let i = 0; i < 3; i++) await store.storeHint(b, 1_000 + i, Buffer.from('x'));
+    await store.storeHint(a, 5, Buffer.from('y'));
+    t.same(await store.hintTargets(), [a, b]);
+  });
+});
