@@ -5,7 +5,6 @@
  */
 import t from 'tap';
 import { ApplicationState } from '../../lib/cluster/endpoint-state.js';
-import { replicaPlacement } from '../../lib/cluster/replication.js';
 import { type Endpoint, rangeContains, type TokenRange, TokenRing } from '../../lib/cluster/ring.js';
 import { RangeMovements, type RingMembership } from '../../lib/repair/range-movements.js';
 import type { StreamStats } from '../../lib/repair/streaming.js';
@@ -125,20 +124,8 @@ t.test('a node does not bootstrap while another node is leaving: the ranges it w
   const { membership, movements, pulled } = movementsHarness({ ...D, tokens: [] }, [A, B, C]);
   membership.statuses.set(B.id, 'LEAVING');
   membership.future = new TokenRing([A, C, D]);
-  let refused = false;
-  try {
-    await movements.bootstrapHooks().run(D.tokens);
-  } catch (error) {
-    refused = /leaving/i.test((error as Error).message);
-  }
-  if (refused) return t.pass('bootstrap refused while B leaves');
-  // Otherwise every range D replicates once B has gone must have been streamed to it:
-  // B pushes its ranges only to the nodes that gain them without D.
-  const after = new TokenRing([A, C, D]);
-  const owned = replicaPlacement(after, REPLICATION).rangesReplicatedBy(D.id);
-  const probes = owned.flatMap((r) => [r.start + 1n, r.end]);
-  const missing = probes.filter((token) => !pulled.some((r) => rangeContains(r, token)));
-  t.same(missing, [], 'D never received the data of tokens it replicates once B has left');
+  await t.rejects(movements.bootstrapHooks().run(D.tokens), /leaving/i, 'bootstrap refused while B leaves');
+  t.same(pulled, [], 'and nothing was streamed to it');
 });
 
 t.test('removenode waits while another node joins or leaves, but ends the dead node\'s own unfinished leave', async (t) => {
