@@ -261,7 +261,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       throttleBytesPerSecond: config.hintedHandoffThrottleBytesPerSecond,
       deliveryTimeoutMs: config.writeRequestTimeoutMs,
       gcGraceSecondsOf: (tableId) => schema.current.tableById(tableId)?.options.gcGraceSeconds,
-      schemaAgrees: (id) => membership.describe().find((endpoint) => endpoint.id === id)?.schemaVersion === schema.current.version,
+      schemaAgrees: (id) => membership.schemaVersionOf(id) === schema.current.version,
     });
     // Before the proxy serves writes: it counts the hints a previous run left.
     hints.start();

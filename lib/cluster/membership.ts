@@ -153,6 +153,11 @@ export class Membership implements ClusterView {
     return this.addressByHostId.get(endpointId);
   }
 
+  /** The schema version the endpoint with this host id last gossiped, or null. */
+  schemaVersionOf(endpointId: string): string | null {
+    return this.memberOf(endpointId)?.schemaVersion ?? null;
+  }
+
   /** The first part of the endpoint's STATUS (BOOT, NORMAL, LEAVING, LEFT, removed), null when unknown. */
   statusOf(endpointId: string): string | null {
     return this.memberOf(endpointId)?.status ?? null;

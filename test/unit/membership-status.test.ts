@@ -107,6 +107,14 @@ t.test('the rings are derived once per change that touches them', async (t) => {
   t.equal(membership.futureRing(), future);
 });
 
+t.test('schemaVersionOf answers what an endpoint last gossiped, by host id', async (t) => {
+  const membership = membershipWith(member('h-b', 'NORMAL', '50'));
+  t.equal(membership.schemaVersionOf('h-b'), null, 'nothing gossiped yet');
+  membership.apply([changed('b:1', 'SCHEMA', 'v-1')]);
+  t.equal(membership.schemaVersionOf('h-b'), 'v-1');
+  t.equal(membership.schemaVersionOf('h-unknown'), null);
+});
+
 t.test('a joining claim on a token an owner holds is ignored', async (t) => {
   const membership = membershipWith(member('h-b', 'BOOT', '100,150'));
   t.same(membership.futureRing()?.endpoint('h-a')?.tokens, [100n], 'the owner keeps its token');
