@@ -228,8 +228,8 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       streams,
       clock,
       partitionsEstimate: (tableId) => storage.stats(tableId).partitionsEstimate,
-      // Validation is paced at compaction_throughput, as Cassandra paces validation compactions.
-      validationThroughputBytesPerSecond: config.compactionThroughputBytesPerSecond,
+      // Validation spends compaction_throughput's budget, as Cassandra's validation compactions do.
+      validationThrottle: storage.throttle,
       logger,
     });
     repairs.register();

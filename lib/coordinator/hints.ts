@@ -53,6 +53,7 @@
  * `hints.pending()` lists pending hints per target for the admin API (`sibyl`).
  */
 import type { ClusterView } from '../cluster/cluster-view.js';
+import { Status } from '../cluster/endpoint-state.js';
 import type { Endpoint } from '../cluster/ring.js';
 import type { Clock } from '../model/clock.js';
 import type { PartitionUpdate } from '../model/partition.js';
@@ -87,7 +88,7 @@ export interface HintMembership extends ClusterView {
 }
 
 /** STATUS values of an endpoint that will never come back for its hints. */
-const GONE_STATUSES: ReadonlySet<string> = new Set(['LEFT', 'removed']);
+const GONE_STATUSES: ReadonlySet<string> = new Set([Status.LEFT, Status.REMOVED]);
 
 export interface HintServiceOptions {
   readonly store: HintStore;

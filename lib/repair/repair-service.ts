@@ -16,7 +16,6 @@
  * ring and schema are the ones at start. At the end one RepairRecord per table goes to
  * system state (succeeded only if every range of the table did).
  */
-import { Throttle } from '../storage/compaction/throttle.js';
 import { randomUUID } from 'node:crypto';
 import type { ClusterView } from '../cluster/cluster-view.js';
 import { replicaPlacement } from '../cluster/replication.js';
@@ -33,6 +32,7 @@ import { depthForPiece, planRanges, rateAndEta, totalWidth, type PlannedRange } 
 import { repairRange, type RangeSessionDeps } from './repair-session.js';
 import { Validator } from './repair-validator.js';
 import type { StreamService, StreamStats } from './streaming.js';
+import type { ValidationThrottle } from './validation.js';
 
 export interface RepairOptions {
   /** No keyspace: every non-system keyspace. */
@@ -85,8 +85,8 @@ export interface RepairServiceOptions {
    * difference streams the whole range.
    */
   readonly partitionsEstimate?: (tableId: string) => number;
-  /** Bytes validation may hash per second over all of this node's validations (compaction_throughput); 0 or absent: unthrottled. */
-  readonly validationThroughputBytesPerSecond?: number;
+  /** Paces validation by the bytes it hashes: the node passes compaction's throttle, so both share compaction_throughput. Absent: unthrottled. */
+  readonly validationThrottle?: ValidationThrottle;
   readonly logger?: NetLogger;
 }
 
@@ -175,7 +175,7 @@ export class RepairService {
   constructor(readonly options: RepairServiceOptions) {
     this.validator = new Validator(
       options.storage,
-      options.validationThroughputBytesPerSecond ? new Throttle(options.validationThroughputBytesPerSecond) : undefined,
+      options.validationThrottle,
     );
     this.liveness = new LivenessWatch(options.view);
     this.session = {

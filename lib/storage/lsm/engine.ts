@@ -136,7 +136,11 @@ export class LsmStorageEngine implements StorageEngine {
   /** The commit-log position each switched-out memtable's flush may mark clean. */
   private readonly flushPositions = new WeakMap<Memtable, CommitLogPosition>();
   private compactionRecordSerial = 0;
-  private readonly throttle: Throttle;
+  /**
+   * compaction_throughput's budget. Repair's validation spends from it too (as
+   * Cassandra's validation compactions do), so the two together stay within the rate.
+   */
+  readonly throttle: Throttle;
   private readonly chunkCache: ChunkCache;
   /** One compaction at a time across the node: the machine has two cores. */
   private compactionChain: Promise<void> = Promise.resolve();
