@@ -4,6 +4,7 @@
  * transport and sees the ring through a StaticClusterView whose liveness the test
  * switches by hand (what gossip would do).
  */
+import type { Test } from 'tap';
 import { StaticClusterView } from '../../lib/cluster/cluster-view.js';
 import type { Endpoint } from '../../lib/cluster/ring.js';
 import { ClusterStorageProxy, type ReplicaMissedHook } from '../../lib/coordinator/cluster-proxy.js';
@@ -12,7 +13,7 @@ import { liveCell } from '../../lib/model/cell.js';
 import { ALL_ROWS } from '../../lib/model/clustering.js';
 import { emptyPartition, emptyRow, type Partition, type PartitionUpdate } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
-import type { MemoryNetwork, MemoryTransport } from '../../lib/net/memory.js';
+import { MemoryNetwork, type MemoryTransport } from '../../lib/net/memory.js';
 import type { KeyspaceMetadata, ReplicationStrategy, TableMetadata } from '../../lib/schema/metadata.js';
 import { buildKeyspace, buildTable, DEFAULT_TABLE_OPTIONS } from '../../lib/schema/schema.js';
 import { parseTypeName } from '../../lib/schema/types.js';
@@ -113,3 +114,29 @@ export function setAliveEverywhere(nodes: readonly ClusterNode[], endpoint: Endp
 /** What `node`'s own storage holds for partition `pk` (no coordinator, so no repair). */
 export const readLocal = (node: ClusterNode, pk: number): Promise<Partition | null> =>
   node.storage.table(table.id)!.read(int(pk), murmur3Token(int(pk)), ALL);
+
+/**
+ * `count` replicas of ks.events (host-0, host-1 …) on a new MemoryNetwork seeded with
+ * `seed`, each owning an even share of the ring; their transports close at teardown.
+ */
+export function replicas(t: Test, count: number, seed: number, vnodes = 1): { network: MemoryNetwork; nodes: ClusterNode[] } {
+  const network = new MemoryNetwork({ seed });
+  const endpoints = ringEndpoints(Array.from({ length: count }, (_, i) => ({ id: `host-${i}` })), vnodes);
+  const nodes = endpoints.map((endpoint) => startNode(network, endpoint, endpoints));
+  t.teardown(async () => {
+    for (const node of nodes) await node.transport.close();
+  });
+  return { network, nodes };
+}
+
+/** Row tombstones for rows `cks` of partition `pk`, deleted at `timestamp`. */
+export function rowDeletions(pk: number, cks: Iterable<number>, timestamp: number): PartitionUpdate {
+  const key = int(pk);
+  const partition = emptyPartition(key, murmur3Token(key));
+  for (const ck of cks) {
+    const row = emptyRow([int(ck)]);
+    row.deletion = { markedForDeleteAt: timestamp, localDeletionTime: NOW };
+    partition.rows.push(row);
+  }
+  return { tableId: table.id, partition };
+}

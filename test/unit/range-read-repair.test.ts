@@ -7,20 +7,14 @@ import t from 'tap';
 import { naturalReplicas } from '../../lib/cluster/replication.js';
 import { emptyPartition } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
-import { MemoryNetwork } from '../../lib/net/memory.js';
 import { FULL_RANGE } from '../../lib/storage/engine.js';
-import { ALL, NOW, coordinatorOn, eventsKeyspace, int, intType, readLocal, ringEndpoints, startNode, table, update } from '../helpers/cluster.js';
+import { ALL, NOW, coordinatorOn, eventsKeyspace, int, intType, readLocal, replicas, table, update } from '../helpers/cluster.js';
 
 const values = (partition: Awaited<ReturnType<typeof readLocal>>): string[] =>
   (partition?.rows ?? []).map((row) => row.cells.get('v')!.value!.toString());
 
 t.test('a range read at ALL repairs replicas that missed a partition or hold an older version', async (t) => {
-  const network = new MemoryNetwork({ seed: 11 });
-  const endpoints = ringEndpoints([{ id: 'host-0' }, { id: 'host-1' }, { id: 'host-2' }], 2);
-  const nodes = endpoints.map((endpoint) => startNode(network, endpoint, endpoints));
-  t.teardown(async () => {
-    for (const node of nodes) await node.transport.close();
-  });
+  const { nodes } = replicas(t, 3, 11, 2);
   const keyspace = eventsKeyspace({ class: 'SimpleStrategy', replicationFactor: 3 });
   const proxy = coordinatorOn(nodes[0], () => {});
 

@@ -6,36 +6,24 @@
 import t, { type Test } from 'tap';
 import { naturalReplicas } from '../../lib/cluster/replication.js';
 import { ReadTimeout } from '../../lib/errors.js';
-import { emptyPartition, emptyRow, type Partition } from '../../lib/model/partition.js';
+import type { Partition } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
-import { MemoryNetwork } from '../../lib/net/memory.js';
 import type { TableMetadata } from '../../lib/schema/metadata.js';
 import { FULL_RANGE, type ReadFilter } from '../../lib/storage/engine.js';
-import { ALL, NOW, coordinatorOn, eventsKeyspace, int, intType, ringEndpoints, startNode, table, update } from '../helpers/cluster.js';
+import { ALL, coordinatorOn, eventsKeyspace, int, intType, replicas, rowDeletions, table, update } from '../helpers/cluster.js';
 
 /**
  * Node 0 missed the deletions of rows 1..4 but holds the newest values of rows 5 and 6;
  * node 1 saw the deletions but holds old values of rows 5 and 6 (each missed one QUORUM write).
  */
 async function divergedReplicas(t: Test) {
-  const network = new MemoryNetwork({ seed: 17 });
-  const endpoints = ringEndpoints([{ id: 'host-0' }, { id: 'host-1' }]);
-  const nodes = endpoints.map((endpoint) => startNode(network, endpoint, endpoints));
-  t.teardown(async () => {
-    for (const node of nodes) await node.transport.close();
-  });
+  const { nodes } = replicas(t, 2, 17);
   const keyspace = eventsKeyspace({ class: 'SimpleStrategy', replicationFactor: 2 });
   const pk = 4;
   await nodes[0].storage.apply([update(pk, [1, 2, 3, 4].map((ck) => [ck, `old${ck}`] as [number, string]), 1000)]);
   await nodes[0].storage.apply([update(pk, [[5, 'new5'], [6, 'new6']], 3000)]);
   await nodes[1].storage.apply([update(pk, [[5, 'old5'], [6, 'old6']], 1000)]);
-  const deletions = emptyPartition(int(pk), murmur3Token(int(pk)));
-  for (const ck of [1, 2, 3, 4]) {
-    const row = emptyRow([int(ck)]);
-    row.deletion = { markedForDeleteAt: 2000, localDeletionTime: NOW };
-    deletions.rows.push(row);
-  }
-  await nodes[1].storage.apply([{ tableId: table.id, partition: deletions }]);
+  await nodes[1].storage.apply([rowDeletions(pk, [1, 2, 3, 4], 2000)]);
   const coordinator = coordinatorOn(nodes[0], () => {});
   const limited: ReadFilter = { ...ALL, rowLimit: 2 };
   const liveValues = (partition: Partition | null) =>
@@ -61,24 +49,13 @@ t.test('a limited range read does not answer rows past a full replica page from 
 
 t.test('a limited reversed point read does not answer rows past a full replica page from the other replica alone', async (t) => {
   // The mirror image: node 0 missed the deletions of rows 3..6 but holds the newest rows 1 and 2.
-  const network = new MemoryNetwork({ seed: 19 });
-  const endpoints = ringEndpoints([{ id: 'host-0' }, { id: 'host-1' }]);
-  const nodes = endpoints.map((endpoint) => startNode(network, endpoint, endpoints));
-  t.teardown(async () => {
-    for (const node of nodes) await node.transport.close();
-  });
+  const { nodes } = replicas(t, 2, 19);
   const keyspace = eventsKeyspace({ class: 'SimpleStrategy', replicationFactor: 2 });
   const pk = 4;
   await nodes[0].storage.apply([update(pk, [3, 4, 5, 6].map((ck) => [ck, `old${ck}`] as [number, string]), 1000)]);
   await nodes[0].storage.apply([update(pk, [[1, 'new1'], [2, 'new2']], 3000)]);
   await nodes[1].storage.apply([update(pk, [[1, 'old1'], [2, 'old2']], 1000)]);
-  const deletions = emptyPartition(int(pk), murmur3Token(int(pk)));
-  for (const ck of [3, 4, 5, 6]) {
-    const row = emptyRow([int(ck)]);
-    row.deletion = { markedForDeleteAt: 2000, localDeletionTime: NOW };
-    deletions.rows.push(row);
-  }
-  await nodes[1].storage.apply([{ tableId: table.id, partition: deletions }]);
+  await nodes[1].storage.apply([rowDeletions(pk, [3, 4, 5, 6], 2000)]);
   const coordinator = coordinatorOn(nodes[0], () => {});
   const result = await coordinator.read(keyspace, table, int(pk), murmur3Token(int(pk)), { ...ALL, rowLimit: 2, reversed: true }, 'ALL');
   const live = (result?.rows ?? []).filter((row) => row.deletion === null).map((row) => row.cells.get('v')!.value!.toString());
@@ -88,12 +65,7 @@ t.test('a limited reversed point read does not answer rows past a full replica p
 t.test('a fixed speculative_retry delay longer than read_request_timeout never speculates', async (t) => {
   // Node timers cap at 2^31 - 1 ms and fire a longer delay after 1 ms: '3000000000ms'
   // would speculate at once, doubling the reads of a table meant never to speculate.
-  const network = new MemoryNetwork({ seed: 5 });
-  const endpoints = ringEndpoints([{ id: 'host-0' }, { id: 'host-1' }, { id: 'host-2' }]);
-  const nodes = endpoints.map((endpoint) => startNode(network, endpoint, endpoints));
-  t.teardown(async () => {
-    for (const node of nodes) await node.transport.close();
-  });
+  const { network, nodes } = replicas(t, 3, 5);
   const keyspace = eventsKeyspace({ class: 'SimpleStrategy', replicationFactor: 3 });
   const coordinator = coordinatorOn(nodes[0], () => {});
   const slowRetry: TableMetadata = { ...table, options: { ...table.options, speculativeRetry: { kind: 'fixed', ms: 3_000_000_000 } } };
@@ -109,24 +81,13 @@ t.test('a fixed speculative_retry delay longer than read_request_timeout never s
 t.test('a limited read keeps asking for more while deletions on one replica shadow many pages of the other', async (t) => {
   // Node 0 missed the deletions of rows 1..200; the live rows 201 and 202 lie beyond
   // many doublings of the row limit.
-  const network = new MemoryNetwork({ seed: 23 });
-  const endpoints = ringEndpoints([{ id: 'host-0' }, { id: 'host-1' }]);
-  const nodes = endpoints.map((endpoint) => startNode(network, endpoint, endpoints));
-  t.teardown(async () => {
-    for (const node of nodes) await node.transport.close();
-  });
+  const { nodes } = replicas(t, 2, 23);
   const keyspace = eventsKeyspace({ class: 'SimpleStrategy', replicationFactor: 2 });
   const pk = 8;
   const deleted = Array.from({ length: 200 }, (_, i) => i + 1);
   await nodes[0].storage.apply([update(pk, deleted.map((ck) => [ck, `old${ck}`] as [number, string]), 1000)]);
   for (const node of nodes) await node.storage.apply([update(pk, [[201, 'a'], [202, 'b']], 1000)]);
-  const deletions = emptyPartition(int(pk), murmur3Token(int(pk)));
-  for (const ck of deleted) {
-    const row = emptyRow([int(ck)]);
-    row.deletion = { markedForDeleteAt: 2000, localDeletionTime: NOW };
-    deletions.rows.push(row);
-  }
-  await nodes[1].storage.apply([{ tableId: table.id, partition: deletions }]);
+  await nodes[1].storage.apply([rowDeletions(pk, deleted, 2000)]);
   const coordinator = coordinatorOn(nodes[0], () => {});
   const result = await coordinator.read(keyspace, table, int(pk), murmur3Token(int(pk)), { ...ALL, rowLimit: 2 }, 'ALL');
   const live = (result?.rows ?? []).filter((row) => row.deletion === null).map((row) => row.cells.get('v')!.value!.toString());

@@ -6,10 +6,9 @@ import t, { type Test } from 'tap';
 import { naturalReplicas } from '../../lib/cluster/replication.js';
 import { ConfigurationError, ReadTimeout } from '../../lib/errors.js';
 import { murmur3Token } from '../../lib/model/token.js';
-import { MemoryNetwork } from '../../lib/net/memory.js';
 import type { SpeculativeRetry, TableMetadata } from '../../lib/schema/metadata.js';
 import { formatSpeculativeRetry, parseSpeculativeRetry, parseTableOptions } from '../../lib/schema/schema.js';
-import { ALL, coordinatorOn, eventsKeyspace, int, ringEndpoints, startNode, table, update } from '../helpers/cluster.js';
+import { ALL, coordinatorOn, eventsKeyspace, int, replicas, table, update } from '../helpers/cluster.js';
 
 t.test('speculative_retry values read as Cassandra reads them', async (t) => {
   const cases: [string, SpeculativeRetry, string][] = [
@@ -35,12 +34,7 @@ t.test('speculative_retry values read as Cassandra reads them', async (t) => {
  * for a digest (it stays alive in every view), so only speculation can answer in time.
  */
 function slowReplicaRead(t: Test, policy: SpeculativeRetry) {
-  const network = new MemoryNetwork({ seed: 5 });
-  const endpoints = ringEndpoints([{ id: 'host-0' }, { id: 'host-1' }, { id: 'host-2' }]);
-  const nodes = endpoints.map((endpoint) => startNode(network, endpoint, endpoints));
-  t.teardown(async () => {
-    for (const node of nodes) await node.transport.close();
-  });
+  const { network, nodes } = replicas(t, 3, 5);
   const keyspace = eventsKeyspace({ class: 'SimpleStrategy', replicationFactor: 3 });
   const coordinator = coordinatorOn(nodes[0], () => {});
   const withPolicy: TableMetadata = { ...table, options: { ...table.options, speculativeRetry: policy } };
