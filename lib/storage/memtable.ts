@@ -1,6 +1,7 @@
 /**
- * A memtable: one table's recent writes in memory, ordered by (token, key) in a
- * B+ tree, each partition kept merged and purged (lib/model/merge.ts). Writes go to
+ * A memtable: one table's recent writes in memory, found by key in a hash map and
+ * ordered by (token, key) on demand (sorted-runs.ts), each partition kept merged and
+ * purged (lib/model/merge.ts). Writes go to
  * the active memtable; a flushing memtable is read-only until its SSTable is in place.
  *
  * A stored partition's row array is spliced in place by later writes (copying a wide
@@ -8,7 +9,6 @@
  * hold an index into it across an await: a row iterator re-finds its place by the
  * last clustering it returned whenever the array may have changed.
  */
-import sortedBtree from 'sorted-btree';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ClusteringComparator, Slice } from '../model/clustering.js';
 import { applyUpdate, mergePartitions, type PathComparatorFor } from '../model/merge.js';
@@ -18,11 +18,12 @@ import { firstIndex } from '../model/search.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
+import { SortedRuns } from './sorted-runs.js';
 import type { PartitionSource } from './source.js';
 
 /**
  * A partition's place in the memtable. The token is also held as two 32-bit halves:
- * the tree compares keys on every insert and lookup, and number comparisons cost far
+ * sorting compares keys many times per partition, and number comparisons cost far
  * less than BigInt ones.
  */
 interface MemtableKey {
@@ -33,9 +34,9 @@ interface MemtableKey {
   readonly low: number;
 }
 
-/** The stored partition of a key: the tree and the map share it, so replacing the
- *  merged partition costs no tree operation. A class, so every entry has one shape
- *  and the comparator's property loads stay fast. */
+/** The stored partition of a key: the order and the map share it, so replacing the
+ *  merged partition costs no reordering. A class, so every entry has one shape and
+ *  the comparator's property loads stay fast. */
 class Entry implements MemtableKey {
   readonly high: number;
   readonly low: number;
@@ -48,13 +49,6 @@ class Entry implements MemtableKey {
     this.low = Number(BigInt.asUintN(32, token));
   }
 }
-
-function memtableKey(token: bigint, key: Buffer): MemtableKey {
-  return new Entry(token, key, null as unknown as Partition);
-}
-
-// sorted-btree is CommonJS with an ES-style default export.
-const BTree = sortedBtree.default;
 
 const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
   a.high !== b.high ? (a.high < b.high ? -1 : 1) : a.low !== b.low ? (a.low < b.low ? -1 : 1) : Buffer.compare(a.key, b.key);
@@ -172,7 +166,7 @@ async function* rowsOf(
 
 export class Memtable {
   /** Order, for scans and flushes. */
-  private readonly tree = new BTree<MemtableKey, Entry>(undefined, compareMemtableKeys);
+  private readonly order = new SortedRuns<Entry>(compareMemtableKeys);
   /** Point access by key bytes, for writes and reads. */
   private readonly entries = new Map<string, Entry>();
   private table: TableMetadata;
@@ -196,11 +190,11 @@ export class Memtable {
   }
 
   get partitionCount(): number {
-    return this.tree.size;
+    return this.order.size;
   }
 
   get isEmpty(): boolean {
-    return this.tree.size === 0;
+    return this.order.size === 0;
   }
 
   /** The oldest timestamp of anything written here (for compaction's purge rules). */
@@ -219,7 +213,7 @@ export class Memtable {
         : mergePartitions(comparator, emptyPartition(update.key, update.token), update, this.pathComparatorFor);
       const created = new Entry(update.token, update.key, partition);
       this.entries.set(id, created);
-      this.tree.set(created, created);
+      this.order.add(created);
     } else {
       entry.partition = applyUpdate(comparator, entry.partition, update, this.pathComparatorFor, IN_PLACE);
     }
@@ -249,7 +243,8 @@ export class Memtable {
     };
   }
 
-  /** Partitions in `range`, in order; safe against writes between iterations. */
+  /** Partitions in `range`, in order; safe against writes between iterations (see
+   *  SortedRuns.from for which partitions written meanwhile it sees). */
   async *scan(range: KeyRange): AsyncGenerator<PartitionSource> {
     const start = range.start;
     const end = range.end;
@@ -265,21 +260,16 @@ export class Memtable {
       const c = compareKeys(k.token, k.key, end.token, end.key);
       return range.endInclusive ? c <= 0 : c < 0;
     };
-    // The empty key sorts before every key of its token.
-    let next = this.tree.getPairOrNextHigher(memtableKey(start === null ? -(2n ** 63n) : start.token, Buffer.alloc(0)));
-    while (next !== undefined && !afterStart(next[0])) next = this.tree.nextHigherPair(next[0]);
     let handed = 0;
-    while (next !== undefined && beforeEnd(next[0])) {
-      const [k, entry] = next;
+    for (const entry of this.order.from(afterStart)) {
+      if (!beforeEnd(entry)) return;
       yield this.source(entry);
       if (++handed % SCAN_PARTITIONS_PER_TURN_MAX === 0) await nextTurn();
-      // Re-find the successor: the tree may have changed while the consumer worked.
-      next = this.tree.nextHigherPair(k);
     }
   }
 
   /** Every partition in order, for a flush (the memtable must no longer take writes). */
   *partitions(): IterableIterator<Partition> {
-    for (const [, entry] of this.tree.entries()) yield entry.partition;
+    for (const entry of this.order.sorted()) yield entry.partition;
   }
 }

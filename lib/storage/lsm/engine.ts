@@ -508,11 +508,8 @@ export class LsmStorageEngine implements StorageEngine {
       chunkCache: this.chunkCache,
     });
     try {
-      let n = 0;
-      for (const partition of memtable.partitions()) {
-        await writer.append(partition);
-        if (++n % 256 === 0) await nextTurn();
-      }
+      // The writer lets the event loop turn after every chunk it seals.
+      for (const partition of memtable.partitions()) await writer.append(partition);
       return await writer.finish();
     } catch (error) {
       await writer.abort();
