@@ -1,6 +1,6 @@
 /**
  * A memtable: one table's recent writes in memory, found by key in a hash map and
- * ordered by (token, key) on demand (sorted-runs.ts), each partition kept merged and
+ * ordered by (token, key) on demand (memtable-order.ts), each partition kept merged and
  * purged (lib/model/merge.ts). Writes go to
  * the active memtable; a flushing memtable is read-only until its SSTable is in place.
  *
@@ -18,7 +18,7 @@ import { firstIndex } from '../model/search.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
-import { SortedRuns } from './sorted-runs.js';
+import { MemtableOrder } from './memtable-order.js';
 import type { PartitionSource } from './source.js';
 
 /**
@@ -166,7 +166,7 @@ async function* rowsOf(
 
 export class Memtable {
   /** Order, for scans and flushes. */
-  private readonly order = new SortedRuns<Entry>(compareMemtableKeys);
+  private readonly order = new MemtableOrder<Entry>(compareMemtableKeys);
   /** Point access by key bytes, for writes and reads. */
   private readonly entries = new Map<string, Entry>();
   private table: TableMetadata;
@@ -243,8 +243,8 @@ export class Memtable {
     };
   }
 
-  /** Partitions in `range`, in order; safe against writes between iterations (see
-   *  SortedRuns.from for which partitions written meanwhile it sees). */
+  /** Partitions in `range`, in order; safe against writes between iterations (it
+   *  sees those written meanwhile that sort after its position). */
   async *scan(range: KeyRange): AsyncGenerator<PartitionSource> {
     const start = range.start;
     const end = range.end;
@@ -261,7 +261,8 @@ export class Memtable {
       return range.endInclusive ? c <= 0 : c < 0;
     };
     let handed = 0;
-    for (const entry of this.order.from(afterStart)) {
+    const startHigh = start === null ? -(2 ** 31) : Number(BigInt.asIntN(32, start.token >> 32n));
+    for (const entry of this.order.from(startHigh, afterStart)) {
       if (!beforeEnd(entry)) return;
       yield this.source(entry);
       if (++handed % SCAN_PARTITIONS_PER_TURN_MAX === 0) await nextTurn();
@@ -270,6 +271,6 @@ export class Memtable {
 
   /** Every partition in order, for a flush (the memtable must no longer take writes). */
   *partitions(): IterableIterator<Partition> {
-    for (const entry of this.order.sorted()) yield entry.partition;
+    for (const entry of this.order.all()) yield entry.partition;
   }
 }
