@@ -106,14 +106,21 @@ export function refusingOnceDecommissioned(service: CqlService, movements: Pick<
 const LOAD_BROADCAST_INTERVAL_MS = 60_000;
 /** How often the gossiped schema versions are compared with the local one. */
 const SCHEMA_CHECK_INTERVAL_MS = 1_000;
+/**
+ * How long a restarted node waits at most, before serving, for the peers it saved to be
+ * seen UP: a few gossip rounds, enough for running peers, short when some are down.
+ */
+const SAVED_PEERS_WAIT_MS_MAX = 3_000;
 
 /**
  * The CQL service a node runs unless told otherwise: system state on `level`, the
  * schema it holds, the durable storage engine (commit log replayed before anything is
  * served), then the cluster member: internode messaging on listen_address:storage_port,
  * the replica verbs, gossip, schema propagation, and the cluster coordinator with the
- * executor over it, and the operations. Resolves once gossip says the node is NORMAL
- * (at once for a node that has tokens or starts the cluster).
+ * executor over it, and the operations. Gossip starts from the peers saved at the last
+ * run (DOWN until heard from), so the coordinator never places replicas on a partial
+ * ring. Resolves once gossip says the node is NORMAL (at once for a node that has tokens
+ * or starts the cluster) and its saved peers were seen UP (bounded).
  */
 export const createCqlService: CqlServiceFactory = async ({ clock, config, logger }) => {
   const fs = new NodeFileSystem();
@@ -189,7 +196,11 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       clusterName: config.clusterName,
       failureDetector: new FailureDetector({ phiConvictThreshold: config.phiConvictThreshold }),
       logger,
+      // The ring as this node last knew it, so it never coordinates over a partial one.
+      peers: { saved: await system.peers(), store: system },
     });
+    // Runs after gossip.stop (closers run in reverse): the last peer records are written before the store closes.
+    closers.push(() => gossip.peersSaved());
     const membership = gossip.membership;
     schema.onChange((next) => gossip.setLocalState(ApplicationState.SCHEMA, next.version));
     const schemaSync = new SchemaSync({
@@ -249,6 +260,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
     // A lone first node is ready at once; a joining one within GossipService's bounded boot rounds.
     await gossip.ready;
     await ringChanges.joined();
+    await gossip.savedPeersSeen(SAVED_PEERS_WAIT_MS_MAX);
 
     const hints = new HintService({
       store: system,

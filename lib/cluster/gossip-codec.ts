@@ -3,14 +3,15 @@
  * (protocol/gossip.proto), one message type per verb: GOSSIP_SYN, GOSSIP_ACK, GOSSIP_ACK2.
  * Decoding checks what the gossiper relies on (a heartbeat with a positive generation,
  * non-negative versions), so a garbled or hostile message fails here, in the handler,
- * and never reaches the state machine.
+ * and never reaches the state machine. A digest may name generation 0: a peer known only
+ * from the saved peers (gossip.ts, SAVED_GENERATION), whose real state the receiver sends.
  */
 import protobuf from 'protobufjs';
 import { ProtocolError } from '../errors.js';
 import type { Verb } from '../net/transport.js';
 import { protocolFile } from '../protocol-files.js';
 import type { EndpointStateMessage } from './endpoint-state.js';
-import type { GossipDigest, GossipMessage } from './gossip.js';
+import { type GossipDigest, type GossipMessage, SAVED_GENERATION } from './gossip.js';
 
 // int64 fields (generations) decode as plain numbers instead of a Long per field; a
 // generation is seconds since the epoch, far below 2^53. Same setting as mutation-codec.ts.
@@ -87,7 +88,7 @@ export function decodeGossipMessage(verb: GossipVerb, bytes: Uint8Array): Gossip
 }
 
 function digest(msg: DigestMsg): GossipDigest {
-  checkGeneration(msg.generation, msg.endpoint);
+  checkGeneration(msg.generation, msg.endpoint, SAVED_GENERATION);
   checkVersion(msg.maxVersion, msg.endpoint);
   return { endpoint: msg.endpoint, generation: msg.generation, maxVersion: msg.maxVersion };
 }
@@ -104,8 +105,8 @@ function endpointState(msg: StateMsg): EndpointStateMessage {
   return { endpoint: msg.endpoint, heartbeat: { generation: heartbeat.generation, version: heartbeat.version }, states };
 }
 
-function checkGeneration(generation: number, endpoint: string): void {
-  if (!Number.isSafeInteger(generation) || generation <= 0) {
+function checkGeneration(generation: number, endpoint: string, generationMin = SAVED_GENERATION + 1): void {
+  if (!Number.isSafeInteger(generation) || generation < generationMin) {
     throw new ProtocolError(`Invalid gossip generation ${generation} for /${endpoint}`);
   }
 }

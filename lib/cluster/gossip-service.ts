@@ -26,6 +26,10 @@
  * A failing hook, or no seed within `bootRoundsMax` rounds, rejects `ready`: the node
  * withdraws its tokens from gossip and stays out of the ring.
  *
+ * Saved peers (saved-peers.ts): the peers that owned tokens at the last run are known from
+ * the start, DOWN until gossip proves them running, so coordinators place replicas on the
+ * whole ring at once; and every change gossip reports of a peer is saved for the next run.
+ *
  * Leaving: decommission announces LEAVING (still in the ring, no longer in the future
  * ring), streams, then LEFT; removenode announces a dead node `removed` on its behalf.
  *
@@ -36,17 +40,21 @@ import { ServerError } from '../errors.js';
 import type { Clock } from '../model/clock.js';
 import type { NetLogger, Transport } from '../net/transport.js';
 import { SILENT_NET_LOGGER } from '../net/transport.js';
+import type { PeerRecord } from '../system/system-store.js';
 import { ApplicationState, type ApplicationStateName, Status } from './endpoint-state.js';
 import type { FailureDetector } from './failure-detector.js';
 import { GOSSIP_VERBS, decodeGossipMessage, encodeGossipMessage, gossipVerb } from './gossip-codec.js';
-import { type GossipOutput, Gossiper, type GossipMessage } from './gossip.js';
+import { type GossipEvent, type GossipOutput, Gossiper, type GossipMessage } from './gossip.js';
 import { Membership, formatTokens } from './membership.js';
+import { isLoadable, PeerRecorder, type PeerStore, savedPeerStates } from './saved-peers.js';
 import { allocateTokens } from './token-allocation.js';
 
 /** Cassandra gossips once a second. */
 export const GOSSIP_INTERVAL_MS = 1000;
 /** Rounds a joining node waits to hear from a seed before allocating against what it knows. */
 export const DEFAULT_BOOT_ROUNDS_MAX = 30;
+/** How often savedPeersSeen looks at membership again: a small part of a gossip round. */
+const SAVED_PEERS_POLL_MS = 100;
 
 /** Runs a task periodically; returns the function that stops it. */
 export interface Scheduler {
@@ -107,9 +115,20 @@ export interface GossipServiceOptions {
   readonly logger?: NetLogger;
   /** Streaming before NORMAL; without it (or with `needed` false) a joining node is NORMAL once its tokens are durable. */
   readonly bootstrap?: BootstrapHooks;
+  /**
+   * The peers saved at the last run (SystemStore.peers) and where to keep them
+   * (the SystemStore); without it the node knows only what gossip tells it.
+   */
+  readonly peers?: { readonly saved: readonly PeerRecord[]; readonly store: PeerStore };
 }
 
 type Phase = 'waiting-for-seed' | 'joining' | 'normal' | 'leaving' | 'left' | 'failed';
+
+/** Whether the event may change a saved peer: liveness is not saved, nor LOAD (gossiped every minute). */
+function changesPeerRecord(event: GossipEvent): boolean {
+  if (event.kind === 'up' || event.kind === 'down') return false;
+  return event.kind !== 'state-changed' || event.name !== ApplicationState.LOAD;
+}
 
 export class GossipService {
   readonly gossiper: Gossiper;
@@ -124,6 +143,9 @@ export class GossipService {
   private readonly startsCluster: boolean;
   /** The hooks, when this node has a bootstrap to do. */
   private readonly bootstrap: BootstrapHooks | null;
+  private readonly peerRecorder: PeerRecorder | null = null;
+  /** Host ids of the saved peers loaded at start, for savedPeersSeen. */
+  private readonly savedPeerIds: readonly string[] = [];
   private phase: Phase;
   /** Whether TOKENS went out while joining, so a failed bootstrap withdraws them. */
   private tokensAnnounced = false;
@@ -177,6 +199,56 @@ export class GossipService {
       failureDetector: options.failureDetector,
     });
     this.membership = new Membership(address, this.gossiper.stateOf(address)!);
+    if (options.peers !== undefined) {
+      const { saved, store } = options.peers;
+      const loaded: string[] = [];
+      for (const peer of saved) {
+        // Its own record would be one of a previous identity at this address (not loaded).
+        if (peer.hostId === options.hostId || !isLoadable(peer)) continue;
+        const events = this.gossiper.addSavedEndpoint(peer.address, savedPeerStates(peer));
+        this.membership.apply(events);
+        if (events.length > 0) loaded.push(peer.hostId);
+      }
+      this.savedPeerIds = loaded;
+      this.peerRecorder = new PeerRecorder({ membership: this.membership, store, saved, logger: this.logger });
+      // Records that were not loaded are deleted; the rest already match.
+      this.peerRecorder.changed();
+    }
+  }
+
+  /**
+   * Resolves once every saved peer loaded at start is seen UP, or gossip says it is no
+   * longer a live owner (left, removed, replaced), or after `waitMsMax`: a restarted node
+   * waits briefly for gossip before serving (Cassandra's wait for gossip to settle), so
+   * its first requests do not fail Unavailable for replicas that are in fact running.
+   * At once for a node that loaded no saved peer.
+   */
+  savedPeersSeen(waitMsMax: number): Promise<void> {
+    const unseen = () =>
+      this.savedPeerIds.filter((id) => {
+        const status = this.membership.statusOf(id);
+        return !this.membership.isAlive(id) && (status === Status.NORMAL || status === Status.LEAVING);
+      });
+    if (unseen().length === 0 || waitMsMax <= 0) return Promise.resolve();
+    const { clock } = this.options;
+    const deadlineMs = clock.nowMillis() + waitMsMax;
+    return new Promise((resolve) => {
+      const stopPolling = (this.options.scheduler ?? TIMER_SCHEDULER).every(SAVED_PEERS_POLL_MS, () => {
+        const waiting = this.stopped ? [] : unseen();
+        if (waiting.length > 0 && clock.nowMillis() < deadlineMs) return;
+        stopPolling();
+        if (waiting.length > 0) {
+          const names = waiting.map((id) => `/${this.membership.addressOf(id) ?? id}`).join(', ');
+          this.logger.info({ waitMsMax }, `Saved peers not seen UP within ${waitMsMax} ms, going on without them: ${names}`);
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** Resolves once the peer changes gossip reported so far are saved (or their failure logged). */
+  peersSaved(): Promise<void> {
+    return this.peerRecorder?.flushed() ?? Promise.resolve();
   }
 
   /** Registers the gossip verbs and starts the rounds. Call once. */
@@ -193,11 +265,15 @@ export class GossipService {
     this.stopTimer = (this.options.scheduler ?? TIMER_SCHEDULER).every(GOSSIP_INTERVAL_MS, () => this.round());
   }
 
-  /** Stops gossiping (the caller closes the transport). Peers will convict this node DOWN. */
+  /**
+   * Stops gossiping (the caller closes the transport; peers will convict this node DOWN)
+   * and saving peers; await peersSaved() for a write under way before closing the store.
+   */
   stop(): void {
     this.stopped = true;
     this.stopTimer?.();
     this.stopTimer = null;
+    void this.peerRecorder?.stop();
   }
 
   /** Changes a local application state (SCHEMA after a schema change, LOAD …); spread from the next round. */
@@ -249,6 +325,7 @@ export class GossipService {
       throw new ServerError(`Gossip knows /${address} as host ${known ?? 'unknown'}, not ${hostId}`);
     }
     this.membership.apply(this.gossiper.injectState(address, ApplicationState.STATUS, `${status},${hostId}`));
+    this.peerRecorder?.changed();
   }
 
   private round(): void {
@@ -256,7 +333,8 @@ export class GossipService {
     this.handle(this.gossiper.tick(this.options.clock.nowMillis()));
     if (this.phase !== 'waiting-for-seed') return;
     this.bootRoundsLeft--;
-    const heardFromSeed = this.otherSeeds.some((seed) => this.gossiper.stateOf(seed) !== undefined);
+    // A seed known only as a saved peer has told this node nothing yet.
+    const heardFromSeed = this.otherSeeds.some((seed) => this.gossiper.hasHeardOf(seed));
     if (heardFromSeed) {
       this.join();
     } else if (this.bootRoundsLeft <= 0) {
@@ -287,6 +365,7 @@ export class GossipService {
       }
     }
     this.membership.apply(output.events);
+    if (output.events.some(changesPeerRecord)) this.peerRecorder?.changed();
   }
 
   /** Takes tokens (and bootstraps, when it has to), then announces NORMAL; see the file comment. */

@@ -23,6 +23,18 @@
  *   a new generation — a new process, which announces its own STATUS — brings it back,
  *   as in Cassandra, where a removed node can return only by restarting.
  *
+ * Saved peers (Cassandra's system.peers): at start the node knows, from its system store,
+ * the peers that owned tokens when it stopped. addSavedEndpoint makes each one known
+ * before gossip has said anything about it, in generation 0 with every version 0, so:
+ * - it is unreachable (DOWN) until proven running, like any endpoint first heard of;
+ * - any real state of it (a generation above 0) replaces the saved one, reported as
+ *   `joined`, not as a restart: it may come second hand from a node that last saw it
+ *   long ago, so it is UP only once a newer version follows;
+ * - its digest (generation 0, version 0) gets its real state back from any node that
+ *   knows one, and asks for nothing from one that does not;
+ * - it never spreads: an ack sends only versions above the ones asked for, and no saved
+ *   version is above 0.
+ *
  * removenode speaks for a dead node: injectState sets a state of another endpoint in a
  * generation one above its own (Cassandra's removenode does the same), so every node
  * replaces what it knew of it and spreads it on. A version bump alone would not do:
@@ -114,6 +126,8 @@ export interface GossiperOptions {
 
 /** Asking for versions above this asks for everything: versions start at 1. */
 const ALL_VERSIONS = 0;
+/** The generation (and version) of a saved endpoint's state: below anything a running node gossips. */
+export const SAVED_GENERATION = 0;
 
 export class Gossiper {
   readonly localEndpoint: string;
@@ -159,7 +173,11 @@ export class Gossiper {
     const known = this.endpoints.get(endpoint);
     if (known === undefined) throw new ServerError(`Cannot set ${name} of /${endpoint}: gossip does not know it`);
     const version = known.maxVersion() + 1;
-    const state = new EndpointState({ generation: known.generation + 1, version });
+    // Known only from the saved peers, its real generation is unknown here, while other
+    // nodes may know it: this node's own start time is above that of any process of it
+    // that died before this node started, so the state replaces theirs.
+    const generation = known.generation === SAVED_GENERATION ? this.local.generation : known.generation + 1;
+    const state = new EndpointState({ generation, version });
     for (const [other, current] of known.states) state.states.set(other, current);
     const versioned = { value, version };
     state.states.set(name, versioned);
@@ -167,6 +185,26 @@ export class Gossiper {
     const events: GossipEvent[] = [{ kind: 'state-changed', endpoint, name, value: versioned }];
     if (state.isDead() && this.live.has(endpoint)) this.markDown(endpoint, events);
     return events;
+  }
+
+  /**
+   * Makes a peer saved at the last run known, DOWN, with `states` (see the file comment);
+   * real gossip about it replaces them. Returns the `joined` event for membership. An
+   * endpoint gossip already knows, or this node's own address, is left as it is.
+   */
+  addSavedEndpoint(endpoint: string, states: Iterable<readonly [ApplicationStateName, string]>): GossipEvent[] {
+    if (endpoint === this.localEndpoint || this.endpoints.has(endpoint)) return [];
+    const state = new EndpointState({ generation: SAVED_GENERATION, version: SAVED_GENERATION });
+    for (const [name, value] of states) state.states.set(name, { value, version: SAVED_GENERATION });
+    this.endpoints.set(endpoint, state);
+    this.unreachable.add(endpoint);
+    return [{ kind: 'joined', endpoint, state: state.view() }];
+  }
+
+  /** Whether gossip has said anything of `endpoint` in this run: it is known, and not only as a saved peer. */
+  hasHeardOf(endpoint: string): boolean {
+    const state = this.endpoints.get(endpoint);
+    return state !== undefined && state.generation !== SAVED_GENERATION;
   }
 
   /**
@@ -313,7 +351,8 @@ export class Gossiper {
       if (endpoint === this.localEndpoint) continue;
       const known = this.endpoints.get(endpoint);
 
-      if (known === undefined) {
+      // A saved endpoint is known only from this node's last run: its first real state is a first sighting.
+      if (known === undefined || (known.generation === SAVED_GENERATION && message.heartbeat.generation > SAVED_GENERATION)) {
         const state = EndpointState.fromMessage(message);
         this.endpoints.set(endpoint, state);
         this.unreachable.add(endpoint);

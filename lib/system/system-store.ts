@@ -12,17 +12,15 @@
  *                   'tokens'       → string[] (signed 64-bit tokens in decimal)
  *                   'bootstrap'    → BootstrapState
  *   schema          see schema-store.ts
- *   peers           '<host id>' → StoredPeer: what this node last knew of each peer, so a
- *                   restart knows the ring before gossip has caught up
+ *   peers           '<host id>' → StoredPeer: what this node last knew of each peer that
+ *                   owns tokens, so a restart knows the ring before gossip has caught up
+ *                   (lib/cluster/saved-peers.ts keeps them in step with gossip)
  *   hints           '<target host id>:<created ms, 15 digits>:<UUID>' → mutation bytes
  *                   (binary values), in creation order per target
  *   repair_history  '<keyspace>:<table>:<started ms, 15 digits>:<id>' → RepairRecord
  *
- * peers, hints and repair_history are reserved for the cluster, hinted-handoff and
- * repair issues; their accessors are deliberately minimal.
- *
- * Writes to `local` and the schema are synced: they are rare and must survive a power
- * loss. Hints are not: like Cassandra's, they are best effort.
+ * Writes to `local`, the schema and peers are synced: they are rare and must survive a
+ * power loss. Hints are not: like Cassandra's, they are best effort.
  */
 import { randomUUID } from 'node:crypto';
 import type { AbstractSublevel } from 'abstract-level';
@@ -52,6 +50,8 @@ export interface PeerRecord {
   dc: string;
   rack: string;
   tokens: bigint[];
+  /** Its gossiped STATUS when saved, without details: NORMAL, LEAVING or removing. */
+  status: string;
   schemaVersion: string;
 }
 
@@ -246,20 +246,31 @@ export class SystemStore {
   }
 
   // -------------------------------------------------------------------------
-  // Reserved for later issues: peers, hints, repair history.
+  // Peers, hints, repair history.
 
-  async savePeer(peer: PeerRecord): Promise<void> {
-    await putSynced(this.db, this.peerRecords, peer.hostId, { ...peer, tokens: tokensToText(peer.tokens) });
+  /** Saves `save` (replacing the records of their host ids) and deletes `remove`'s, in one synced batch. */
+  async updatePeers(save: readonly PeerRecord[], remove: readonly string[]): Promise<void> {
+    if (save.length === 0 && remove.length === 0) return;
+    await this.db.batch<string, StoredPeer>(
+      [
+        ...save.map((peer) => ({ type: 'put' as const, sublevel: this.peerRecords, key: peer.hostId, value: { ...peer, tokens: tokensToText(peer.tokens) } })),
+        ...remove.map((hostId) => ({ type: 'del' as const, sublevel: this.peerRecords, key: hostId })),
+      ],
+      SYNC,
+    );
   }
 
-  async removePeer(hostId: string): Promise<void> {
-    await this.db.batch<string, StoredPeer>([{ type: 'del', sublevel: this.peerRecords, key: hostId }], SYNC);
-  }
-
+  /** Every saved peer, by host id. */
   async peers(): Promise<PeerRecord[]> {
     const peers: PeerRecord[] = [];
     for await (const [hostId, stored] of this.peerRecords.iterator()) {
-      peers.push({ ...stored, tokens: stored.tokens.map((text, i) => tokenFromText(text, `peers ${hostId} tokens[${i}]`)) });
+      const where = `peers ${hostId}`;
+      for (const field of ['hostId', 'address', 'httpAddress', 'dc', 'rack', 'status', 'schemaVersion'] as const) {
+        if (typeof stored[field] !== 'string') throw unreadable(`${where} ${field}`, stored[field]);
+      }
+      if (stored.hostId !== hostId) throw unreadable(`${where} hostId`, stored.hostId);
+      if (!Array.isArray(stored.tokens)) throw unreadable(`${where} tokens`, stored.tokens);
+      peers.push({ ...stored, tokens: stored.tokens.map((text, i) => tokenFromText(text, `${where} tokens[${i}]`)) });
     }
     return peers;
   }

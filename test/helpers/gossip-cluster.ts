@@ -3,7 +3,7 @@
  * manual scheduler and clock: every node runs a round, then every message in flight is
  * delivered. Node n listens at 10.0.0.n:7000 with host id …n; node 1 is the seed.
  */
-import { GossipService, type BootstrapHooks, type Scheduler } from '../../lib/cluster/gossip-service.js';
+import { GossipService, type BootstrapHooks, type GossipServiceOptions, type Scheduler } from '../../lib/cluster/gossip-service.js';
 import { ManualClock } from '../../lib/model/clock.js';
 import { seededRandom } from '../../lib/model/random.js';
 import { MemoryNetwork, type MemoryTransport } from '../../lib/net/memory.js';
@@ -33,6 +33,8 @@ export interface StartOptions {
   readonly bootRoundsMax?: number;
   /** HOST:PORT it gossips as its HTTP address; 10.0.0.n:8080 unless given. */
   readonly httpAddress?: string;
+  /** Saved peers to load and where to save them (GossipServiceOptions.peers). */
+  readonly peers?: GossipServiceOptions['peers'];
 }
 
 export class GossipCluster {
@@ -69,6 +71,7 @@ export class GossipCluster {
       scheduler: this.scheduler,
       bootstrap: options.bootstrap,
       bootRoundsMax: options.bootRoundsMax,
+      peers: options.peers,
     });
     service.start();
     this.nodes.set(n, service);

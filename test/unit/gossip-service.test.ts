@@ -133,6 +133,8 @@ t.test('gossip messages survive encoding, and garbage is a ProtocolError', async
       digests: [
         { endpoint: '10.0.0.1:7000', generation: 1_700_000_000, maxVersion: 42 },
         { endpoint: '[::1]:7000', generation: 1_700_000_001, maxVersion: 0 },
+        // A saved peer not yet heard of: generation 0.
+        { endpoint: '10.0.0.4:7000', generation: 0, maxVersion: 0 },
       ],
     },
     { kind: 'GossipDigestSyn', clusterName: 'Other', digests: [] },
@@ -149,6 +151,8 @@ t.test('gossip messages survive encoding, and garbage is a ProtocolError', async
     states: [{ endpoint: 'x:1', states: [] } as unknown as typeof state],
   });
   t.throws(() => decodeGossipMessage('GOSSIP_ACK2', noHeartbeat), ProtocolError, 'a state without heartbeat is refused');
+  const savedState = encodeGossipMessage({ kind: 'GossipDigestAck2', states: [{ ...state, heartbeat: { generation: 0, version: 0 } }] });
+  t.throws(() => decodeGossipMessage('GOSSIP_ACK2', savedState), ProtocolError, 'a state in generation 0 (a saved one) is refused');
 });
 
 t.test('tokens are announced only once persisted: a node that cannot save them stays out of the ring', async (t) => {

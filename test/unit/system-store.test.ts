@@ -147,13 +147,13 @@ t.test('peers, hints and repair history keep what they are given', async (t) => 
     dc: 'dc1',
     rack: 'rack1',
     tokens: [-(2n ** 63n), 42n],
+    status: 'NORMAL',
     schemaVersion: 'd1e2f3a4-0000-3000-8000-000000000000',
   };
   const other = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
   const hintKeys = await withStore(dir, async (store) => {
-    await store.savePeer(peer);
-    await store.savePeer({ ...peer, hostId: other, tokens: [1n] });
-    await store.removePeer(other);
+    await store.updatePeers([peer, { ...peer, hostId: other, tokens: [1n] }], []);
+    await store.updatePeers([], [other]);
     const late = await store.storeHint(peer.hostId, 2_000, Buffer.from('second'));
     const early = await store.storeHint(peer.hostId, 1_000, Buffer.from('first'));
     await store.storeHint(other, 500, Buffer.from('elsewhere'));
