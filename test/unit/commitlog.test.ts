@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { InvalidRequest } from '../../lib/errors.js';
+import { seededRandom } from '../../lib/model/random.js';
 import {
   CommitLog,
   CommitLogCorruption,
@@ -42,18 +43,6 @@ const SETUPS: { name: string; make(t: Test): Promise<Setup> }[] = [
     },
   },
 ];
-
-/** mulberry32, so payload sizes and crash moments are reproducible. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Distinct payloads of 50..2000 bytes; byte 0 names the table ('A', 'B' …), bytes 1..4 the index. */
 function makePayloads(count: number, seed: number, table = (_index: number) => 'A', size?: number): Buffer[] {

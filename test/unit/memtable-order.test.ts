@@ -1,17 +1,6 @@
 import t from 'tap';
+import { seededRandom as randomFrom } from '../../lib/model/random.js';
 import { MemtableOrder } from '../../lib/storage/memtable-order.js';
-
-/** A seeded random (mulberry32), so a failure replays. */
-function randomFrom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** An item ordered by (high, low), both 32-bit: high signed, as a token's halves. */
 interface Item {

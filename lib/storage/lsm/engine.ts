@@ -301,9 +301,7 @@ export class LsmStorageEngine implements StorageEngine {
       return state;
     });
     const started = performance.now();
-    const encoded = encodeMutation(updates);
-    // protobufjs gives a Buffer on Node; wrap (not copy) anything else.
-    const payload = Buffer.isBuffer(encoded) ? encoded : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+    const payload = encodeMutation(updates);
     const tableIds = [...new Set(updates.map((u) => u.tableId))];
     // Refuse now what the log would refuse (too large, log failed): nothing applied yet.
     this.commitlog.checkAppendable(payload);
