@@ -34,6 +34,13 @@ interface MemtableKey {
   readonly low: number;
 }
 
+/** A token seen as two 32-bit halves (signed: the low half is made unsigned where read):
+ *  splitting through a typed array costs far less than BigInt shifts, which allocate. */
+const tokenSlot = new BigInt64Array(1);
+const tokenHalves = new Int32Array(tokenSlot.buffer);
+/** Index of the high half in tokenHalves: 1 on little-endian platforms. */
+const HIGH_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
 /** The stored partition of a key: the order and the map share it, so replacing the
  *  merged partition costs no reordering. A class, so every entry has one shape and
  *  the comparator's property loads stay fast. */
@@ -45,8 +52,9 @@ class Entry implements MemtableKey {
     readonly key: Buffer,
     public partition: Partition,
   ) {
-    this.high = Number(BigInt.asIntN(32, token >> 32n));
-    this.low = Number(BigInt.asUintN(32, token));
+    tokenSlot[0] = token;
+    this.high = tokenHalves[HIGH_HALF];
+    this.low = tokenHalves[HIGH_HALF ^ 1] >>> 0;
   }
 }
 
@@ -261,7 +269,11 @@ export class Memtable {
       return range.endInclusive ? c <= 0 : c < 0;
     };
     let handed = 0;
-    const startHigh = start === null ? -(2 ** 31) : Number(BigInt.asIntN(32, start.token >> 32n));
+    let startHigh = -(2 ** 31);
+    if (start !== null) {
+      tokenSlot[0] = start.token;
+      startHigh = tokenHalves[HIGH_HALF];
+    }
     for (const entry of this.order.from(startHigh, afterStart)) {
       if (!beforeEnd(entry)) return;
       yield this.source(entry);

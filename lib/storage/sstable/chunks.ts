@@ -7,7 +7,7 @@ import { crc32c } from '@node-rs/crc32';
 import { CorruptSSTable } from '../../errors.js';
 import type { FileHandle } from '../fs.js';
 import type { Compressor } from './compression.js';
-import { HEADER_BYTES, VARINT_BYTES_MAX, chunkPayload, peekVarint, varintBytes, type CompressionInfo } from './format.js';
+import { HEADER_BYTES, VARINT_BYTES_MAX, chunkPayload, compareHeaderKeyAt, peekVarint, varintBytes, type CompressionInfo } from './format.js';
 
 /** Chunks a reader without a shared cache keeps: enough for a few concurrent reads and
  *  scans to find their chunk again, bounded whatever the SSTable's size. */
@@ -215,6 +215,20 @@ export class DataCursor {
     if (start + length > chunk.length) return undefined;
     this.position += varintBytes + length;
     return chunk.subarray(start, start + length);
+  }
+
+  /** compareHeaderKey of the partition header record at the position, read in place
+   *  without moving; undefined when the record is not all in the current chunk. */
+  compareHeaderIfLoaded(tokenHigh: number, tokenLow: number, key: Buffer): number | undefined {
+    const chunk = this.current;
+    if (chunk === null) return undefined;
+    const offset = this.position - this.currentStart;
+    if (offset < 0 || offset >= chunk.length) return undefined;
+    const length = peekVarint(chunk, offset);
+    if (length < 0) return undefined;
+    const start = offset + varintBytes;
+    if (start + length > chunk.length) return undefined;
+    return compareHeaderKeyAt(chunk, start, length, tokenHigh, tokenLow, key, this.chunks.path);
   }
 
   /** Moves past the rest of the current partition — its rows and end marker — as far

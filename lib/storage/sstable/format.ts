@@ -610,16 +610,30 @@ export function writePartitionHeader(writer: ByteWriter, header: PartitionHeader
 /** Orders the partition of a header record against (token words, key), like
  *  compareKeys, without decoding the rest of the header. */
 export function compareHeaderKey(record: Buffer, tokenHigh: number, tokenLow: number, key: Buffer, file: string): number {
-  const keyLength = peekVarint(record, 1);
-  const keyStart = 1 + varintBytes;
-  if (keyLength < 0 || keyStart + keyLength + 8 > record.length) {
+  return compareHeaderKeyAt(record, 0, record.length, tokenHigh, tokenLow, key, file);
+}
+
+/** compareHeaderKey of the header record at bytes [start, start + length) of `buffer`
+ *  (a chunk), in place: a point read compares dozens of headers to find one. */
+export function compareHeaderKeyAt(
+  buffer: Buffer,
+  start: number,
+  length: number,
+  tokenHigh: number,
+  tokenLow: number,
+  key: Buffer,
+  file: string,
+): number {
+  const keyLength = peekVarint(buffer, start + 1);
+  const keyStart = start + 1 + varintBytes;
+  if (keyLength < 0 || keyStart + keyLength + 8 > start + length) {
     throw new CorruptSSTable(`Corrupted: ${file}: truncated partition header`, file);
   }
-  const high = record.readInt32BE(keyStart + keyLength);
-  const low = record.readUInt32BE(keyStart + keyLength + 4);
+  const high = buffer.readInt32BE(keyStart + keyLength);
+  const low = buffer.readUInt32BE(keyStart + keyLength + 4);
   if (high !== tokenHigh) return high < tokenHigh ? -1 : 1;
   if (low !== tokenLow) return low < tokenLow ? -1 : 1;
-  return record.compare(key, 0, key.length, keyStart, keyStart + keyLength);
+  return buffer.compare(key, 0, key.length, keyStart, keyStart + keyLength);
 }
 
 export function readPartitionHeader(record: Buffer, columns: readonly string[], file: string): PartitionHeader {

@@ -211,8 +211,14 @@ export class SSTableReader {
     const cursor = new DataCursor(this.chunks, positions[sample]);
     while (cursor.position < end) {
       const position = cursor.position;
-      const record = cursor.nextIfLoaded() ?? (await cursor.next());
-      const order = compareHeaderKey(record, high, low, key, file);
+      // Headers before the key are compared where they lie in the chunk; only the one
+      // found (or one split across chunks) is read out as a record.
+      let order = cursor.compareHeaderIfLoaded(high, low, key);
+      let record: Buffer | undefined;
+      if (order === undefined || order === 0) {
+        record = cursor.nextIfLoaded() ?? (await cursor.next());
+        order = compareHeaderKey(record, high, low, key, file);
+      }
       if (order > 0) return null;
       // Every partition between two samples starts in the first one's chunk. One that
       // runs past the chunk loaded is the last of them, so the key would lie between
@@ -221,7 +227,7 @@ export class SSTableReader {
         if (!cursor.skipPartitionIfLoaded()) return null;
         continue;
       }
-      const header = readPartitionHeader(record, this.statistics.columns, file);
+      const header = readPartitionHeader(record!, this.statistics.columns, file);
       // The next partition starts at `end` at the latest, so a partition with less
       // room than one row-index block has no row index; a bigger one may have one,
       // looked up in Index.db if a slice needs it.
