@@ -120,7 +120,9 @@ const TOC_FIRST_LINE = `sibyl-sstable-toc ${FORMAT_VERSION}`;
  */
 const int64Slot = new BigInt64Array(1);
 const int64Bytes = new Uint8Array(int64Slot.buffer);
-/** XORed with a big-endian byte index gives the slot's index of that byte. */
+const int64Words = new Int32Array(int64Slot.buffer);
+/** XORed with a big-endian byte index gives the slot's index of that byte; shifted right
+ *  by two, the index in int64Words of the high word. */
 const INT64_SLOT_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 7 : 0;
 
 const HEADER_DELETION = 0x01;
@@ -764,7 +766,8 @@ export class IndexBlockCursor {
 
 /** Splits a 64-bit token into the signed high and unsigned low words IndexBlockCursor compares. */
 export function tokenWords(token: bigint): [high: number, low: number] {
-  return [Number(BigInt.asIntN(32, token >> 32n)), Number(BigInt.asUintN(32, token))];
+  int64Slot[0] = token;
+  return [int64Words[INT64_SLOT_ORDER >> 2], int64Words[(INT64_SLOT_ORDER >> 2) ^ 1] >>> 0];
 }
 
 // ---------------------------------------------------------------------------------
