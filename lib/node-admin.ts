@@ -48,6 +48,8 @@ export interface GossipStateSource {
   liveEndpoints(): string[];
   unreachableEndpoints(): string[];
   stateOf(endpoint: string): EndpointStateView | undefined;
+  /** False for a peer known only from the ring saved at the last run (Gossiper). */
+  hasHeardOf(endpoint: string): boolean;
 }
 
 export interface NodeAdminDeps {
@@ -129,6 +131,16 @@ export class NodeAdmin implements AdminService, ClusterAdminService, RingChangeA
     const fixedRing = membership === undefined ? this.cluster().ring : null;
     const rings = () => ({ ring: membership?.ring() ?? fixedRing!, future: membership?.futureRing() ?? null });
     if (rings().ring.size === 0) throw new InvalidRequest('Cannot clean up: the ring has no tokens yet');
+    // A peer known only from the saved ring may have left or been removed while this node
+    // was down: its ranges may be this node's now, and cleaning against it would delete them.
+    const gossip = this.deps.gossip;
+    const unheard = gossip === undefined ? [] : rings().ring.endpoints.filter((e) => e.id !== localId && !gossip.hasHeardOf(e.address));
+    if (unheard.length > 0) {
+      const names = unheard.map((e) => `/${e.address}`).join(', ');
+      throw new InvalidRequest(
+        `Cannot clean up while the ring holds peers not heard from since this node started (${names}): wait for gossip, or removenode those that are gone`,
+      );
+    }
     const entries: CleanupEntry[] = [];
     for (const table of this.resolve(keyspace, tables)) {
       if (SYSTEM_KEYSPACES.has(table.keyspace)) continue;

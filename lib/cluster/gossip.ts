@@ -172,13 +172,21 @@ export class Gossiper {
     if (endpoint === this.localEndpoint) throw new ServerError('Use setLocalState for the local endpoint');
     const known = this.endpoints.get(endpoint);
     if (known === undefined) throw new ServerError(`Cannot set ${name} of /${endpoint}: gossip does not know it`);
-    const version = known.maxVersion() + 1;
+    const saved = known.generation === SAVED_GENERATION;
     // Known only from the saved peers, its real generation is unknown here, while other
     // nodes may know it: this node's own start time is above that of any process of it
     // that died before this node started, so the state replaces theirs.
-    const generation = known.generation === SAVED_GENERATION ? this.local.generation : known.generation + 1;
+    const generation = saved ? this.local.generation : known.generation + 1;
+    const base = known.maxVersion();
+    // Saved values are all at version 0, which no request asks for: renumber them so the
+    // whole state spreads with the injected value, as a real state would (else peers
+    // would replace what they knew of it by a state without host id or tokens).
+    const version = base + 1 + (saved ? known.states.size : 0);
     const state = new EndpointState({ generation, version });
-    for (const [other, current] of known.states) state.states.set(other, current);
+    let renumbered = base;
+    for (const [other, current] of known.states) {
+      state.states.set(other, saved ? { value: current.value, version: ++renumbered } : current);
+    }
     const versioned = { value, version };
     state.states.set(name, versioned);
     this.endpoints.set(endpoint, state);

@@ -55,7 +55,7 @@ export function stateOf(i: number, status: string): EndpointStateView {
 }
 
 /** Node 0's NodeAdmin, node i in `statuses[i]`; its engine records the keep predicate cleanup is given. */
-export function adminOf(statuses: readonly string[]) {
+export function adminOf(statuses: readonly string[], gossip?: NodeAdminDeps['gossip']) {
   const membership = new Membership(address(0), stateOf(0, statuses[0]));
   membership.apply(statuses.slice(1).map((status, i) => ({ kind: 'joined' as const, endpoint: address(i + 1), state: stateOf(i + 1, status) })));
   const kept: ((token: bigint) => boolean)[] = [];
@@ -74,6 +74,7 @@ export function adminOf(statuses: readonly string[]) {
     nowMs: () => 0,
     httpAddress: () => '127.0.0.1:8081',
     membership,
+    gossip,
   };
   return { admin: new NodeAdmin(deps), kept, membership };
 }

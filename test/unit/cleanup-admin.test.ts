@@ -13,7 +13,7 @@ import { InvalidRequest } from '../../lib/errors.js';
 import { SibylNode } from '../../lib/node.js';
 import type { CommandIo } from '../../tools/commands/index.js';
 import { ADMIN_COMMANDS } from '../../tools/commands/index.js';
-import { adminOf, replicatedByNode0, ringOf, sampleTokens } from '../helpers/admin-ring.js';
+import { address, adminOf, replicatedByNode0, ringOf, sampleTokens } from '../helpers/admin-ring.js';
 
 // ---- NodeAdmin over a gossip view of three nodes -------------------------------------
 
@@ -53,6 +53,20 @@ t.test('cleanup is refused while this node joins or leaves', async (t) => {
   }
   const { admin } = adminOf(['NORMAL', 'NORMAL', 'NORMAL']);
   await t.rejects(admin.cleanup('nope'), new InvalidRequest("Keyspace 'nope' does not exist"));
+});
+
+t.test('cleanup is refused while the ring holds a peer known only from the saved ring', async (t) => {
+  // Node 2 might have left while this node was down: its ranges might be node 0's now.
+  const heard = new Set([address(1)]);
+  const gossip = { liveEndpoints: () => [], unreachableEndpoints: () => [], stateOf: () => undefined, hasHeardOf: (e: string) => heard.has(e) };
+  const refused = adminOf(['NORMAL', 'NORMAL', 'NORMAL'], gossip);
+  await t.rejects(refused.admin.cleanup(), new InvalidRequest(
+    `Cannot clean up while the ring holds peers not heard from since this node started (/${address(2)}): wait for gossip, or removenode those that are gone`,
+  ));
+  t.same(refused.kept, [], 'nothing was cleaned');
+  heard.add(address(2));
+  const allowed = adminOf(['NORMAL', 'NORMAL', 'NORMAL'], gossip);
+  t.equal((await allowed.admin.cleanup()).length, 1, 'once gossip has heard of every peer, cleanup runs');
 });
 
 // ---- the command on a real node --------------------------------------------------------

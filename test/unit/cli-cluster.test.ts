@@ -126,6 +126,7 @@ function threeNodeAdmin(): NodeAdmin {
     liveEndpoints: () => [address(1)],
     unreachableEndpoints: () => [address(2)],
     stateOf: (endpoint: string) => [0, 1, 2].map(stateOf)[[0, 1, 2].map(address).indexOf(endpoint)],
+    hasHeardOf: () => true,
   };
   return new NodeAdmin(deps({ membership, gossip }));
 }
