@@ -4,11 +4,13 @@
  * balanced tree (a dozen comparisons and node splits per write) costs more than it
  * gives.
  *
- * Partitions fall into BUCKET_COUNT buckets by the top bits of their token, which keeps
- * bucket order equal to token order; Murmur3 tokens spread evenly, so buckets stay
- * small. A write appends to its bucket and marks it unsorted; a scan or a flush sorts a
- * bucket when it reaches it (V8's TimSort takes a sorted array with a few items
- * appended in about linear time). Items are never removed (a memtable only grows).
+ * Partitions fall into leaves of a radix tree over the top bits of their token, which
+ * keeps leaf order equal to token order: 4096 slots by the top 12 bits, and a leaf that
+ * grows past LEAF_ITEMS_MAX splits into 256 by the next 8 bits (twice at most). Murmur3
+ * tokens spread evenly, so leaves stay small even where a node holds only narrow token
+ * ranges (a large cluster). A write appends to its leaf and marks it unsorted; a scan or
+ * a flush sorts a leaf when it reaches it (V8's TimSort takes a sorted array with a few
+ * items appended in about linear time). Items are never removed (a memtable only grows).
  */
 import { firstIndex } from '../model/search.js';
 
@@ -17,26 +19,39 @@ export interface TokenOrdered {
   readonly high: number;
 }
 
-const BUCKET_BITS = 12;
-const BUCKET_COUNT = 1 << BUCKET_BITS;
+const ROOT_SLOTS = 4096;
+const BRANCH_SLOTS = 256;
+/** A leaf past this many items splits (below the deepest level): re-sorting a leaf that a
+ *  write landed in while a scan walks it costs about its size. */
+const LEAF_ITEMS_MAX = 1024;
+const DEPTH_MAX = 2;
 
-/** The bucket of a token's high 32 bits: the top bits with the sign flipped, so that
- *  negative tokens come first. */
-function bucketOf(high: number): number {
-  return (high >>> (32 - BUCKET_BITS)) ^ (BUCKET_COUNT >>> 1);
+/** The slot at `level` of a token's high half: the top 12 bits with the sign flipped (so
+ *  negative tokens come first), then 8 bits per level. */
+function slotOf(high: number, level: number): number {
+  if (level === 0) return (high >>> 20) ^ (ROOT_SLOTS >>> 1);
+  return (high >>> (20 - 8 * level)) & (BRANCH_SLOTS - 1);
 }
 
-class Bucket<T> {
-  readonly items: T[] = [];
+class Leaf<T> {
+  items: T[] = [];
   sorted = true;
   /** Counts the sorts, so a walk knows when the items moved under it. */
   sorts = 0;
 }
 
+class Branch<T> {
+  readonly children: (Node<T> | undefined)[] = new Array<Node<T> | undefined>(BRANCH_SLOTS).fill(undefined);
+}
+
+type Node<T> = Leaf<T> | Branch<T>;
+
 export class MemtableOrder<T extends TokenOrdered> {
   /** Allocated at the first add: an empty memtable costs nothing. */
-  private buckets: (Bucket<T> | undefined)[] | null = null;
+  private root: (Node<T> | undefined)[] | null = null;
   private count = 0;
+  /** Changes when a leaf splits, so a walk knows to find its place again. */
+  private layout = 0;
 
   constructor(private readonly compare: (a: T, b: T) => number) {}
 
@@ -46,46 +61,62 @@ export class MemtableOrder<T extends TokenOrdered> {
 
   /** Adds an item that is not already present. */
   add(item: T): void {
-    this.buckets ??= new Array<Bucket<T> | undefined>(BUCKET_COUNT).fill(undefined);
-    const index = bucketOf(item.high);
-    let bucket = this.buckets[index];
-    if (bucket === undefined) {
-      bucket = new Bucket<T>();
-      this.buckets[index] = bucket;
+    this.root ??= new Array<Node<T> | undefined>(ROOT_SLOTS).fill(undefined);
+    let slots = this.root;
+    let level = 0;
+    for (;;) {
+      const slot = slotOf(item.high, level);
+      let node = slots[slot];
+      if (node === undefined) {
+        node = new Leaf<T>();
+        slots[slot] = node;
+      }
+      if (node instanceof Branch) {
+        slots = node.children;
+        level++;
+        continue;
+      }
+      this.append(node, item);
+      if (node.items.length > LEAF_ITEMS_MAX && level < DEPTH_MAX) slots[slot] = this.split(node, level + 1);
+      break;
     }
-    const items = bucket.items;
-    if (bucket.sorted && items.length > 0 && this.compare(items[items.length - 1], item) > 0) bucket.sorted = false;
-    items.push(item);
     this.count++;
   }
 
   /**
    * The items from the first for which `atOrAfterStart` holds (a predicate monotonic in
    * the order, true for no item whose token's high half is below `startHigh`), lazily.
-   * Items added during the walk that sort after its position are seen: a bucket that
-   * changed under the walk is sorted again and the position re-found from the last item
+   * Items added during the walk that sort after its position are seen: a leaf sorted
+   * again under the walk, or split, makes it find its place again from the last item
    * returned.
    */
   *from(startHigh: number, atOrAfterStart: (item: T) => boolean): Generator<T, void, undefined> {
-    if (this.buckets === null) return;
-    for (let b = bucketOf(startHigh); b < BUCKET_COUNT; b++) {
-      const bucket = this.buckets[b];
-      if (bucket === undefined) continue;
-      this.sort(bucket);
-      const items = bucket.items;
-      let sorts = bucket.sorts;
-      let position = firstIndex(items, atOrAfterStart);
-      while (position < items.length) {
-        const last = items[position];
-        yield last;
-        this.sort(bucket);
-        if (bucket.sorts === sorts) {
-          position++;
-        } else {
-          sorts = bucket.sorts;
-          position = firstIndex(items, (item) => this.compare(item, last) > 0);
+    let last: T | undefined;
+    for (;;) {
+      const layout = this.layout;
+      const after = last;
+      const isNext = after === undefined ? atOrAfterStart : (item: T) => this.compare(item, after) > 0;
+      for (const leaf of this.leavesFrom(after === undefined ? startHigh : after.high)) {
+        this.sort(leaf);
+        const items = leaf.items;
+        let sorts = leaf.sorts;
+        let position = firstIndex(items, isNext);
+        while (position < items.length) {
+          const current = items[position];
+          last = current;
+          yield current;
+          if (this.layout !== layout) break;
+          this.sort(leaf);
+          if (leaf.sorts === sorts) {
+            position++;
+          } else {
+            sorts = leaf.sorts;
+            position = firstIndex(items, (item) => this.compare(item, current) > 0);
+          }
         }
+        if (this.layout !== layout) break;
       }
+      if (this.layout === layout) return;
     }
   }
 
@@ -94,10 +125,49 @@ export class MemtableOrder<T extends TokenOrdered> {
     return this.from(-(2 ** 31), () => true);
   }
 
-  private sort(bucket: Bucket<T>): void {
-    if (bucket.sorted) return;
-    bucket.items.sort(this.compare);
-    bucket.sorted = true;
-    bucket.sorts++;
+  /** The leaves, in order, from the one a token with high half `startHigh` falls in;
+   *  looked up as the walk goes, so leaves made meanwhile further on are found. */
+  private *leavesFrom(startHigh: number): Generator<Leaf<T>, void, undefined> {
+    if (this.root === null) return;
+    yield* this.leavesUnder(this.root, 0, startHigh, true);
+  }
+
+  private *leavesUnder(slots: (Node<T> | undefined)[], level: number, startHigh: number, onStartPath: boolean): Generator<Leaf<T>> {
+    for (let slot = onStartPath ? slotOf(startHigh, level) : 0; slot < slots.length; slot++) {
+      const node = slots[slot];
+      if (node === undefined) continue;
+      const startsHere = onStartPath && slot === slotOf(startHigh, level);
+      if (node instanceof Leaf) yield node;
+      else yield* this.leavesUnder(node.children, level + 1, startHigh, startsHere);
+    }
+  }
+
+  private append(leaf: Leaf<T>, item: T): void {
+    const items = leaf.items;
+    if (leaf.sorted && items.length > 0 && this.compare(items[items.length - 1], item) > 0) leaf.sorted = false;
+    items.push(item);
+  }
+
+  /** A branch holding a leaf's items by their slot at `level` (each keeps its order). */
+  private split(leaf: Leaf<T>, level: number): Branch<T> {
+    const branch = new Branch<T>();
+    for (const item of leaf.items) {
+      const slot = slotOf(item.high, level);
+      let child = branch.children[slot] as Leaf<T> | undefined;
+      if (child === undefined) {
+        child = new Leaf<T>();
+        branch.children[slot] = child;
+      }
+      this.append(child, item);
+    }
+    this.layout++;
+    return branch;
+  }
+
+  private sort(leaf: Leaf<T>): void {
+    if (leaf.sorted) return;
+    leaf.items.sort(this.compare);
+    leaf.sorted = true;
+    leaf.sorts++;
   }
 }

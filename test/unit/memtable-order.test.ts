@@ -73,7 +73,11 @@ t.test('a walk interleaved with writes and other walks sees every item after its
         const written = add();
         if (compare(written, item) > 0) mustSee.add(written);
       }
-      if (random() < 0.05) [...order.from(-(2 ** 31), () => true)].slice(0, 3);
+      if (random() < 0.05) {
+        // Another walk takes a few items (and sorts the leaves it passes).
+        const other = order.from(-(2 ** 31), () => true);
+        for (let i = 0; i < 3; i++) other.next();
+      }
     }
     let ordered = true;
     for (let i = 1; i < seen.length; i++) if (compare(seen[i - 1], seen[i]) >= 0) ordered = false;
@@ -85,4 +89,21 @@ t.test('a walk interleaved with writes and other walks sees every item after its
     );
     t.same([...order.all()].map(name), [...added].sort(compare).map(name), `seed ${seed}: nothing lost`);
   }
+});
+
+t.test('a walk goes on in order when the leaf it stands in splits under it', async (t) => {
+  const order = new MemtableOrder<Item>(compare);
+  // All in one top-level slot (high halves 0 .. 2^20 - 1), ascending: one sorted leaf.
+  const items: Item[] = Array.from({ length: 1000 }, (_, i) => ({ high: i * 1024, low: 0 }));
+  for (const item of items) order.add(item);
+  const walk = order.from(0, () => true);
+  const seen: Item[] = [];
+  for (let i = 0; i < 10; i++) seen.push(walk.next().value as Item);
+  // Enough writes into the same slot to split the leaf, before and after the position.
+  const more: Item[] = Array.from({ length: 600 }, (_, i) => ({ high: i * 1024 + 512, low: 0 }));
+  for (const item of more) order.add(item);
+  for (let next = walk.next(); !next.done; next = walk.next()) seen.push(next.value);
+  const expected = [...items, ...more].sort(compare).filter((item) => compare(item, seen[9]) > 0);
+  t.same(seen.slice(0, 10).map(name), items.slice(0, 10).map(name), 'the first steps');
+  t.same(seen.slice(10).map(name), expected.map(name), 'then every item after the position, in order, once');
 });
