@@ -21,8 +21,11 @@ import { isEmptyHeader, purgeContext, purgeHeader, purgeRow } from './purge.js';
 import type { Throttle } from './throttle.js';
 
 /** Rows plus partitions processed between two checkpoints (throttle, progress, abort
- *  check, yield to the event loop). */
+ *  check, yield to the event loop)… */
 const CHECKPOINT_UNITS = 256;
+/** …or sooner, once this long has passed: wide rows or slow inputs must not hold the
+ *  event loop (writes wait behind it) for many milliseconds. */
+const CHECKPOINT_INTERVAL_MS = 1;
 const ALL_SLICES: readonly Slice[] = [ALL_ROWS];
 
 /** An input SSTable as a compaction reads it; the SSTable reader satisfies this. */
@@ -90,8 +93,11 @@ export async function runCompaction<Output>(task: CompactionTask<Output>): Promi
   const outputs = new Outputs(() => task.createWriter(plan.outputLevel, expectedPartitions), plan.maxOutputBytes);
   let units = 0;
   let bytesPaid = 0;
+  let checkpointAtMs = performance.now() + CHECKPOINT_INTERVAL_MS;
+  const checkpointDue = (): boolean => ++units % CHECKPOINT_UNITS === 0 || performance.now() >= checkpointAtMs;
 
   const checkpoint = async (): Promise<void> => {
+    checkpointAtMs = performance.now() + CHECKPOINT_INTERVAL_MS;
     signal?.throwIfAborted();
     const bytesRead = meter.bytesRead();
     await task.throttle.consume(bytesRead - bytesPaid);
@@ -105,7 +111,7 @@ export async function runCompaction<Output>(task: CompactionTask<Output>): Promi
     for await (const partition of mergeScans(table, scans)) {
       if (task.keepPartition !== undefined && !task.keepPartition(partition.token)) {
         // Its rows are never read: the scans move past them.
-        if (++units % CHECKPOINT_UNITS === 0) await checkpoint();
+        if (checkpointDue()) await checkpoint();
         continue;
       }
       const context = purgeContext(
@@ -122,10 +128,10 @@ export async function runCompaction<Output>(task: CompactionTask<Output>): Promi
           writer ??= await outputs.startPartition(header);
           await writer.addRow(purged);
         }
-        if (++units % CHECKPOINT_UNITS === 0) await checkpoint();
+        if (checkpointDue()) await checkpoint();
       }
       if (writer !== null) await outputs.endPartition();
-      if (++units % CHECKPOINT_UNITS === 0) await checkpoint();
+      if (checkpointDue()) await checkpoint();
     }
     await outputs.finish();
     await task.throttle.consume(meter.bytesTotal - bytesPaid);
