@@ -5,10 +5,10 @@
  * gives.
  *
  * Partitions fall into leaves of a radix tree over the top bits of their token, which
- * keeps leaf order equal to token order: 4096 slots by the top 12 bits, and a leaf that
- * grows past LEAF_ITEMS_MAX splits into 256 by the next 8 bits (twice at most). Murmur3
- * tokens spread evenly, so leaves stay small even where a node holds only narrow token
- * ranges (a large cluster). A write appends to its leaf and marks it unsorted; a scan or
+ * keeps leaf order equal to token order: 256 slots by the top 8 bits, and a leaf that
+ * grows past LEAF_ITEMS_MAX splits into 256 by the next 8 bits (three times at most).
+ * Murmur3 tokens spread evenly, so leaves stay small even where a node holds only narrow
+ * token ranges (a large cluster), and a small memtable costs one 256-slot array. A write appends to its leaf and marks it unsorted; a scan or
  * a flush sorts a leaf when it reaches it (V8's TimSort takes a sorted array with a few
  * items appended in about linear time). Items are never removed (a memtable only grows).
  */
@@ -19,18 +19,17 @@ export interface TokenOrdered {
   readonly high: number;
 }
 
-const ROOT_SLOTS = 4096;
-const BRANCH_SLOTS = 256;
+const SLOTS = 256;
 /** A leaf past this many items splits (below the deepest level): re-sorting a leaf that a
  *  write landed in while a scan walks it costs about its size. */
 const LEAF_ITEMS_MAX = 1024;
-const DEPTH_MAX = 2;
+const DEPTH_MAX = 3;
 
-/** The slot at `level` of a token's high half: the top 12 bits with the sign flipped (so
- *  negative tokens come first), then 8 bits per level. */
+/** The slot at `level` of a token's high half: 8 bits per level from the top, the top
+ *  ones with the sign flipped (so negative tokens come first). */
 function slotOf(high: number, level: number): number {
-  if (level === 0) return (high >>> 20) ^ (ROOT_SLOTS >>> 1);
-  return (high >>> (20 - 8 * level)) & (BRANCH_SLOTS - 1);
+  if (level === 0) return (high >>> 24) ^ (SLOTS >>> 1);
+  return (high >>> (24 - 8 * level)) & (SLOTS - 1);
 }
 
 class Leaf<T> {
@@ -41,7 +40,7 @@ class Leaf<T> {
 }
 
 class Branch<T> {
-  readonly children: (Node<T> | undefined)[] = new Array<Node<T> | undefined>(BRANCH_SLOTS).fill(undefined);
+  readonly children: (Node<T> | undefined)[] = new Array<Node<T> | undefined>(SLOTS).fill(undefined);
 }
 
 type Node<T> = Leaf<T> | Branch<T>;
@@ -61,7 +60,7 @@ export class MemtableOrder<T extends TokenOrdered> {
 
   /** Adds an item that is not already present. */
   add(item: T): void {
-    this.root ??= new Array<Node<T> | undefined>(ROOT_SLOTS).fill(undefined);
+    this.root ??= new Array<Node<T> | undefined>(SLOTS).fill(undefined);
     let slots = this.root;
     let level = 0;
     for (;;) {

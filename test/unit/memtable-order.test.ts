@@ -93,7 +93,7 @@ t.test('a walk interleaved with writes and other walks sees every item after its
 
 t.test('a walk goes on in order when the leaf it stands in splits under it', async (t) => {
   const order = new MemtableOrder<Item>(compare);
-  // All in one top-level slot (high halves 0 .. 2^20 - 1), ascending: one sorted leaf.
+  // All in one top-level slot (high halves 0 .. 2^20 - 1, the top 8 bits 0), ascending: one sorted leaf.
   const items: Item[] = Array.from({ length: 1000 }, (_, i) => ({ high: i * 1024, low: 0 }));
   for (const item of items) order.add(item);
   const walk = order.from(0, () => true);
