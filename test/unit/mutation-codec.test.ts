@@ -5,6 +5,7 @@ import { decodeMutation, encodeMutation } from '../../lib/storage/mutation-codec
 import type { ComplexColumn, PartitionUpdate, Row } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
 import { propertyHolds } from '../helpers/property.js';
+import { plain } from '../helpers/plain.js';
 
 t.test('a mutation survives encoding: cells, collections, tombstones of every kind', async (t) => {
   const key = Buffer.from('key1');
@@ -157,15 +158,3 @@ t.test('any partition update survives encoding, every number exact', async (t) =
     'the property holds',
   );
 });
-
-/** A comparable form: Maps as entry lists (in order), Buffers as hex. */
-function plain(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return `0x${value.toString('hex')}`;
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Map) return [...value].map(([k, v]) => [k, plain(v)]);
-  if (Array.isArray(value)) return value.map(plain);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-}

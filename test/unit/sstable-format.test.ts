@@ -22,6 +22,7 @@ import {
 } from '../../lib/storage/sstable/format.js';
 import type { PartitionHeader } from '../../lib/storage/source.js';
 import { propertyHolds } from '../helpers/property.js';
+import { plain } from '../helpers/plain.js';
 
 const FILE = 'test-Data.db';
 
@@ -103,21 +104,6 @@ const rowArb: fc.Arbitrary<Row> = fc.record({
     .map((entries) => new Map(entries)),
 });
 
-/** Buffers as hex, maps as entry lists (order kept), undefined fields dropped. */
-function plain(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return `0x${value.toString('hex')}`;
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Map) return [...value].map(([k, v]) => [k, plain(v)]);
-  if (Array.isArray(value)) return value.map(plain);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => [k, plain(v)]),
-    );
-  }
-  return value;
-}
 
 t.test('a row record round-trips every field exactly, whatever the columns and values', async (t) => {
   propertyHolds(t, fc.check(

@@ -18,6 +18,7 @@ import { ChunkCache, SSTableReader, listSSTables } from '../../lib/storage/sstab
 import { SSTableWriter } from '../../lib/storage/sstable/writer.js';
 import { decodeCompressionInfo } from '../../lib/storage/sstable/format.js';
 import { seededRandom } from '../../lib/model/random.js';
+import { plain } from '../helpers/plain.js';
 
 // ---------------------------------------------------------------------------------
 // Fixtures
@@ -187,21 +188,6 @@ async function writeSSTable(
   return writer.finish();
 }
 
-/** A stable, comparable form: buffers as hex, maps as entry lists, no undefined paths. */
-function plain(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return `0x${value.toString('hex')}`;
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Map) return [...value].map(([k, v]) => [k, plain(v)]);
-  if (Array.isArray(value)) return value.map(plain);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => [k, plain(v)]),
-    );
-  }
-  return value;
-}
 
 async function collect(source: PartitionSource, slices: readonly Slice[] = [ALL_ROWS], reversed = false): Promise<Row[]> {
   const rows: Row[] = [];

@@ -198,6 +198,11 @@ export class DataCursor {
   /** A cursor at `position` that starts with this one's chunk: reading a partition's
    *  rows right after its header needs no second read of the chunk, even when
    *  concurrent reads have pushed it out of the cache meanwhile. */
+  /** Set by locateLoaded. */
+  private loadedStart = 0;
+  private loadedLength = 0;
+  private loadedPrefix = 0;
+
   fork(position: number): DataCursor {
     return new DataCursor(this.chunks, position, this.current, this.currentStart);
   }
@@ -205,30 +210,31 @@ export class DataCursor {
   /** Like next(), without a promise, when the whole record is in the current chunk
    *  (nearly always); undefined when next() has to read. */
   nextIfLoaded(): Buffer | undefined {
-    const chunk = this.current;
-    if (chunk === null) return undefined;
-    const offset = this.position - this.currentStart;
-    if (offset < 0 || offset >= chunk.length) return undefined;
-    const length = peekVarint(chunk, offset);
-    if (length < 0) return undefined;
-    const start = offset + varintBytes;
-    if (start + length > chunk.length) return undefined;
-    this.position += varintBytes + length;
-    return chunk.subarray(start, start + length);
+    if (!this.locateLoaded()) return undefined;
+    this.position += this.loadedPrefix + this.loadedLength;
+    return this.current!.subarray(this.loadedStart, this.loadedStart + this.loadedLength);
   }
 
   /** compareHeaderKey of the partition header record at the position, read in place
    *  without moving; undefined when the record is not all in the current chunk. */
   compareHeaderIfLoaded(tokenHigh: number, tokenLow: number, key: Buffer): number | undefined {
+    if (!this.locateLoaded()) return undefined;
+    return compareHeaderKeyAt(this.current!, this.loadedStart, this.loadedLength, tokenHigh, tokenLow, key, this.chunks.path);
+  }
+
+  /** Whether the record at the position lies whole in the current chunk; if so, sets
+   *  loadedStart/loadedLength (its bytes in the chunk) and loadedPrefix (its length's). */
+  private locateLoaded(): boolean {
     const chunk = this.current;
-    if (chunk === null) return undefined;
+    if (chunk === null) return false;
     const offset = this.position - this.currentStart;
-    if (offset < 0 || offset >= chunk.length) return undefined;
+    if (offset < 0 || offset >= chunk.length) return false;
     const length = peekVarint(chunk, offset);
-    if (length < 0) return undefined;
-    const start = offset + varintBytes;
-    if (start + length > chunk.length) return undefined;
-    return compareHeaderKeyAt(chunk, start, length, tokenHigh, tokenLow, key, this.chunks.path);
+    if (length < 0 || offset + varintBytes + length > chunk.length) return false;
+    this.loadedPrefix = varintBytes;
+    this.loadedStart = offset + varintBytes;
+    this.loadedLength = length;
+    return true;
   }
 
   /** Moves past the rest of the current partition — its rows and end marker — as far
