@@ -192,7 +192,6 @@ for (const [name, compression] of COMPRESSIONS) {
 }
 
 t.test('a background write that fails is reported by a later call, never as an unhandled rejection, and abort removes everything', async (t) => {
-  const dir = await tempDir(t);
   const { FaultInjectingFileSystem } = await import('../../lib/storage/fault-fs.js');
   const faulty = new FaultInjectingFileSystem();
   const table = makeTable({ class: '', chunkLengthKb: 4, enabled: false });

@@ -18,7 +18,6 @@
  * data/<keyspace>/<table>-<table id>/ per table for SSTables and the truncation record.
  */
 import { join } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { InvalidRequest, ServerError } from '../../errors.js';
 import type { Clock } from '../../model/clock.js';
 import type { PartitionUpdate } from '../../model/partition.js';

@@ -20,7 +20,6 @@ import { crc32c } from '@node-rs/crc32';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { NO_DELETION_TIME, type Cell, type DeletionTime } from '../../model/cell.js';
 import type { Partition, Row } from '../../model/partition.js';
-import { compareKeys } from '../../model/token.js';
 import { assert } from '../../errors.js';
 import type { TableMetadata } from '../../schema/metadata.js';
 import type { FileHandle, FileSystem } from '../fs.js';
