@@ -1,8 +1,9 @@
 /**
- * A memtable: one table's recent writes in memory, found by key in a hash map and
- * ordered by (token, key) on demand (memtable-order.ts), each partition kept merged and
- * purged (lib/model/merge.ts). Writes go to
- * the active memtable; a flushing memtable is read-only until its SSTable is in place.
+ * A memtable: one table's recent writes in memory, found by key through a hash table of
+ * token halves (memtable-index.ts) and ordered by (token, key) on demand
+ * (memtable-order.ts), each partition kept merged and purged (lib/model/merge.ts).
+ * Writes go to the active memtable; a flushing memtable is read-only until its SSTable
+ * is in place.
  *
  * A stored partition's row array is spliced in place by later writes (copying a wide
  * partition per write would cost far more than the write). Readers therefore never
@@ -18,6 +19,7 @@ import { firstIndex } from '../model/search.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
+import { MemtableIndex } from './memtable-index.js';
 import { MemtableOrder } from './memtable-order.js';
 import type { PartitionSource } from './source.js';
 
@@ -45,26 +47,17 @@ const HIGH_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
  *  merged partition costs no reordering. A class, so every entry has one shape and
  *  the comparator's property loads stay fast. */
 class Entry implements MemtableKey {
-  readonly high: number;
-  readonly low: number;
   constructor(
     readonly token: bigint,
     readonly key: Buffer,
     public partition: Partition,
-  ) {
-    tokenSlot[0] = token;
-    this.high = tokenHalves[HIGH_HALF];
-    this.low = tokenHalves[HIGH_HALF ^ 1] >>> 0;
-  }
+    readonly high: number,
+    readonly low: number,
+  ) {}
 }
 
 const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
   a.high !== b.high ? (a.high < b.high ? -1 : 1) : a.low !== b.low ? (a.low < b.low ? -1 : 1) : Buffer.compare(a.key, b.key);
-
-function idOf(key: Buffer): string {
-  // latin1 maps each byte to one char: the cheapest exact string form of bytes.
-  return key.toString('latin1');
-}
 
 /** Partitions a scan hands out before letting the event loop run. */
 const SCAN_PARTITIONS_PER_TURN_MAX = 256;
@@ -176,7 +169,7 @@ export class Memtable {
   /** Order, for scans and flushes. */
   private readonly order = new MemtableOrder<Entry>(compareMemtableKeys);
   /** Point access by key bytes, for writes and reads. */
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new MemtableIndex<Entry>();
   private table: TableMetadata;
   private pathComparatorFor: PathComparatorFor;
   private bytes = 0;
@@ -213,14 +206,16 @@ export class Memtable {
   /** Merges one partition update in; the update's objects become the memtable's. */
   apply(update: Partition): void {
     const comparator = this.table.comparator;
-    const id = idOf(update.key);
-    const entry = this.entries.get(id);
+    tokenSlot[0] = update.token;
+    const high = tokenHalves[HIGH_HALF];
+    const low = tokenHalves[HIGH_HALF ^ 1] >>> 0;
+    const entry = this.entries.get(update.key, high, low);
     if (entry === undefined) {
       const partition = isSelfConsistent(comparator, update)
         ? update
         : mergePartitions(comparator, emptyPartition(update.key, update.token), update, this.pathComparatorFor);
-      const created = new Entry(update.token, update.key, partition);
-      this.entries.set(id, created);
+      const created = new Entry(update.token, update.key, partition, high, low);
+      this.entries.add(created);
       this.order.add(created);
     } else {
       entry.partition = applyUpdate(comparator, entry.partition, update, this.pathComparatorFor, IN_PLACE);
@@ -230,8 +225,9 @@ export class Memtable {
     if (measuredMinTimestamp < this.minTimestamp) this.minTimestamp = measuredMinTimestamp;
   }
 
-  get(key: Buffer, _token: bigint): PartitionSource | null {
-    const entry = this.entries.get(idOf(key));
+  get(key: Buffer, token: bigint): PartitionSource | null {
+    tokenSlot[0] = token;
+    const entry = this.entries.get(key, tokenHalves[HIGH_HALF], tokenHalves[HIGH_HALF ^ 1] >>> 0);
     return entry === undefined ? null : this.source(entry);
   }
 
