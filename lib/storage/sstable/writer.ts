@@ -52,6 +52,11 @@ import {
 import type { ChunkCache } from './chunks.js';
 import { SSTableReader } from './reader.js';
 
+/** A data sample starts every chunk's first partition, and one in this many partitions
+ *  besides: a point read scans the partition headers from the sample before its key to
+ *  the next one (about half of them), so samples only per chunk meant ~50 headers per
+ *  read of small partitions. Each sample costs about a key and 40 bytes of memory. */
+const DATA_SAMPLE_PARTITIONS_MAX = 32;
 /** Index entries per index block, i.e. the summary samples every this many entries… */
 const INDEX_BLOCK_ENTRIES_MAX = 128;
 /** …or sooner when entries are large (wide partitions' row indexes), so a point read
@@ -148,6 +153,7 @@ export class SSTableWriter {
   private readonly indexSamples = new SampleList();
   private readonly dataSamples = new SampleList();
   private lastSampledChunk = -1;
+  private partitionsSinceSample = 0;
   /** Sealed bytes not yet written, per file, and the write in flight (its failure is
    *  kept in writeError and thrown by the next call that waits for writes). */
   private readonly dataBatch = new WriteBatch();
@@ -283,9 +289,10 @@ export class SSTableWriter {
     }
     const position = this.streamPosition;
     const chunkIndex = Math.floor(position / this.chunk.length);
-    if (chunkIndex !== this.lastSampledChunk) {
+    if (chunkIndex !== this.lastSampledChunk || ++this.partitionsSinceSample >= DATA_SAMPLE_PARTITIONS_MAX) {
       this.dataSamples.add(header.key, header.token, position);
       this.lastSampledChunk = chunkIndex;
+      this.partitionsSinceSample = 0;
     }
     this.record.reset();
     writePartitionHeader(this.record, header, this.columns);
