@@ -43,7 +43,7 @@ const tokenHalves = new Int32Array(tokenSlot.buffer);
 /** Index of the high half in tokenHalves: 1 on little-endian platforms. */
 const HIGH_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
-/** The stored partition of a key: the order and the map share it, so replacing the
+/** The stored partition of a key: the order and the index share it, so replacing the
  *  merged partition costs no reordering. A class, so every entry has one shape and
  *  the comparator's property loads stay fast. */
 class Entry implements MemtableKey {
@@ -168,7 +168,7 @@ async function* rowsOf(
 export class Memtable {
   /** Order, for scans and flushes. */
   private readonly order = new MemtableOrder<Entry>(compareMemtableKeys);
-  /** Point access by key bytes, for writes and reads. */
+  /** Point access by key (and token), for writes and reads. */
   private readonly entries = new MemtableIndex<Entry>();
   private table: TableMetadata;
   private pathComparatorFor: PathComparatorFor;
