@@ -181,6 +181,7 @@ export const createCqlService: CqlServiceFactory = async ({ clock, config, logge
       transport,
       clock,
       seeds,
+      generation: await system.nextGeneration(clock.nowSeconds()),
       hostId: system.hostId(),
       dc: config.dc,
       rack: config.rack,

@@ -11,6 +11,7 @@
  *                   'cluster_name' → cluster_name of the first start; later starts must match
  *                   'tokens'       → string[] (signed 64-bit tokens in decimal)
  *                   'bootstrap'    → BootstrapState
+ *                   'generation'   → the gossip generation of the last start (seconds)
  *   schema          see schema-store.ts
  *   peers           '<host id>' → StoredPeer: what this node last knew of each peer that
  *                   owns tokens, so a restart knows the ring before gossip has caught up
@@ -229,6 +230,20 @@ export class SystemStore {
   async setTokens(tokens: readonly bigint[]): Promise<void> {
     await putSynced(this.db, this.local, 'tokens', tokensToText(tokens));
     this.tokens = [...tokens];
+  }
+
+  /**
+   * The gossip generation for this start: the clock's seconds, but always above the last
+   * start's (kept here), as Cassandra's system.local does. Peers take a state only from a
+   * generation above the one they know: a node restarted within the same second, or with
+   * its clock set back, would otherwise go unheard until it restarted again.
+   */
+  async nextGeneration(nowSeconds: number): Promise<number> {
+    const stored = await this.local.get('generation');
+    if (stored !== undefined && !Number.isSafeInteger(stored)) throw unreadable('local generation', stored);
+    const generation = Math.max(nowSeconds, ((stored as number | undefined) ?? 0) + 1);
+    await putSynced(this.db, this.local, 'generation', generation);
+    return generation;
   }
 
   bootstrapState(): BootstrapState {

@@ -75,6 +75,15 @@ t.test('tokens round-trip through restarts, 64-bit extremes included', async (t)
   await withStore(dir, async (store) => t.same(store.getTokens(), tokens));
 });
 
+t.test('each start gets a gossip generation above the last, even when the clock went back or stood still', async (t) => {
+  const dir = await systemDir(t);
+  const now = 1_800_000_000;
+  t.equal(await withStore(dir, (store) => store.nextGeneration(now)), now, 'the first start takes the clock');
+  t.equal(await withStore(dir, (store) => store.nextGeneration(now)), now + 1, 'a restart in the same second goes one above');
+  t.equal(await withStore(dir, (store) => store.nextGeneration(now - 5)), now + 2, 'a clock set back still goes one above');
+  t.equal(await withStore(dir, (store) => store.nextGeneration(now + 100)), now + 100, 'a later clock is taken as it is');
+});
+
 t.test('bootstrap state starts at NEEDS_BOOTSTRAP and persists', async (t) => {
   const dir = await systemDir(t);
   await withStore(dir, async (store) => {
