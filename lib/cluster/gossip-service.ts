@@ -210,6 +210,13 @@ export class GossipService {
         if (events.length > 0) loaded.push(peer.hostId);
       }
       this.savedPeerIds = loaded;
+      // Said at every start: which ring the node begins from is what a partial-ring
+      // investigation needs first.
+      this.logger.info(
+        { saved: saved.length, loaded: loaded.length },
+        `Starting from the saved ring: ${loaded.length} of ${saved.length} saved peers loaded` +
+          (loaded.length > 0 ? ` (${loaded.map((id) => `/${this.membership.addressOf(id) ?? id}`).join(', ')})` : ''),
+      );
       this.peerRecorder = new PeerRecorder({ membership: this.membership, store, saved, logger: this.logger });
       // Records that were not loaded are deleted; the rest already match.
       this.peerRecorder.changed();

@@ -103,6 +103,10 @@ export class PeerRecorder {
         if (save.length === 0 && remove.length === 0) continue;
         try {
           await this.options.store.updatePeers(save, remove);
+          // Deleting a record changes what the next start knows: worth a line each time.
+          for (const hostId of remove) {
+            this.logger.info({ hostId }, `Peer record deleted: ${hostId} (${this.saved.get(hostId)?.address ?? 'unknown address'}) is no longer a ring owner`);
+          }
           for (const peer of save) this.saved.set(peer.hostId, peer);
           for (const hostId of remove) this.saved.delete(hostId);
         } catch (error) {
