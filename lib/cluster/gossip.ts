@@ -43,6 +43,7 @@
  */
 import { assert, ServerError } from '../errors.js';
 import {
+  ApplicationState,
   EndpointState,
   type ApplicationStateName,
   type EndpointStateMessage,
@@ -122,6 +123,12 @@ export interface GossiperOptions {
   /** Application states this node starts with. */
   readonly localStates?: Iterable<readonly [ApplicationStateName, string]>;
   readonly failureDetector?: FailureDetector;
+}
+
+/** Whether a real state names the host a saved one does (or names none). */
+function sameHost(saved: EndpointState, real: EndpointState): boolean {
+  const realHost = real.states.get(ApplicationState.HOST_ID)?.value;
+  return realHost === undefined || realHost === saved.states.get(ApplicationState.HOST_ID)?.value;
 }
 
 /** Asking for versions above this asks for everything: versions start at 1. */
@@ -362,6 +369,13 @@ export class Gossiper {
       // A saved endpoint is known only from this node's last run: its first real state is a first sighting.
       if (known === undefined || (known.generation === SAVED_GENERATION && message.heartbeat.generation > SAVED_GENERATION)) {
         const state = EndpointState.fromMessage(message);
+        // A first real state may not carry every ring fact the saved one has (a chaos run
+        // saw a saved peer drop out of the ring on its first gossip): keep the saved values
+        // the message lacks, at version 0 — below any real version, so the peer's own values
+        // replace them, and never sent on — unless the address now belongs to another host.
+        if (known !== undefined && sameHost(known, state)) {
+          for (const [name, value] of known.states) if (!state.states.has(name)) state.states.set(name, value);
+        }
         this.endpoints.set(endpoint, state);
         this.unreachable.add(endpoint);
         events.push({ kind: 'joined', endpoint, state: state.view() });

@@ -141,6 +141,36 @@ t.test('a saved peer is known DOWN in generation 0, and its first real state is 
   t.same(next.map((event) => event.kind), ['up'], 'a newer heartbeat shows it running');
 });
 
+t.test('a first real state that lacks ring facts keeps the saved ones until the peer sends its own', async (t) => {
+  const a = gossiper(A);
+  const membership = new Membership(A, a.stateOf(A)!);
+  membership.apply(a.addSavedEndpoint(B, savedPeerStates(peerRecord(2, [10n, 20n]))));
+  const tokensOfB = () => membership.ring().endpoints.find((e) => e.id === hostId(2))?.tokens;
+  t.same(tokensOfB(), [10n, 20n], 'the saved peer owns its tokens');
+  // A first real state with a heartbeat only (a chaos run saw such a first state take a
+  // saved peer out of the ring, and its record deleted).
+  membership.apply(a.receive('10.0.0.3:7000', ack2({ ...realStateOfB(7), states: [] }), 1000).events);
+  t.equal(a.stateOf(B)?.heartbeat.generation, GENERATION + 5, 'the real generation replaced the saved one');
+  t.same(tokensOfB(), [10n, 20n], 'still in the ring with its saved tokens');
+  // Its own values replace the saved ones; none stays at version 0, none is sent on.
+  membership.apply(a.receive('10.0.0.3:7000', ack2(realStateOfB(8)), 2000).events);
+  const ringFacts = [ApplicationState.HOST_ID, ApplicationState.DC, ApplicationState.RACK, ApplicationState.TOKENS, ApplicationState.STATUS];
+  t.ok(
+    ringFacts.every((name) => (a.stateOf(B)?.states.get(name)?.version ?? 0) > 0),
+    'every ring fact is now its own (a saved value stays only for what it has not sent)',
+  );
+});
+
+t.test('a first real state of another host at the address keeps nothing of the saved one', async (t) => {
+  const a = gossiper(A);
+  const membership = new Membership(A, a.stateOf(A)!);
+  membership.apply(a.addSavedEndpoint(B, savedPeerStates(peerRecord(2, [10n, 20n]))));
+  const replacement = { ...realStateOfB(7), states: [{ name: ApplicationState.HOST_ID, value: hostId(9), version: 1 }] };
+  membership.apply(a.receive('10.0.0.3:7000', ack2(replacement), 1000).events);
+  t.equal(a.stateOf(B)?.states.get(ApplicationState.TOKENS), undefined, 'the saved tokens are not carried over to another host');
+  t.notOk(membership.ring().endpoints.some((e) => e.id === hostId(2) || e.id === hostId(9)), 'neither owns tokens yet');
+});
+
 t.test('a saved state never spreads to other nodes', async (t) => {
   const a = gossiper(A);
   a.addSavedEndpoint(B, savedPeerStates(peerRecord(2, [10n])));
