@@ -106,3 +106,17 @@ export function compareKeys(aToken: bigint, aKey: Buffer, bToken: bigint, bKey: 
   if (aToken !== bToken) return aToken < bToken ? -1 : 1;
   return Buffer.compare(aKey, bKey);
 }
+
+/** A 64-bit slot seen as a bigint and as two 32-bit words: splitting a token through it
+ *  costs far less than BigInt shifts, which allocate. */
+const tokenSlot = new BigInt64Array(1);
+const tokenSlotWords = new Int32Array(tokenSlot.buffer);
+/** Index of the high word in tokenSlotWords: 1 on little-endian platforms. */
+const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/** A token's signed high and unsigned low 32-bit words: comparing these orders tokens
+ *  as comparing the bigints does, with number comparisons. */
+export function tokenWords(token: bigint): [high: number, low: number] {
+  tokenSlot[0] = token;
+  return [tokenSlotWords[HIGH_WORD], tokenSlotWords[HIGH_WORD ^ 1] >>> 0];
+}

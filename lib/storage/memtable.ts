@@ -14,7 +14,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ClusteringComparator, Slice } from '../model/clustering.js';
 import { applyUpdate, mergePartitions, type PathComparatorFor } from '../model/merge.js';
 import { emptyPartition, type Partition, type Row } from '../model/partition.js';
-import { compareKeys } from '../model/token.js';
+import { compareKeys, tokenWords } from '../model/token.js';
 import { firstIndex } from '../model/search.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
@@ -35,13 +35,6 @@ interface MemtableKey {
   readonly high: number;
   readonly low: number;
 }
-
-/** A token seen as two 32-bit halves (signed: the low half is made unsigned where read):
- *  splitting through a typed array costs far less than BigInt shifts, which allocate. */
-const tokenSlot = new BigInt64Array(1);
-const tokenHalves = new Int32Array(tokenSlot.buffer);
-/** Index of the high half in tokenHalves: 1 on little-endian platforms. */
-const HIGH_HALF = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
 /** The stored partition of a key: the order and the index share it, so replacing the
  *  merged partition costs no reordering. A class, so every entry has one shape and
@@ -206,9 +199,7 @@ export class Memtable {
   /** Merges one partition update in; the update's objects become the memtable's. */
   apply(update: Partition): void {
     const comparator = this.table.comparator;
-    tokenSlot[0] = update.token;
-    const high = tokenHalves[HIGH_HALF];
-    const low = tokenHalves[HIGH_HALF ^ 1] >>> 0;
+    const [high, low] = tokenWords(update.token);
     const entry = this.entries.get(update.key, high, low);
     if (entry === undefined) {
       const partition = isSelfConsistent(comparator, update)
@@ -226,8 +217,8 @@ export class Memtable {
   }
 
   get(key: Buffer, token: bigint): PartitionSource | null {
-    tokenSlot[0] = token;
-    const entry = this.entries.get(key, tokenHalves[HIGH_HALF], tokenHalves[HIGH_HALF ^ 1] >>> 0);
+    const [high, low] = tokenWords(token);
+    const entry = this.entries.get(key, high, low);
     return entry === undefined ? null : this.source(entry);
   }
 
@@ -265,11 +256,7 @@ export class Memtable {
       return range.endInclusive ? c <= 0 : c < 0;
     };
     let handed = 0;
-    let startHigh = -(2 ** 31);
-    if (start !== null) {
-      tokenSlot[0] = start.token;
-      startHigh = tokenHalves[HIGH_HALF];
-    }
+    const startHigh = start === null ? -(2 ** 31) : tokenWords(start.token)[0];
     for (const entry of this.order.from(startHigh, afterStart)) {
       if (!beforeEnd(entry)) return;
       yield this.source(entry);

@@ -6,6 +6,7 @@ import {
   MIN_TOKEN,
   compareKeys,
   compositeKey,
+  tokenWords,
   murmur3H1,
   murmur3Token,
   splitCompositeKey,
@@ -147,4 +148,10 @@ t.test('keys order by token, then by unsigned key bytes', async (t) => {
   t.ok(compareKeys(-5n, Buffer.from([0xff]), 3n, Buffer.from([0x00])) < 0);
   t.ok(compareKeys(3n, Buffer.from([0x80]), 3n, Buffer.from([0x7f])) > 0);
   t.equal(compareKeys(3n, Buffer.from('a'), 3n, Buffer.from('a')), 0);
+});
+
+t.test('tokenWords splits a token into its signed high and unsigned low words, ordered as the token', async (t) => {
+  for (const token of [0n, -1n, 1n << 32n, -(1n << 63n), (1n << 63n) - 1n, 0x123456789abcdef0n - (1n << 63n)]) {
+    t.same(tokenWords(token), [Number(BigInt.asIntN(32, token >> 32n)), Number(BigInt.asUintN(32, token))], `token ${token}`);
+  }
 });

@@ -90,6 +90,7 @@ import { crc32c } from '@node-rs/crc32';
 import { NO_DELETION_TIME, type Cell, type DeletionTime, type LivenessInfo } from '../../model/cell.js';
 import type { ClusteringBound } from '../../model/clustering.js';
 import type { ComplexColumn, RangeTombstone, Row } from '../../model/partition.js';
+import { tokenWords } from '../../model/token.js';
 import { CorruptSSTable, assert } from '../../errors.js';
 import type { PartitionHeader } from '../source.js';
 
@@ -120,9 +121,7 @@ const TOC_FIRST_LINE = `sibyl-sstable-toc ${FORMAT_VERSION}`;
  */
 const int64Slot = new BigInt64Array(1);
 const int64Bytes = new Uint8Array(int64Slot.buffer);
-const int64Words = new Int32Array(int64Slot.buffer);
-/** XORed with a big-endian byte index gives the slot's index of that byte; shifted right
- *  by two, the index in int64Words of the high word. */
+/** XORed with a big-endian byte index gives the slot's index of that byte. */
 const INT64_SLOT_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 7 : 0;
 
 const HEADER_DELETION = 0x01;
@@ -764,11 +763,6 @@ export class IndexBlockCursor {
   }
 }
 
-/** Splits a 64-bit token into the signed high and unsigned low words IndexBlockCursor compares. */
-export function tokenWords(token: bigint): [high: number, low: number] {
-  int64Slot[0] = token;
-  return [int64Words[INT64_SLOT_ORDER >> 2], int64Words[(INT64_SLOT_ORDER >> 2) ^ 1] >>> 0];
-}
 
 // ---------------------------------------------------------------------------------
 // Whole-file components

@@ -9,7 +9,7 @@
  * for the reader's lifetime.
  */
 import { CorruptSSTable, assert } from '../../errors.js';
-import { compareKeys } from '../../model/token.js';
+import { compareKeys, tokenWords } from '../../model/token.js';
 import type { TableMetadata } from '../../schema/metadata.js';
 import type { KeyRange, PartitionPosition } from '../engine.js';
 import type { FileHandle, FileSystem } from '../fs.js';
@@ -34,7 +34,6 @@ import {
   decodeToc,
   encodeStatistics,
   readPartitionHeader,
-  tokenWords,
   type RowIndex,
   type SSTableStats,
   type Statistics,
