@@ -78,6 +78,12 @@ export interface EndpointStateMessage {
   readonly endpoint: string;
   readonly heartbeat: HeartbeatState;
   readonly states: readonly ApplicationStateEntry[];
+  /**
+   * 0 (or absent): the whole state. Otherwise a delta, holding only the versions above
+   * `since`: it completes only a copy of the endpoint at the same generation that holds
+   * at least `since` (gossip.ts, Gossiper.apply).
+   */
+  readonly since?: number;
 }
 
 /** A read-only copy of what is known about an endpoint, for callers outside gossip. */
@@ -122,7 +128,7 @@ export class EndpointState {
     }
     // The heartbeat goes along whenever anything does: the receiver needs the generation.
     if (states.length === 0 && this.heartbeat.version <= version) return null;
-    return { endpoint, heartbeat: this.heartbeat, states };
+    return { endpoint, heartbeat: this.heartbeat, states, since: version };
   }
 
   view(): EndpointStateView {

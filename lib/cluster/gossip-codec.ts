@@ -37,6 +37,7 @@ interface StateMsg {
   endpoint: string;
   heartbeat?: { generation: number; version: number } | null;
   states: { name: string; value: string; version: number }[];
+  since: number;
 }
 
 /** The verb that carries `message`. */
@@ -102,7 +103,13 @@ function endpointState(msg: StateMsg): EndpointStateMessage {
     checkVersion(entry.version, msg.endpoint);
     return { name: entry.name, value: entry.value, version: entry.version };
   });
-  return { endpoint: msg.endpoint, heartbeat: { generation: heartbeat.generation, version: heartbeat.version }, states };
+  checkVersion(msg.since, msg.endpoint);
+  return {
+    endpoint: msg.endpoint,
+    heartbeat: { generation: heartbeat.generation, version: heartbeat.version },
+    states,
+    since: msg.since,
+  };
 }
 
 function checkGeneration(generation: number, endpoint: string, generationMin = SAVED_GENERATION + 1): void {

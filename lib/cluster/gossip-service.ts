@@ -217,7 +217,14 @@ export class GossipService {
         `Starting from the saved ring: ${loaded.length} of ${saved.length} saved peers loaded` +
           (loaded.length > 0 ? ` (${loaded.map((id) => `/${this.membership.addressOf(id) ?? id}`).join(', ')})` : ''),
       );
-      this.peerRecorder = new PeerRecorder({ membership: this.membership, store, saved, logger: this.logger });
+      const savedAddress = new Map(saved.map((peer) => [peer.hostId, peer.address]));
+      this.peerRecorder = new PeerRecorder({
+        membership: this.membership,
+        store,
+        saved,
+        logger: this.logger,
+        explain: (hostId) => this.explain(this.membership.addressOf(hostId) ?? savedAddress.get(hostId)),
+      });
       // Records that were not loaded are deleted; the rest already match.
       this.peerRecorder.changed();
     }
@@ -251,6 +258,19 @@ export class GossipService {
         resolve();
       });
     });
+  }
+
+  /** What gossip holds of `address`, one line: why a peer left the ring is read from it. */
+  private explain(address: string | undefined): string {
+    const state = address === undefined ? undefined : this.gossiper.stateOf(address);
+    if (address === undefined || state === undefined) return 'nothing';
+    const { generation, version } = state.heartbeat;
+    const values = [...state.states].map(([name, { value, version: at }]) => {
+      const shown = value.length > 80 ? `${value.slice(0, 80)}…` : value;
+      return `${name}=${shown}@${at}`;
+    });
+    const live = this.gossiper.isAlive(address) ? 'UP' : 'DOWN';
+    return `/${address} ${live} generation ${generation} heartbeat ${version}: ${values.join(' ')}`;
   }
 
   /** Resolves once the peer changes gossip reported so far are saved (or their failure logged). */

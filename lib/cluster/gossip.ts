@@ -9,6 +9,9 @@
  * GossipDigestSyn listing (endpoint, generation, maxVersion) for every endpoint it knows.
  * The receiver answers with a GossipDigestAck holding the states the sender lacks and
  * digests of what it wants in return; the sender completes with a GossipDigestAck2.
+ * A state sent against a digest is a delta (the versions above the digest's, `since`),
+ * and applies only to the copy the digest described: one sent to a previous process of
+ * the receiver, or to a copy since replaced, is dropped (see `completes`).
  *
  * Liveness: a newer heartbeat (or any newer state) from an endpoint is reported to the
  * phi-accrual failure detector; every tick convicts the live endpoints whose phi crossed
@@ -125,10 +128,20 @@ export interface GossiperOptions {
   readonly failureDetector?: FailureDetector;
 }
 
-/** Whether a real state names the host a saved one does (or names none). */
-function sameHost(saved: EndpointState, real: EndpointState): boolean {
-  const realHost = real.states.get(ApplicationState.HOST_ID)?.value;
-  return realHost === undefined || realHost === saved.states.get(ApplicationState.HOST_ID)?.value;
+/**
+ * Whether a received state may be applied to what is known of its endpoint: a whole
+ * state always may; a delta (the versions above `since`) only to a copy at its
+ * generation holding at least `since`, the copy it was computed against. Anything else
+ * means the answer was meant for another copy: a previous process of this node (the
+ * link queued it across a restart), or a copy since replaced. Applied, it would leave a
+ * state without the versions at or below `since` — HOST_ID, TOKENS, STATUS — that no
+ * digest asks for again, as the maximum version already covers them: the endpoint would
+ * drop out of the ring for good. Dropped, the next digest fetches the whole state.
+ */
+function completes(known: EndpointState | undefined, message: EndpointStateMessage): boolean {
+  const since = message.since ?? 0;
+  if (since === 0) return true;
+  return known !== undefined && known.generation === message.heartbeat.generation && known.maxVersion() >= since;
 }
 
 /** Asking for versions above this asks for everything: versions start at 1. */
@@ -365,17 +378,11 @@ export class Gossiper {
       // Only this node speaks for itself; echoes of its own state are old by definition.
       if (endpoint === this.localEndpoint) continue;
       const known = this.endpoints.get(endpoint);
+      if (!completes(known, message)) continue;
 
       // A saved endpoint is known only from this node's last run: its first real state is a first sighting.
       if (known === undefined || (known.generation === SAVED_GENERATION && message.heartbeat.generation > SAVED_GENERATION)) {
         const state = EndpointState.fromMessage(message);
-        // A first real state may not carry every ring fact the saved one has (a chaos run
-        // saw a saved peer drop out of the ring on its first gossip): keep the saved values
-        // the message lacks, at version 0 — below any real version, so the peer's own values
-        // replace them, and never sent on — unless the address now belongs to another host.
-        if (known !== undefined && sameHost(known, state)) {
-          for (const [name, value] of known.states) if (!state.states.has(name)) state.states.set(name, value);
-        }
         this.endpoints.set(endpoint, state);
         this.unreachable.add(endpoint);
         events.push({ kind: 'joined', endpoint, state: state.view() });

@@ -153,6 +153,11 @@ export class Membership implements ClusterView {
     return this.addressByHostId.get(endpointId);
   }
 
+  /** The host id gossip gives the endpoint at `address`, null when it has none or is unknown. */
+  hostIdAt(address: string): string | null {
+    return this.members.get(address)?.hostId ?? null;
+  }
+
   /** The schema version the endpoint with this host id last gossiped, or null. */
   schemaVersionOf(endpointId: string): string | null {
     return this.memberOf(endpointId)?.schemaVersion ?? null;

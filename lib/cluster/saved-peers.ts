@@ -1,8 +1,12 @@
 /**
  * Peers kept across restarts, as Cassandra's system.peers: every peer that owns tokens
  * (STATUS NORMAL, LEAVING or removing) is saved with its host id, address, dc, rack,
- * tokens and status, and its record is deleted once it is no longer an owner (it LEFT,
- * was removed, or its address now belongs to another host id: a replacement).
+ * tokens and status. Its record is deleted only on evidence that it is gone for good:
+ * gossip says it LEFT or was removed, its address now belongs to another host id, or
+ * other hosts own all its tokens (both replacements). A peer merely missing from the
+ * ring for a while — a state not yet complete, a doubt — keeps its record: losing it
+ * would make the next start coordinate over a partial ring, the very thing saved peers
+ * are for (a chaos run saw exactly that).
  *
  * Why: after a restart a coordinator that knew only the peers gossip has reported so far
  * would place replicas on a partial ring and acknowledge writes on nodes that are not
@@ -17,7 +21,7 @@
 import type { NetLogger } from '../net/transport.js';
 import { SILENT_NET_LOGGER } from '../net/transport.js';
 import type { PeerRecord } from '../system/system-store.js';
-import { ApplicationState, type ApplicationStateName, Status } from './endpoint-state.js';
+import { ApplicationState, type ApplicationStateName, Status, statusName } from './endpoint-state.js';
 import { formatTokens, type Membership } from './membership.js';
 
 /** Where peer records live (SystemStore). */
@@ -48,8 +52,11 @@ export function savedPeerStates(peer: PeerRecord): [ApplicationStateName, string
   return states;
 }
 
+/** Statuses of a peer gone from the cluster: its record goes. */
+const GONE_STATUSES: ReadonlySet<string> = new Set([Status.LEFT, Status.REMOVED]);
+
 /** The part of Membership records are derived from. */
-export type RecordedMembership = Pick<Membership, 'local' | 'ring' | 'statusOf' | 'describe'>;
+export type RecordedMembership = Pick<Membership, 'local' | 'ring' | 'statusOf' | 'describe' | 'hostIdAt'>;
 
 export interface PeerRecorderOptions {
   readonly membership: RecordedMembership;
@@ -57,6 +64,8 @@ export interface PeerRecorderOptions {
   /** What the store held at start (SystemStore.peers). */
   readonly saved: readonly PeerRecord[];
   readonly logger?: NetLogger;
+  /** What gossip holds of the peer with this host id, for the line logged when its record is deleted. */
+  readonly explain?: (hostId: string) => string;
 }
 
 export class PeerRecorder {
@@ -99,13 +108,23 @@ export class PeerRecorder {
         this.dirty = false;
         const wanted = this.records();
         const save = [...wanted.values()].filter((peer) => !samePeer(this.saved.get(peer.hostId), peer));
-        const remove = [...this.saved.keys()].filter((hostId) => !wanted.has(hostId));
+        const gone = new Map<string, string>();
+        for (const [hostId, record] of this.saved) {
+          const reason = wanted.has(hostId) ? null : this.goneReason(record);
+          if (reason !== null) gone.set(hostId, reason);
+        }
+        const remove = [...gone.keys()];
         if (save.length === 0 && remove.length === 0) continue;
         try {
           await this.options.store.updatePeers(save, remove);
           // Deleting a record changes what the next start knows: worth a line each time.
-          for (const hostId of remove) {
-            this.logger.info({ hostId }, `Peer record deleted: ${hostId} (${this.saved.get(hostId)?.address ?? 'unknown address'}) is no longer a ring owner`);
+          for (const [hostId, reason] of gone) {
+            const known = this.options.explain?.(hostId);
+            this.logger.info(
+              { hostId },
+              `Peer record deleted: ${hostId} (${this.saved.get(hostId)?.address ?? 'unknown address'}) ${reason}` +
+                (known === undefined ? '' : `; gossip holds ${known}`),
+            );
           }
           for (const peer of save) this.saved.set(peer.hostId, peer);
           for (const hostId of remove) this.saved.delete(hostId);
@@ -118,6 +137,24 @@ export class PeerRecorder {
       // In the same turn as the last look at `dirty`: a change after it starts a new write.
       this.writing = null;
     }
+  }
+
+  /** Why the saved peer, no longer a ring owner, is gone for good (see the file comment); null if it may be back. */
+  private goneReason(record: PeerRecord): string | null {
+    const { membership } = this.options;
+    if (record.hostId === membership.local.id) return 'is this node';
+    // Never loaded at start (gossip.ts would not know it from this record): of no use.
+    if (!isLoadable(record)) return `was saved as no ring owner (${record.status})`;
+    const status = membership.statusOf(record.hostId);
+    if (status !== null && GONE_STATUSES.has(statusName(status))) return `is gone (${status})`;
+    const holder = membership.hostIdAt(record.address);
+    if (holder !== null && holder !== record.hostId) return `was replaced: its address belongs to host ${holder}`;
+    const others = new Set<bigint>();
+    for (const endpoint of membership.ring().endpoints) {
+      if (endpoint.id !== record.hostId) for (const token of endpoint.tokens) others.add(token);
+    }
+    if (record.tokens.length > 0 && record.tokens.every((token) => others.has(token))) return 'was replaced: other hosts own its tokens';
+    return null;
   }
 
   /** The records the store should hold: every other endpoint of the ring, by host id. */

@@ -145,7 +145,7 @@ t.test('a digest of an older generation gets the whole current state back', asyn
   const out = b.receive(C, syn({ endpoint: A, generation: GENERATION, maxVersion: 100 }), 1);
   const ack = only(out.send).message as GossipDigestAck;
   t.same(ack.requests, []);
-  t.same(ack.states, [stateMessage(A, GENERATION + 5, 3, { DC: ['dc2', 1], LOAD: ['9', 2] })]);
+  t.same(ack.states, [{ ...stateMessage(A, GENERATION + 5, 3, { DC: ['dc2', 1], LOAD: ['9', 2] }), since: 0 }], 'whole (since 0)');
 });
 
 t.test('a digest of a newer generation asks for everything', async (t) => {
@@ -167,7 +167,19 @@ t.test('an ack request for another generation is answered with the whole state',
     states: [],
   };
   const reply = only(a.receive(B, ack, 0).send).message as GossipDigestAck2;
-  t.same(reply.states, [stateFromGossiper(a, A)]);
+  t.same(reply.states, [{ ...stateFromGossiper(a, A), since: 0 }], 'whole (since 0)');
+});
+
+t.test('a delta completes only the copy it was computed against; the next digest gets the rest', async (t) => {
+  const b = gossiper(B);
+  b.receive(C, ack2(stateMessage(A, GENERATION, 3, { DC: ['dc1', 1], STATUS: ['NORMAL', 2] })), 0);
+  // Versions above 5 of a copy holding 5 (which b does not: its copy ends at 3).
+  const gap = { ...stateMessage(A, GENERATION, 9, { LOAD: ['7', 8] }), since: 5 };
+  t.same(b.receive(C, ack2(gap), 1).events, [], 'a delta over a gap: dropped');
+  t.equal(b.stateOf(A)?.heartbeat.version, 3, 'the copy is as it was');
+  t.same(b.receive(C, ack2({ ...gap, heartbeat: { generation: GENERATION + 1, version: 9 } }), 2).events, [], 'of another generation: dropped');
+  t.same(b.receive(C, ack2({ ...stateMessage(A, GENERATION, 9, { LOAD: ['7', 8] }), since: 3 }), 3).events.map((e) => e.kind), ['state-changed', 'up'], 'a delta over the copy it was computed against: applied');
+  t.equal(b.stateOf(A)?.states.get('LOAD')?.value, '7');
 });
 
 t.test('states of an older generation are ignored', async (t) => {

@@ -141,24 +141,44 @@ t.test('a saved peer is known DOWN in generation 0, and its first real state is 
   t.same(next.map((event) => event.kind), ['up'], 'a newer heartbeat shows it running');
 });
 
-t.test('a first real state that lacks ring facts keeps the saved ones until the peer sends its own', async (t) => {
-  const a = gossiper(A);
-  const membership = new Membership(A, a.stateOf(A)!);
-  membership.apply(a.addSavedEndpoint(B, savedPeerStates(peerRecord(2, [10n, 20n]))));
+t.test('an answer meant for the previous process of this node is not taken for a first sighting', async (t) => {
+  const ringFacts: [string, string][] = [
+    [ApplicationState.HOST_ID, hostId(2)],
+    [ApplicationState.DC, 'dc1'],
+    [ApplicationState.RACK, 'rack1'],
+    [ApplicationState.TOKENS, '10,20'],
+    [ApplicationState.STATUS, 'NORMAL'],
+  ];
+  const b = new Gossiper({ localEndpoint: B, generation: GENERATION + 5, seeds: [], random: () => 0, localStates: ringFacts });
+  // A's previous process knew B up to its current version and said so in its last syn;
+  // B answers with the newer heartbeat only, and the link delivers the answer to A's new
+  // process (a transport queues messages across a reconnect). A chaos run saw the
+  // result: a state without HOST_ID, TOKENS or STATUS, never completed (digests compare
+  // maximum versions), the peer out of the ring for good and its saved record deleted.
+  const digest = { endpoint: B, generation: GENERATION + 5, maxVersion: b.stateOf(B)!.heartbeat.version };
+  b.tick(1000);
+  const [stale] = b.receive(A, { kind: 'GossipDigestSyn', clusterName: b.clusterName, digests: [digest] }, 1000).send;
+  t.match(stale.message, { kind: 'GossipDigestAck', states: [{ endpoint: B, states: [], since: digest.maxVersion }] }, 'a delta');
+
+  const fresh = gossiper(A);
+  t.same(fresh.receive(B, stale.message, 1001).events, [], 'nothing learned from it');
+  t.equal(fresh.stateOf(B), undefined, 'B stays unknown to a node that never heard of it');
+
+  const restarted = gossiper(A);
+  const membership = new Membership(A, restarted.stateOf(A)!);
+  membership.apply(restarted.addSavedEndpoint(B, savedPeerStates(peerRecord(2, [10n, 20n]))));
   const tokensOfB = () => membership.ring().endpoints.find((e) => e.id === hostId(2))?.tokens;
-  t.same(tokensOfB(), [10n, 20n], 'the saved peer owns its tokens');
-  // A first real state with a heartbeat only (a chaos run saw such a first state take a
-  // saved peer out of the ring, and its record deleted).
-  membership.apply(a.receive('10.0.0.3:7000', ack2({ ...realStateOfB(7), states: [] }), 1000).events);
-  t.equal(a.stateOf(B)?.heartbeat.generation, GENERATION + 5, 'the real generation replaced the saved one');
-  t.same(tokensOfB(), [10n, 20n], 'still in the ring with its saved tokens');
-  // Its own values replace the saved ones; none stays at version 0, none is sent on.
-  membership.apply(a.receive('10.0.0.3:7000', ack2(realStateOfB(8)), 2000).events);
-  const ringFacts = [ApplicationState.HOST_ID, ApplicationState.DC, ApplicationState.RACK, ApplicationState.TOKENS, ApplicationState.STATUS];
-  t.ok(
-    ringFacts.every((name) => (a.stateOf(B)?.states.get(name)?.version ?? 0) > 0),
-    'every ring fact is now its own (a saved value stays only for what it has not sent)',
-  );
+  membership.apply(restarted.receive(B, stale.message, 1001).events);
+  t.equal(restarted.stateOf(B)?.heartbeat.generation, SAVED_GENERATION, 'the saved state stays');
+  t.same(tokensOfB(), [10n, 20n], 'and B in the ring with its saved tokens');
+
+  // The next round's digest names B in generation 0: B answers with its whole state.
+  const syn = restarted.tick(2000).send.find((envelope) => envelope.to === B);
+  t.ok(syn, 'the unreachable B gets a syn');
+  for (const reply of b.receive(A, syn!.message, 2000).send) membership.apply(restarted.receive(B, reply.message, 2001).events);
+  t.equal(restarted.stateOf(B)?.heartbeat.generation, GENERATION + 5, 'the real state replaced the saved one');
+  for (const [name, value] of ringFacts) t.equal(restarted.stateOf(B)?.states.get(name)?.value, value, `with its ${name}`);
+  t.same(tokensOfB(), [10n, 20n], 'B owns its tokens');
 });
 
 t.test('a first real state of another host at the address keeps nothing of the saved one', async (t) => {
@@ -239,6 +259,34 @@ t.test('records follow membership: owners saved, LEFT deleted, a replaced host i
   t.same(store.list().map((peer) => peer.hostId), ['h-c'], 'the replaced host id is dropped');
   await apply({ kind: 'state-changed', endpoint: 'b:1', name: 'STATUS', value: { value: 'removed,h-c', version: 2 } });
   t.same(store.list(), [], 'removed: deleted');
+});
+
+t.test('a peer out of the ring for a while keeps its record; one whose tokens other hosts took does not', async (t) => {
+  const view = (generation: number, states: Record<string, string>) => ({
+    heartbeat: { generation, version: 1 },
+    states: new Map(Object.entries(states).map(([name, value]) => [name, { value, version: 1 }])),
+  });
+  const owner = (id: string, tokens: string) => ({ HOST_ID: id, DC: 'dc1', RACK: 'r1', STATUS: 'NORMAL', TOKENS: tokens });
+  const membership = new Membership('l:1', view(100, owner('h-l', '0')));
+  const store = new MemoryPeerStore();
+  const recorder = new PeerRecorder({ membership, store, saved: [] });
+  const apply = async (...events: GossipEvent[]) => {
+    membership.apply(events);
+    recorder.changed();
+    await recorder.flushed();
+  };
+  await apply({ kind: 'joined', endpoint: 'a:1', state: view(200, owner('h-a', '100,200')) });
+  t.same(store.list().map((peer) => peer.hostId), ['h-a']);
+
+  // A state without ring facts (gossip's own bugs, a doubt): out of the ring, not gone.
+  await apply({ kind: 'restarted', endpoint: 'a:1', state: view(201, { HOST_ID: 'h-a' }) });
+  t.notOk(membership.ring().endpoints.some((endpoint) => endpoint.id === 'h-a'), 'out of the ring');
+  t.same(store.list().map((peer) => peer.hostId), ['h-a'], 'the record stays for the next start');
+  t.same(store.list()[0].tokens, [100n, 200n], 'as it was last seen owning tokens');
+
+  // Another host, started later, took every one of its tokens (a replacement elsewhere).
+  await apply({ kind: 'joined', endpoint: 'b:1', state: view(300, owner('h-b', '100,200')) });
+  t.same(store.list().map((peer) => peer.hostId), ['h-b'], 'replaced: deleted, the new owner saved');
 });
 
 t.test('changes arriving during a write are coalesced into one next write', async (t) => {
