@@ -21,6 +21,7 @@ import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
 import { MemtableIndex } from './memtable-index.js';
 import { MemtableOrder } from './memtable-order.js';
+import { PayloadArena } from './payload-arena.js';
 import type { PartitionSource } from './source.js';
 
 /**
@@ -123,6 +124,21 @@ function isSelfConsistent(comparator: ClusteringComparator, update: Partition): 
 }
 
 /**
+ * The partition a memtable stores for a key after `update`: `stored` (undefined for a
+ * new key) merged with it, rows spliced in place. Shared with flushes rebuilt from the
+ * commit-log payloads (flush-source.ts), which must write exactly what the memtable held.
+ */
+export function absorb(
+  comparator: ClusteringComparator,
+  pathComparatorFor: PathComparatorFor,
+  stored: Partition | undefined,
+  update: Partition,
+): Partition {
+  if (stored !== undefined) return applyUpdate(comparator, stored, update, pathComparatorFor, IN_PLACE);
+  return isSelfConsistent(comparator, update) ? update : mergePartitions(comparator, emptyPartition(update.key, update.token), update, pathComparatorFor);
+}
+
+/**
  * Rows of a live (possibly still growing) partition within slices, lazily. After each
  * yield the stored array may have been spliced; the position is re-found by the last
  * clustering returned, so no row is skipped or returned twice.
@@ -167,6 +183,9 @@ export class Memtable {
   private pathComparatorFor: PathComparatorFor;
   private bytes = 0;
   private minTimestamp = Infinity;
+  private arena: PayloadArena | null = new PayloadArena();
+  /** The payload appended last: a batch's updates arrive one by one with the same one. */
+  private lastPayload: Uint8Array | null = null;
 
   constructor(table: TableMetadata) {
     this.table = table;
@@ -196,20 +215,39 @@ export class Memtable {
     return this.minTimestamp;
   }
 
-  /** Merges one partition update in; the update's objects become the memtable's. */
-  apply(update: Partition): void {
+  /**
+   * The commit-log payloads everything here came from, while every write brought one
+   * (see `apply`): a flush can then be rebuilt from them off the event loop.
+   */
+  get payloads(): PayloadArena | null {
+    return this.arena;
+  }
+
+  /**
+   * Merges one partition update in; the update's objects become the memtable's.
+   * `payload` is the encoded mutation the update came in (the commit-log record; one
+   * batch's updates share it and it is kept once). A write without one (commit-log
+   * replay keeps no record of which updates it skipped) drops the payloads for good.
+   */
+  apply(update: Partition, payload: Uint8Array | null = null): void {
     const comparator = this.table.comparator;
     const [high, low] = tokenWords(update.token);
     const entry = this.entries.get(update.key, high, low);
     if (entry === undefined) {
-      const partition = isSelfConsistent(comparator, update)
-        ? update
-        : mergePartitions(comparator, emptyPartition(update.key, update.token), update, this.pathComparatorFor);
-      const created = new Entry(update.token, update.key, partition, high, low);
+      const created = new Entry(update.token, update.key, absorb(comparator, this.pathComparatorFor, undefined, update), high, low);
       this.entries.add(created);
       this.order.add(created);
     } else {
-      entry.partition = applyUpdate(comparator, entry.partition, update, this.pathComparatorFor, IN_PLACE);
+      entry.partition = absorb(comparator, this.pathComparatorFor, entry.partition, update);
+    }
+    if (payload === null) {
+      if (this.arena !== null) this.bytes -= this.arena.sizeBytes;
+      this.arena = null;
+    } else if (this.arena !== null && payload !== this.lastPayload) {
+      const before = this.arena.sizeBytes;
+      this.arena.append(payload);
+      this.lastPayload = payload;
+      this.bytes += this.arena.sizeBytes - before;
     }
     measureUpdate(update);
     this.bytes += measuredBytes;

@@ -234,7 +234,7 @@ function decodeOptions(value: unknown, path: string): TableOptions {
   };
 }
 
-function decodeTable(keyspace: string, value: unknown, path: string): TableMetadata {
+export function decodeTable(keyspace: string, value: unknown, path: string): TableMetadata {
   const stored = object(value, path);
   const name = string(stored.name, `${path}.name`);
   const id = string(stored.id, `${path}.id`);

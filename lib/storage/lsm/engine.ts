@@ -29,8 +29,11 @@ import { strategyFor, type CompactionStrategy } from '../compaction/strategy.js'
 import { Throttle } from '../compaction/throttle.js';
 import type { CleanupResult, StorageEngine, TableStore } from '../engine.js';
 import type { FileSystem } from '../fs.js';
+import { encodeTable } from '../../system/schema-codec.js';
+import { FlushThread } from '../flush-thread.js';
 import type { Memtable } from '../memtable.js';
 import { decodeMutation, encodeMutation } from '../mutation-codec.js';
+import { NodeFileSystem } from '../node-fs.js';
 import { ChunkCache } from '../sstable/chunks.js';
 import { listSSTables, SSTableReader } from '../sstable/reader.js';
 import { SSTableWriter } from '../sstable/writer.js';
@@ -61,6 +64,11 @@ export interface LsmEngineOptions {
   fileCacheBytes?: number;
   /** Set false to run compactions only on request (tests). */
   autoCompaction?: boolean;
+  /**
+   * Flushes on a thread of their own (flush-thread.ts). Only with the real file system
+   * (a NodeFileSystem), which the thread writes through; the default there.
+   */
+  flushThread?: boolean;
 }
 
 export interface TableStats {
@@ -145,9 +153,11 @@ export class LsmStorageEngine implements StorageEngine {
   private compactionChain: Promise<void> = Promise.resolve();
   private flushWaiters: (() => void)[] = [];
   private flushesRunning = 0;
+  private readonly flushThread: FlushThread | null;
 
   private constructor(private readonly options: LsmEngineOptions) {
     this.throttle = new Throttle(options.compactionThroughputBytes, options.clock);
+    this.flushThread = options.fs instanceof NodeFileSystem && options.flushThread !== false ? new FlushThread() : null;
     this.chunkCache = new ChunkCache(options.fileCacheBytes ?? DEFAULT_FILE_CACHE_BYTES);
   }
 
@@ -305,7 +315,7 @@ export class LsmStorageEngine implements StorageEngine {
     // Refuse now what the log would refuse (too large, log failed): nothing applied yet.
     this.commitlog.checkAppendable(payload);
     // Memtables and commit log in one synchronous step (see the module comment).
-    for (let i = 0; i < updates.length; i++) states[i].store.applyToMemtable(updates[i].partition);
+    for (let i = 0; i < updates.length; i++) states[i].store.applyToMemtable(updates[i].partition, payload);
     const durable = this.commitlog.append(payload, tableIds);
     this.checkMemory();
     await durable;
@@ -499,6 +509,19 @@ export class LsmStorageEngine implements StorageEngine {
     const { fs } = this.options;
     await fs.mkdir(state.dir);
     const table = state.store.metadata;
+    const payloads = memtable.payloads;
+    if (this.flushThread !== null && payloads !== null) {
+      const generation = state.nextGeneration++;
+      await this.flushThread.write({
+        keyspace: table.keyspace,
+        table: encodeTable(table),
+        dir: state.dir,
+        generation,
+        expectedPartitions: memtable.partitionCount,
+        chunks: payloads.chunks(),
+      });
+      return SSTableReader.open(fs, state.dir, generation, table, { chunkCache: this.chunkCache });
+    }
     const writer = await SSTableWriter.create(fs, state.dir, state.nextGeneration++, table, {
       expectedPartitions: memtable.partitionCount,
       level: 0,
@@ -691,6 +714,7 @@ export class LsmStorageEngine implements StorageEngine {
     try {
       await this.commitlog.close();
     } finally {
+      await this.flushThread?.close();
       for (const state of this.tables.values()) await state.store.close();
     }
   }

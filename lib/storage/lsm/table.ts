@@ -95,8 +95,9 @@ export class LsmTableStore implements TableStore {
 
   // ---- writes and flushes (driven by the engine) ----
 
-  applyToMemtable(update: Partition): void {
-    this.active.apply(update);
+  /** `payload`: the encoded mutation the update came in, null when there is none (see Memtable.apply). */
+  applyToMemtable(update: Partition, payload: Uint8Array | null = null): void {
+    this.active.apply(update, payload);
   }
 
   get activeMemtable(): Memtable {

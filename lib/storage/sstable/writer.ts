@@ -381,7 +381,17 @@ export class SSTableWriter {
    * it opened. An SSTable holds at least one partition: abort() a writer that got none.
    * If this throws, abort() removes whatever was written.
    */
+  /** Completes the SSTable and opens it for reading. */
   async finish(): Promise<SSTableReader> {
+    await this.finishFiles();
+    return SSTableReader.open(this.fs, this.dir, this.generation, this.table, { chunkCache: this.options.chunkCache });
+  }
+
+  /**
+   * Completes the SSTable on disk (its TOC renamed in last) without opening it: a flush
+   * thread writes it, the event loop opens it.
+   */
+  async finishFiles(): Promise<void> {
     assert(this.state === 'writing' && this.current === null, 'finish: a partition is still open');
     assert(this.partitionCount > 0, 'an SSTable needs at least one partition; abort() an empty writer');
     if (this.chunkFill > 0) this.sealChunk();
@@ -435,9 +445,7 @@ export class SSTableWriter {
     await this.fs.writeFile(this.temporary('TOC'), encodeToc(components.map(componentSuffix)));
     await this.fs.rename(this.temporary('TOC'), this.final('TOC'));
     await this.fs.syncDir(this.dir);
-    const reader = await SSTableReader.open(this.fs, this.dir, this.generation, this.table, { chunkCache: this.options.chunkCache });
     this.state = 'finished';
-    return reader;
   }
 
   /** Stops writing and removes every file of this generation, the TOC first. */

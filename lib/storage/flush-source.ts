@@ -1,0 +1,196 @@
+/**
+ * A memtable's partitions rebuilt from the commit-log payloads it was built from
+ * (payload-arena.ts), in (token, key) order, each merged exactly as the memtable merged
+ * it (memtable.ts, absorb): what a flush writes, computed without the memtable.
+ *
+ * Why: a memtable's objects were allocated in write order and a flush visits them in
+ * token order, so it waits on memory for most of a dozen objects per row; decoding each
+ * partition just before writing it touches only fresh objects and a few contiguous
+ * bytes. And the payloads live in shared memory, so this runs on a flush thread
+ * (flush-worker.ts) while the event loop goes on taking writes.
+ *
+ * A payload is an encoded Mutation (mutation.proto): field 1, repeated, one
+ * PartitionUpdate each, whose fields 1 and 2 are the table id and the key. The bytes of
+ * one update, tag included, are themselves a Mutation of that one update, which
+ * decodeMutation reads as it is.
+ */
+import { ServerError } from '../errors.js';
+import type { Partition } from '../model/partition.js';
+import { murmur3Token, tokenWords } from '../model/token.js';
+import { pathComparatorsOf } from '../schema/cell-paths.js';
+import type { TableMetadata } from '../schema/metadata.js';
+import { absorb } from './memtable.js';
+import { decodeMutation } from './mutation-codec.js';
+import { type ArenaChunk, forEachPayload } from './payload-arena.js';
+
+/** Protobuf wire type 2 (length-delimited) fields: Mutation.updates, PartitionUpdate.table_id and .key. */
+const UPDATES_TAG = (1 << 3) | 2;
+const TABLE_ID_TAG = (1 << 3) | 2;
+const KEY_TAG = (2 << 3) | 2;
+
+/** Where the updates of one table sit, as parallel columns (one entry per update, in write order). */
+class UpdateLocations {
+  size = 0;
+  payload = new Int32Array(1024);
+  start = new Int32Array(1024);
+  end = new Int32Array(1024);
+  keyStart = new Int32Array(1024);
+  keyEnd = new Int32Array(1024);
+  high = new Int32Array(1024);
+  low = new Uint32Array(1024);
+
+  push(payload: number, start: number, end: number, keyStart: number, keyEnd: number, high: number, low: number): void {
+    if (this.size === this.payload.length) this.grow();
+    const i = this.size++;
+    this.payload[i] = payload;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.keyStart[i] = keyStart;
+    this.keyEnd[i] = keyEnd;
+    this.high[i] = high;
+    this.low[i] = low;
+  }
+
+  private grow(): void {
+    const grown = <T extends Int32Array | Uint32Array>(array: T): T => {
+      const next = new (array.constructor as new (length: number) => T)(array.length * 2);
+      next.set(array);
+      return next;
+    };
+    this.payload = grown(this.payload);
+    this.start = grown(this.start);
+    this.end = grown(this.end);
+    this.keyStart = grown(this.keyStart);
+    this.keyEnd = grown(this.keyEnd);
+    this.high = grown(this.high);
+    this.low = grown(this.low);
+  }
+}
+
+function malformed(what: string): ServerError {
+  return new ServerError(`Malformed memtable payload: ${what}`);
+}
+
+/** A varint at `position` of `bytes`: [value, position after it]; lengths and tags fit 31 bits here. */
+function varint(bytes: Uint8Array, position: number, end: number): [number, number] {
+  let value = 0;
+  for (let shift = 0; shift < 32; shift += 7) {
+    if (position >= end) throw malformed('truncated varint');
+    const byte = bytes[position++];
+    value |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return [value >>> 0, position];
+  }
+  throw malformed('varint too long');
+}
+
+/** Skips a field of wire type `tag & 7` starting at `position` (after its tag). */
+function skipField(bytes: Uint8Array, tag: number, position: number, end: number): number {
+  switch (tag & 7) {
+    case 0:
+      return varint(bytes, position, end)[1];
+    case 1:
+      return position + 8;
+    case 2: {
+      const [length, after] = varint(bytes, position, end);
+      return after + length;
+    }
+    case 5:
+      return position + 4;
+    default:
+      throw malformed(`wire type ${tag & 7}`);
+  }
+}
+
+/** Whether bytes[start, end) are the ASCII/UTF-8 bytes of `expected`. */
+function sameBytes(bytes: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
+  if (end - start !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
+  return true;
+}
+
+/** Finds every update of `tableId` in the payloads. */
+function locate(payloads: readonly Uint8Array[], tableId: Uint8Array): UpdateLocations {
+  const found = new UpdateLocations();
+  for (let p = 0; p < payloads.length; p++) {
+    const bytes = payloads[p];
+    let position = 0;
+    while (position < bytes.length) {
+      const start = position;
+      const [tag, afterTag] = varint(bytes, position, bytes.length);
+      if (tag !== UPDATES_TAG) {
+        position = skipField(bytes, tag, afterTag, bytes.length);
+        continue;
+      }
+      const [length, body] = varint(bytes, afterTag, bytes.length);
+      const end = body + length;
+      if (end > bytes.length) throw malformed('update past the end of its payload');
+      position = end;
+      let ours = false;
+      let keyStart = -1;
+      let keyEnd = -1;
+      for (let field = body; field < end && (keyStart < 0 || !ours); ) {
+        const [fieldTag, afterFieldTag] = varint(bytes, field, end);
+        if (fieldTag === TABLE_ID_TAG || fieldTag === KEY_TAG) {
+          const [fieldLength, value] = varint(bytes, afterFieldTag, end);
+          if (fieldTag === TABLE_ID_TAG) {
+            ours = sameBytes(bytes, value, value + fieldLength, tableId);
+            if (!ours) break;
+          } else {
+            keyStart = value;
+            keyEnd = value + fieldLength;
+          }
+          field = value + fieldLength;
+        } else {
+          field = skipField(bytes, fieldTag, afterFieldTag, end);
+        }
+      }
+      if (!ours) continue;
+      // proto3 leaves an empty key out: the empty key it decodes to.
+      if (keyStart < 0) keyStart = keyEnd = body;
+      const [high, low] = tokenWords(murmur3Token(bytes.subarray(keyStart, keyEnd)));
+      found.push(p, start, end, keyStart, keyEnd, high, low);
+    }
+  }
+  return found;
+}
+
+/** Update indexes in (token, key) order, each key's updates in write order. */
+function sortedOrder(payloads: readonly Uint8Array[], at: UpdateLocations): Int32Array {
+  const order = new Int32Array(at.size);
+  for (let i = 0; i < at.size; i++) order[i] = i;
+  const { high, low, payload, keyStart, keyEnd } = at;
+  return order.sort((a, b) => {
+    if (high[a] !== high[b]) return high[a] < high[b] ? -1 : 1;
+    if (low[a] !== low[b]) return low[a] < low[b] ? -1 : 1;
+    const keyA = payloads[payload[a]].subarray(keyStart[a], keyEnd[a]);
+    const keyB = payloads[payload[b]].subarray(keyStart[b], keyEnd[b]);
+    return Buffer.compare(keyA, keyB) || a - b;
+  });
+}
+
+/** The partitions of `table` the payloads hold, merged and in order: what a flush of their memtable writes. */
+export function* partitionsFromPayloads(table: TableMetadata, chunks: readonly ArenaChunk[]): Generator<Partition> {
+  const payloads: Uint8Array[] = [];
+  forEachPayload(chunks, (payload) => payloads.push(payload));
+  const at = locate(payloads, Buffer.from(table.id, 'utf8'));
+  const order = sortedOrder(payloads, at);
+  const pathComparatorFor = pathComparatorsOf(table);
+  let current: Partition | undefined;
+  let previous = -1;
+  for (let n = 0; n < order.length; n++) {
+    const i = order[n];
+    const [update] = decodeMutation(payloads[at.payload[i]].subarray(at.start[i], at.end[i]));
+    const sameKey =
+      previous >= 0 &&
+      at.high[i] === at.high[previous] &&
+      at.low[i] === at.low[previous] &&
+      Buffer.compare(
+        payloads[at.payload[i]].subarray(at.keyStart[i], at.keyEnd[i]),
+        payloads[at.payload[previous]].subarray(at.keyStart[previous], at.keyEnd[previous]),
+      ) === 0;
+    if (!sameKey && current !== undefined) yield current;
+    current = absorb(table.comparator, pathComparatorFor, sameKey ? current : undefined, update.partition);
+    previous = i;
+  }
+  if (current !== undefined) yield current;
+}

@@ -1,0 +1,71 @@
+/**
+ * The commit-log payloads a memtable was built from, copied into shared memory as they
+ * are applied, so a flush thread can rebuild the memtable's partitions from them without
+ * the event loop visiting a single object (see flush-source.ts and flush-thread.ts).
+ *
+ * Layout: chunks of CHUNK_BYTES (a payload larger than that gets a chunk of its own),
+ * each a run of records [length: uint32 little-endian][payload bytes]; a chunk's used
+ * length is passed along with it, since the flush thread only reads whole chunks the
+ * memtable stopped writing to (it is flushed only once switched out).
+ */
+
+/** Enough for a few thousand typical single-partition payloads; small enough to waste little. */
+const CHUNK_BYTES = 1 << 20;
+const LENGTH_BYTES = 4;
+
+/** One chunk as the flush thread receives it: shared memory and how much of it is used. */
+export interface ArenaChunk {
+  readonly buffer: SharedArrayBuffer;
+  readonly length: number;
+}
+
+export class PayloadArena {
+  private readonly full: ArenaChunk[] = [];
+  private buffer: SharedArrayBuffer | null = null;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private used = 0;
+  private total = 0;
+
+  /** Bytes held (chunks allocated). */
+  get sizeBytes(): number {
+    return this.total;
+  }
+
+  append(payload: Uint8Array): void {
+    const needed = LENGTH_BYTES + payload.length;
+    if (this.buffer === null || this.used + needed > this.bytes.length) this.startChunk(needed);
+    this.view.setUint32(this.used, payload.length, true);
+    this.bytes.set(payload, this.used + LENGTH_BYTES);
+    this.used += needed;
+  }
+
+  /** The chunks written so far, the current one included. */
+  chunks(): ArenaChunk[] {
+    return this.buffer === null ? [...this.full] : [...this.full, { buffer: this.buffer, length: this.used }];
+  }
+
+  private startChunk(needed: number): void {
+    if (this.buffer !== null) this.full.push({ buffer: this.buffer, length: this.used });
+    const size = Math.max(CHUNK_BYTES, needed);
+    this.buffer = new SharedArrayBuffer(size);
+    this.bytes = new Uint8Array(this.buffer);
+    this.view = new DataView(this.buffer);
+    this.used = 0;
+    this.total += size;
+  }
+}
+
+/** Calls `visit` with every payload of the chunks, in the order they were appended. */
+export function forEachPayload(chunks: readonly ArenaChunk[], visit: (payload: Uint8Array) => void): void {
+  for (const chunk of chunks) {
+    const view = new DataView(chunk.buffer, 0, chunk.length);
+    let position = 0;
+    while (position < chunk.length) {
+      const length = view.getUint32(position, true);
+      position += LENGTH_BYTES;
+      visit(new Uint8Array(chunk.buffer, position, length));
+      position += length;
+    }
+  }
+}
