@@ -1,7 +1,13 @@
 /**
  * Bytes in and out of protobufjs messages, shared by every codec whatever its layer.
  */
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
+
+// int64 fields (timestamps in µs, generations) decode as plain numbers, exact below
+// 2^53, instead of a Long per field; every sibyl timestamp is a safe integer. Set before
+// any codec loads its .proto: each codec imports this module.
+protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
+protobuf.configure();
 
 /** Bytes fields absent on the wire decode as protobufjs defaults; normalise to Buffers
  *  (a view over the decoded bytes, not a copy). */

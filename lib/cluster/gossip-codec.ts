@@ -14,7 +14,7 @@ import type { EndpointStateMessage } from './endpoint-state.js';
 import { type GossipDigest, type GossipMessage, SAVED_GENERATION } from './gossip.js';
 
 // int64 fields (generations) decode as plain numbers instead of a Long per field; a
-// generation is seconds since the epoch, far below 2^53. Same setting as mutation-codec.ts.
+// generation is seconds since the epoch, far below 2^53. Same setting as protobuf-bytes.ts.
 protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
 protobuf.configure();
 

@@ -46,7 +46,6 @@
  */
 import { assert, ServerError } from '../errors.js';
 import {
-  ApplicationState,
   EndpointState,
   type ApplicationStateName,
   type EndpointStateMessage,

@@ -3,14 +3,13 @@
  * Partitions inside them are encoded sibyl.Mutation bytes from lib/storage/mutation-codec.ts,
  * so a partition has one wire form whether it is written, read or repaired.
  */
+// Also configures protobufjs to decode int64 as numbers before replica.proto is loaded here.
 import { encodeBytes, toBuffer } from '../protobuf-bytes.js';
 import protobuf from 'protobufjs';
 import type { Slice } from '../model/clustering.js';
 import type { Partition } from '../model/partition.js';
 import { protocolFile } from '../protocol-files.js';
 import type { KeyRange, PartitionPosition, ReadFilter } from '../storage/engine.js';
-// Imported for its values and for its side effect: it configures protobufjs to decode
-// int64 as numbers (protobuf.util.Long = undefined) before replica.proto is loaded here.
 import { decodeMutation, encodeMutation } from '../storage/mutation-codec.js';
 
 const root = protobuf.loadSync(protocolFile('replica.proto'));

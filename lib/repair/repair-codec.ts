@@ -8,7 +8,7 @@ import { ProtocolError } from '../errors.js';
 import { protocolFile } from '../protocol-files.js';
 // Imported for its side effect: it configures protobufjs to decode int64 as numbers
 // (protobuf.util.Long = undefined) before repair.proto is loaded here.
-import '../storage/mutation-codec.js';
+import '../protobuf-bytes.js';
 import { MerkleTree, type TokenRange } from './merkle.js';
 
 const root = protobuf.loadSync(protocolFile('repair.proto'));

@@ -10,9 +10,8 @@
  * (flush-worker.ts) while the event loop goes on taking writes.
  *
  * A payload is an encoded Mutation (mutation.proto): field 1, repeated, one
- * PartitionUpdate each, whose fields 1 and 2 are the table id and the key. The bytes of
- * one update, tag included, are themselves a Mutation of that one update, which
- * decodeMutation reads as it is.
+ * PartitionUpdate each, whose fields 1 and 2 are the table id and the key; each is
+ * found by a scan of tags and lengths and decoded where it lies (decodeUpdate).
  */
 import { ServerError } from '../errors.js';
 import type { Partition } from '../model/partition.js';
@@ -20,7 +19,7 @@ import { murmur3Token, tokenWords } from '../model/token.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import { absorb } from './memtable.js';
-import { decodeMutation } from './mutation-codec.js';
+import { decodeUpdate } from './mutation-decoder.js';
 import { type ArenaChunk, forEachPayload } from './payload-arena.js';
 
 /** Protobuf wire type 2 (length-delimited) fields: Mutation.updates, PartitionUpdate.table_id and .key. */
@@ -31,6 +30,8 @@ const KEY_TAG = (2 << 3) | 2;
 /** Where the updates of one table sit, as parallel columns (one entry per update, in write order). */
 class UpdateLocations {
   size = 0;
+  /** The keys' tokens, kept for decoding (computing one costs more than keeping it). */
+  readonly tokens: bigint[] = [];
   payload = new Int32Array(1024);
   start = new Int32Array(1024);
   end = new Int32Array(1024);
@@ -39,9 +40,11 @@ class UpdateLocations {
   high = new Int32Array(1024);
   low = new Uint32Array(1024);
 
-  push(payload: number, start: number, end: number, keyStart: number, keyEnd: number, high: number, low: number): void {
+  push(payload: number, start: number, end: number, keyStart: number, keyEnd: number, token: bigint): void {
     if (this.size === this.payload.length) this.grow();
     const i = this.size++;
+    const [high, low] = tokenWords(token);
+    this.tokens.push(token);
     this.payload[i] = payload;
     this.start[i] = start;
     this.end[i] = end;
@@ -115,7 +118,6 @@ function locate(payloads: readonly Uint8Array[], tableId: Uint8Array): UpdateLoc
     const bytes = payloads[p];
     let position = 0;
     while (position < bytes.length) {
-      const start = position;
       const [tag, afterTag] = varint(bytes, position, bytes.length);
       if (tag !== UPDATES_TAG) {
         position = skipField(bytes, tag, afterTag, bytes.length);
@@ -147,8 +149,7 @@ function locate(payloads: readonly Uint8Array[], tableId: Uint8Array): UpdateLoc
       if (!ours) continue;
       // proto3 leaves an empty key out: the empty key it decodes to.
       if (keyStart < 0) keyStart = keyEnd = body;
-      const [high, low] = tokenWords(murmur3Token(bytes.subarray(keyStart, keyEnd)));
-      found.push(p, start, end, keyStart, keyEnd, high, low);
+      found.push(p, body, end, keyStart, keyEnd, murmur3Token(bytes.subarray(keyStart, keyEnd)));
     }
   }
   return found;
@@ -179,7 +180,7 @@ export function* partitionsFromPayloads(table: TableMetadata, chunks: readonly A
   let previous = -1;
   for (let n = 0; n < order.length; n++) {
     const i = order[n];
-    const [update] = decodeMutation(payloads[at.payload[i]].subarray(at.start[i], at.end[i]));
+    const update = decodeUpdate(payloads[at.payload[i]], at.start[i], at.end[i], at.tokens[i]);
     const sameKey =
       previous >= 0 &&
       at.high[i] === at.high[previous] &&

@@ -21,6 +21,7 @@ import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
 import { MemtableIndex } from './memtable-index.js';
 import { MemtableOrder } from './memtable-order.js';
+import { decodeUpdate } from './mutation-decoder.js';
 import { PayloadArena } from './payload-arena.js';
 import type { PartitionSource } from './source.js';
 
@@ -37,18 +38,32 @@ interface MemtableKey {
   readonly low: number;
 }
 
-/** The stored partition of a key: the order and the index share it, so replacing the
- *  merged partition costs no reordering. A class, so every entry has one shape and
- *  the comparator's property loads stay fast. */
+/**
+ * The stored partition of a key: the order and the index share it, so replacing the
+ * merged partition costs no reordering. A class, so every entry has one shape and the
+ * comparator's property loads stay fast.
+ *
+ * A key written once (the common case) is kept as its update's bytes in the payload
+ * arena — `chunk`, `start`, `end` — and decoded when read: the update's dozen objects
+ * die young instead of living in the heap until the flush, which made garbage
+ * collection the largest cost of a heavy write load. A second write to the key
+ * decodes it and keeps the merged partition as objects (`partition`).
+ */
 class Entry implements MemtableKey {
   constructor(
     readonly token: bigint,
     readonly key: Buffer,
-    public partition: Partition,
+    public partition: Partition | null,
     readonly high: number,
     readonly low: number,
+    readonly chunk: number,
+    readonly start: number,
+    readonly end: number,
   ) {}
 }
+
+/** Heap bytes of an entry kept as bytes in the arena (the bytes are counted with the arena). */
+const ENTRY_OVERHEAD_BYTES = 120;
 
 const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
   a.high !== b.high ? (a.high < b.high ? -1 : 1) : a.low !== b.low ? (a.low < b.low ? -1 : 1) : Buffer.compare(a.key, b.key);
@@ -183,7 +198,9 @@ export class Memtable {
   private pathComparatorFor: PathComparatorFor;
   private bytes = 0;
   private minTimestamp = Infinity;
-  private arena: PayloadArena | null = new PayloadArena();
+  private readonly arena = new PayloadArena();
+  /** Whether every write brought its payload (see `apply`). */
+  private payloadsComplete = true;
   /** The payload appended last: a batch's updates arrive one by one with the same one. */
   private lastPayload: Uint8Array | null = null;
 
@@ -220,37 +237,47 @@ export class Memtable {
    * (see `apply`): a flush can then be rebuilt from them off the event loop.
    */
   get payloads(): PayloadArena | null {
-    return this.arena;
+    return this.payloadsComplete ? this.arena : null;
   }
 
   /**
-   * Merges one partition update in; the update's objects become the memtable's.
-   * `payload` is the encoded mutation the update came in (the commit-log record; one
-   * batch's updates share it and it is kept once). A write without one (commit-log
-   * replay keeps no record of which updates it skipped) drops the payloads for good.
+   * Merges one partition update in. `payload` is the encoded mutation the update came
+   * in (the commit-log record; one batch's updates share it and it is kept once) and
+   * [start, end) the update's message in it (encodeMutationLocated): a new key whose
+   * update needs no merging is kept as those bytes; otherwise the update's objects
+   * become the memtable's. A write without a payload (commit-log replay keeps no record
+   * of which updates it skipped) is kept as objects, and the payloads no longer describe
+   * the memtable: it is flushed from its partitions.
    */
-  apply(update: Partition, payload: Uint8Array | null = null): void {
+  apply(update: Partition, payload: Uint8Array | null = null, start = 0, end = 0): void {
     const comparator = this.table.comparator;
-    const [high, low] = tokenWords(update.token);
-    const entry = this.entries.get(update.key, high, low);
-    if (entry === undefined) {
-      const created = new Entry(update.token, update.key, absorb(comparator, this.pathComparatorFor, undefined, update), high, low);
-      this.entries.add(created);
-      this.order.add(created);
-    } else {
-      entry.partition = absorb(comparator, this.pathComparatorFor, entry.partition, update);
-    }
     if (payload === null) {
-      if (this.arena !== null) this.bytes -= this.arena.sizeBytes;
-      this.arena = null;
-    } else if (this.arena !== null && payload !== this.lastPayload) {
+      this.payloadsComplete = false;
+    } else if (payload !== this.lastPayload) {
       const before = this.arena.sizeBytes;
       this.arena.append(payload);
       this.lastPayload = payload;
       this.bytes += this.arena.sizeBytes - before;
     }
+    const [high, low] = tokenWords(update.token);
+    const entry = this.entries.get(update.key, high, low);
     measureUpdate(update);
-    this.bytes += measuredBytes;
+    if (entry === undefined) {
+      let created: Entry;
+      if (payload !== null && end > start && isSelfConsistent(comparator, update)) {
+        const offset = this.arena.lastOffset;
+        created = new Entry(update.token, update.key, null, high, low, this.arena.lastChunk, offset + start, offset + end);
+        this.bytes += ENTRY_OVERHEAD_BYTES + update.key.length;
+      } else {
+        created = new Entry(update.token, update.key, absorb(comparator, this.pathComparatorFor, undefined, update), high, low, -1, 0, 0);
+        this.bytes += measuredBytes;
+      }
+      this.entries.add(created);
+      this.order.add(created);
+    } else {
+      entry.partition = absorb(comparator, this.pathComparatorFor, this.partitionOf(entry), update);
+      this.bytes += measuredBytes;
+    }
     if (measuredMinTimestamp < this.minTimestamp) this.minTimestamp = measuredMinTimestamp;
   }
 
@@ -260,9 +287,14 @@ export class Memtable {
     return entry === undefined ? null : this.source(entry);
   }
 
+  /** The entry's partition: its objects, or decoded from its bytes (a copy each time, never changed). */
+  private partitionOf(entry: Entry): Partition {
+    return entry.partition ?? decodeUpdate(this.arena.chunk(entry.chunk), entry.start, entry.end, entry.token).partition;
+  }
+
   private source(entry: Entry): PartitionSource {
     const comparator = this.table.comparator;
-    const stored = entry.partition;
+    const stored = this.partitionOf(entry);
     // Rows come from the same partition object as the header. A write that brings a
     // deletion replaces that object (the old one stays as it was: a consistent
     // snapshot); other writes splice its row array in place, which rowsOf tolerates.
@@ -304,6 +336,6 @@ export class Memtable {
 
   /** Every partition in order, for a flush (the memtable must no longer take writes). */
   *partitions(): IterableIterator<Partition> {
-    for (const entry of this.order.all()) yield entry.partition;
+    for (const entry of this.order.all()) yield this.partitionOf(entry);
   }
 }

@@ -2,56 +2,10 @@
  * Partition updates to and from protobuf bytes (protocol/mutation.proto): the form
  * mutations take in the commit log and, later, between nodes.
  */
-import protobuf from 'protobufjs';
 import { assert } from '../errors.js';
-import type { Cell, DeletionTime, LivenessInfo } from '../model/cell.js';
+import type { Cell, DeletionTime } from '../model/cell.js';
 import type { ClusteringBound } from '../model/clustering.js';
-import type { ComplexColumn, PartitionUpdate, Row } from '../model/partition.js';
-import { murmur3Token } from '../model/token.js';
-import { toBuffer } from '../protobuf-bytes.js';
-import { protocolFile } from '../protocol-files.js';
-
-// int64 fields (timestamps in µs) decode as plain numbers, exact below 2^53, instead
-// of allocating a Long per field; every sibyl timestamp is a safe integer.
-protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
-protobuf.configure();
-
-const root = protobuf.loadSync(protocolFile('mutation.proto'));
-const MutationMessage = root.lookupType('sibyl.Mutation');
-
-interface DeletionMsg {
-  markedForDeleteAt: number;
-  localDeletionTime: number;
-}
-interface CellMsg {
-  column: string;
-  timestamp: number;
-  tombstone: boolean;
-  value: Uint8Array;
-  ttl: number;
-  localDeletionTime: number;
-  path: Uint8Array;
-  hasPath: boolean;
-}
-interface RowMsg {
-  clustering: Uint8Array[];
-  liveness?: { timestamp: number; ttl: number; localDeletionTime: number } | null;
-  deletion?: DeletionMsg | null;
-  cells: CellMsg[];
-  complexDeletions: { column: string; deletion: DeletionMsg }[];
-}
-interface BoundMsg {
-  prefix: Uint8Array[];
-  inclusive: boolean;
-}
-interface UpdateMsg {
-  tableId: string;
-  key: Uint8Array;
-  deletion?: DeletionMsg | null;
-  staticRow?: RowMsg | null;
-  rangeTombstones: { start: BoundMsg; end: BoundMsg; deletion: DeletionMsg }[];
-  rows: RowMsg[];
-}
+import type { PartitionUpdate, Row } from '../model/partition.js';
 
 /**
  * Encoding is written by hand, in two passes over the update: the first measures every
@@ -59,8 +13,7 @@ interface UpdateMsg {
  * exact size. protobufjs's encoder needs a plain-object copy of every row and cell and
  * allocates an operation per field, which made encoding the largest cost of a write
  * after the memtable. The bytes are standard proto3 (fields in number order, default
- * scalars left out), so protobufjs decodes them, and this module decodes what older
- * versions wrote.
+ * scalars left out), so any protobuf decoder reads them.
  */
 const WIRE_VARINT = 0;
 const WIRE_BYTES = 2;
@@ -109,17 +62,24 @@ class MutationEncoder {
   private buffer: Buffer = Buffer.alloc(0);
   private at = 0;
 
-  encode(updates: readonly PartitionUpdate[]): Buffer {
+  /** Where each update's message body lies in the last encoding: [start, end) pairs (encodeMutationLocated). */
+  bodies: Int32Array | null = null;
+
+  encode(updates: readonly PartitionUpdate[], locate = false): Buffer {
     this.lengths = [];
     let total = 0;
     for (const update of updates) total += delimitedSize(this.measureUpdate(update));
     this.buffer = Buffer.allocUnsafe(total);
     this.at = 0;
     this.next = 0;
-    for (const update of updates) {
+    const bodies = locate ? new Int32Array(2 * updates.length) : null;
+    for (let i = 0; i < updates.length; i++) {
       this.startMessage(1);
-      this.writeUpdate(update);
+      if (bodies !== null) bodies[2 * i] = this.at;
+      this.writeUpdate(updates[i]);
+      if (bodies !== null) bodies[2 * i + 1] = this.at;
     }
+    this.bodies = bodies;
     assert(this.at === total && this.next === this.lengths.length, 'mutation encoder measured one size and wrote another');
     const out = this.buffer;
     this.buffer = Buffer.alloc(0);
@@ -359,55 +319,15 @@ export function encodeMutation(updates: readonly PartitionUpdate[]): Buffer {
   return encoder.encode(updates);
 }
 
-function deletion(msg: DeletionMsg | null | undefined): DeletionTime | null {
-  if (msg == null) return null;
-  return { markedForDeleteAt: Number(msg.markedForDeleteAt), localDeletionTime: msg.localDeletionTime };
+/**
+ * The mutation's bytes and where each update's PartitionUpdate message lies in them:
+ * [start, end) of update i at bodies[2i], bodies[2i + 1] (a memtable keeps an update
+ * as those bytes, decodeUpdate reads it back).
+ */
+export function encodeMutationLocated(updates: readonly PartitionUpdate[]): { bytes: Buffer; bodies: Int32Array } {
+  const bytes = encoder.encode(updates, true);
+  return { bytes, bodies: encoder.bodies! };
 }
 
-function row(msg: RowMsg): Row {
-  const cells = new Map<string, Cell>();
-  const complex = new Map<string, ComplexColumn>();
-  for (const d of msg.complexDeletions) complex.set(d.column, { deletion: deletion(d.deletion), cells: [] });
-  for (const c of msg.cells) {
-    const cell: Cell = {
-      timestamp: Number(c.timestamp),
-      value: c.tombstone ? null : toBuffer(c.value),
-      ttl: c.ttl,
-      localDeletionTime: c.localDeletionTime,
-      path: c.hasPath ? toBuffer(c.path) : undefined,
-    };
-    if (c.hasPath) {
-      let column = complex.get(c.column);
-      if (column === undefined) complex.set(c.column, (column = { deletion: null, cells: [] }));
-      column.cells.push(cell);
-    } else {
-      cells.set(c.column, cell);
-    }
-  }
-  const liveness: LivenessInfo | null =
-    msg.liveness == null ? null : { timestamp: Number(msg.liveness.timestamp), ttl: msg.liveness.ttl, localDeletionTime: msg.liveness.localDeletionTime };
-  return { clustering: msg.clustering.map(toBuffer), liveness, deletion: deletion(msg.deletion), cells, complex };
-}
-
-function bound(msg: BoundMsg): ClusteringBound {
-  return { prefix: msg.prefix.map(toBuffer), inclusive: msg.inclusive };
-}
-
-export function decodeMutation(bytes: Uint8Array): PartitionUpdate[] {
-  const message = MutationMessage.decode(bytes) as unknown as { updates: UpdateMsg[] };
-  return message.updates.map((u) => {
-    const key = toBuffer(u.key);
-    assert(typeof u.tableId === 'string' && u.tableId.length > 0, 'mutation without a table id');
-    return {
-      tableId: u.tableId,
-      partition: {
-        key,
-        token: murmur3Token(key),
-        deletion: deletion(u.deletion),
-        staticRow: u.staticRow == null ? null : row(u.staticRow),
-        rangeTombstones: u.rangeTombstones.map((rt) => ({ start: bound(rt.start), end: bound(rt.end), deletion: deletion(rt.deletion)! })),
-        rows: u.rows.map(row),
-      },
-    };
-  });
-}
+// Decoding is written by hand too, in a module of its own.
+export { decodeMutation } from './mutation-decoder.js';

@@ -26,18 +26,31 @@ export class PayloadArena {
   private view: DataView = new DataView(new ArrayBuffer(0));
   private used = 0;
   private total = 0;
+  /** Every chunk's bytes, the current one last. */
+  private readonly views: Uint8Array[] = [];
 
   /** Bytes held (chunks allocated). */
   get sizeBytes(): number {
     return this.total;
   }
 
+  /** The chunk (an index for `chunk`) and offset the last appended payload's bytes start at. */
+  lastChunk = -1;
+  lastOffset = 0;
+
   append(payload: Uint8Array): void {
     const needed = LENGTH_BYTES + payload.length;
     if (this.buffer === null || this.used + needed > this.bytes.length) this.startChunk(needed);
     this.view.setUint32(this.used, payload.length, true);
     this.bytes.set(payload, this.used + LENGTH_BYTES);
+    this.lastChunk = this.views.length - 1;
+    this.lastOffset = this.used + LENGTH_BYTES;
     this.used += needed;
+  }
+
+  /** Chunk `index`'s bytes, to read a payload in place. */
+  chunk(index: number): Uint8Array {
+    return this.views[index];
   }
 
   /** The chunks written so far, the current one included. */
@@ -50,6 +63,7 @@ export class PayloadArena {
     const size = Math.max(CHUNK_BYTES, needed);
     this.buffer = new SharedArrayBuffer(size);
     this.bytes = new Uint8Array(this.buffer);
+    this.views.push(Buffer.from(this.buffer));
     this.view = new DataView(this.buffer);
     this.used = 0;
     this.total += size;

@@ -4,6 +4,7 @@ import type { Cell, DeletionTime } from '../../lib/model/cell.js';
 import { decodeMutation, encodeMutation } from '../../lib/storage/mutation-codec.js';
 import type { ComplexColumn, PartitionUpdate, Row } from '../../lib/model/partition.js';
 import { murmur3Token } from '../../lib/model/token.js';
+import { ProtocolError } from '../../lib/errors.js';
 import { propertyHolds } from '../helpers/property.js';
 import { plain } from '../helpers/plain.js';
 
@@ -157,4 +158,29 @@ t.test('any partition update survives encoding, every number exact', async (t) =
     ),
     'the property holds',
   );
+});
+
+t.test('the decoder skips unknown fields and refuses truncated or overrunning bytes', async (t) => {
+  const key = Buffer.from('k');
+  const original: PartitionUpdate = {
+    tableId: 't1',
+    partition: { key, token: murmur3Token(key), deletion: { markedForDeleteAt: -5, localDeletionTime: 7 }, staticRow: null, rangeTombstones: [], rows: [] },
+  };
+  const bytes = encodeMutation([original]);
+  // The update's body with unknown fields of every wire type after it (a newer writer's).
+  const body = bytes.subarray(2);
+  // Field 15 varint, field 16 bytes, field 17 fixed64, field 18 fixed32 (tags above 15 take two bytes).
+  const unknown = Buffer.from([0x78, 0x96, 0x01, 0x82, 0x01, 2, 0xaa, 0xbb, 0x89, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0x95, 0x01, 1, 2, 3, 4]);
+  const extended = Buffer.concat([body, unknown]);
+  const withUnknown = Buffer.concat([Buffer.from([0x0a, extended.length]), extended, Buffer.from([(9 << 3) | 0, 1])]);
+  t.same(decodeMutation(withUnknown), [original], 'unknown fields inside and outside the update are skipped');
+  t.throws(() => decodeMutation(bytes.subarray(0, bytes.length - 1)), ProtocolError, 'truncated');
+  const overrun = Buffer.from(bytes);
+  overrun[1] += 1;
+  t.throws(() => decodeMutation(overrun), ProtocolError, 'an update longer than the bytes');
+});
+
+t.test('no bytes, or protobufjs’s empty array for an absent bytes field, hold no update', async (t) => {
+  t.same(decodeMutation(Buffer.alloc(0)), []);
+  t.same(decodeMutation([] as unknown as Uint8Array), []);
 });

@@ -32,7 +32,7 @@ import type { FileSystem } from '../fs.js';
 import { encodeTable } from '../../system/schema-codec.js';
 import { FlushThread } from '../flush-thread.js';
 import type { Memtable } from '../memtable.js';
-import { decodeMutation, encodeMutation } from '../mutation-codec.js';
+import { decodeMutation, encodeMutationLocated } from '../mutation-codec.js';
 import { NodeFileSystem } from '../node-fs.js';
 import { ChunkCache } from '../sstable/chunks.js';
 import { listSSTables, SSTableReader } from '../sstable/reader.js';
@@ -310,12 +310,12 @@ export class LsmStorageEngine implements StorageEngine {
       return state;
     });
     const started = performance.now();
-    const payload = encodeMutation(updates);
+    const { bytes: payload, bodies } = encodeMutationLocated(updates);
     const tableIds = [...new Set(updates.map((u) => u.tableId))];
     // Refuse now what the log would refuse (too large, log failed): nothing applied yet.
     this.commitlog.checkAppendable(payload);
     // Memtables and commit log in one synchronous step (see the module comment).
-    for (let i = 0; i < updates.length; i++) states[i].store.applyToMemtable(updates[i].partition, payload);
+    for (let i = 0; i < updates.length; i++) states[i].store.applyToMemtable(updates[i].partition, payload, bodies[2 * i], bodies[2 * i + 1]);
     const durable = this.commitlog.append(payload, tableIds);
     this.checkMemory();
     await durable;

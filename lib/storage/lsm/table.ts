@@ -95,9 +95,9 @@ export class LsmTableStore implements TableStore {
 
   // ---- writes and flushes (driven by the engine) ----
 
-  /** `payload`: the encoded mutation the update came in, null when there is none (see Memtable.apply). */
-  applyToMemtable(update: Partition, payload: Uint8Array | null = null): void {
-    this.active.apply(update, payload);
+  /** `payload`: the encoded mutation the update came in, null when there is none; [start, end) the update's place in it (see Memtable.apply). */
+  applyToMemtable(update: Partition, payload: Uint8Array | null = null, start = 0, end = 0): void {
+    this.active.apply(update, payload, start, end);
   }
 
   get activeMemtable(): Memtable {

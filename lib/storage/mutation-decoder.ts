@@ -1,0 +1,381 @@
+/**
+ * Partition updates from protobuf bytes (protocol/mutation.proto), decoded by hand in
+ * one pass straight into model objects. protobufjs built a message object per row and
+ * cell and then this module copied each into its model shape: decoding was a third of
+ * a flush rebuilt from commit-log payloads (flush-source.ts), and weighs on replay and
+ * on every MUTATION a replica receives.
+ *
+ * Standard proto3: fields in any order, unknown fields and fields of an unexpected wire
+ * type skipped, a later occurrence of a singular field replacing an earlier one, absent
+ * scalars at their defaults. int64 fields are read exactly up to 2^53 (every sibyl
+ * timestamp is a safe integer), int32 fields as the low 32 bits, signed.
+ */
+import { ProtocolError } from '../errors.js';
+import type { Cell, DeletionTime, LivenessInfo } from '../model/cell.js';
+import type { ClusteringBound } from '../model/clustering.js';
+import type { ComplexColumn, Partition, PartitionUpdate, RangeTombstone, Row } from '../model/partition.js';
+import { murmur3Token } from '../model/token.js';
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_BYTES = 2;
+const WIRE_FIXED32 = 5;
+
+const EMPTY = Buffer.alloc(0);
+
+function malformed(what: string): ProtocolError {
+  return new ProtocolError(`Malformed mutation: ${what}`);
+}
+
+/** A cell as read, before the row knows whether its column is simple or a collection. */
+interface ReadCell {
+  readonly column: string;
+  readonly cell: Cell;
+  readonly hasPath: boolean;
+}
+
+/**
+ * Reads one buffer. Not reentrant: `decodeMutation` and `decodeUpdate` use one module
+ * instance, and nothing here awaits.
+ */
+class MutationDecoder {
+  private buf: Buffer = EMPTY;
+  private at = 0;
+
+  /** Every update of a Mutation. */
+  mutation(bytes: Uint8Array): PartitionUpdate[] {
+    const end = bytes.length;
+    this.reset(bytes, 0);
+    const updates: PartitionUpdate[] = [];
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_BYTES)) {
+        const length = this.uint32(end);
+        updates.push(this.update(this.limit(length, end)));
+      } else {
+        this.skip(tag, end);
+      }
+    }
+    if (this.at !== end) throw malformed('a field runs past the end');
+    return updates;
+  }
+
+  private reset(bytes: Uint8Array, start: number): void {
+    // protobufjs gives an absent bytes field as an empty array, not a Uint8Array.
+    this.buf = Buffer.isBuffer(bytes)
+      ? bytes
+      : bytes instanceof Uint8Array
+        ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        : Buffer.from(bytes as ArrayLike<number>);
+    this.at = start;
+  }
+
+  /** The end of a nested message of `length` bytes starting here, checked against its parent's. */
+  private limit(length: number, end: number): number {
+    const nested = this.at + length;
+    if (nested > end) throw malformed('a nested message runs past its parent');
+    return nested;
+  }
+
+  /** The PartitionUpdate message in bytes[start, end), its token given when the caller knows it. */
+  single(bytes: Uint8Array, start: number, end: number, token: bigint | null): PartitionUpdate {
+    this.reset(bytes, start);
+    return this.update(end, token);
+  }
+
+  private update(end: number, knownToken: bigint | null = null): PartitionUpdate {
+    let tableId = '';
+    let key: Buffer = EMPTY;
+    let deletion: DeletionTime | null = null;
+    let staticRow: Row | null = null;
+    const rangeTombstones: RangeTombstone[] = [];
+    const rows: Row[] = [];
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      switch (tag) {
+        case (1 << 3) | WIRE_BYTES:
+          tableId = this.string(end);
+          break;
+        case (2 << 3) | WIRE_BYTES:
+          key = this.bytes(end);
+          break;
+        case (3 << 3) | WIRE_BYTES:
+          deletion = this.deletionTime(this.limit(this.uint32(end), end));
+          break;
+        case (4 << 3) | WIRE_BYTES:
+          staticRow = this.row(this.limit(this.uint32(end), end));
+          break;
+        case (5 << 3) | WIRE_BYTES:
+          rangeTombstones.push(this.rangeTombstone(this.limit(this.uint32(end), end)));
+          break;
+        case (6 << 3) | WIRE_BYTES:
+          rows.push(this.row(this.limit(this.uint32(end), end)));
+          break;
+        default:
+          this.skip(tag, end);
+      }
+    }
+    if (tableId.length === 0) throw malformed('an update without a table id');
+    const partition: Partition = { key, token: knownToken ?? murmur3Token(key), deletion, staticRow, rangeTombstones, rows };
+    return { tableId, partition };
+  }
+
+  private deletionTime(end: number): DeletionTime {
+    let markedForDeleteAt = 0;
+    let localDeletionTime = 0;
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_VARINT)) markedForDeleteAt = this.int64(end);
+      else if (tag === ((2 << 3) | WIRE_VARINT)) localDeletionTime = this.int32(end);
+      else this.skip(tag, end);
+    }
+    return { markedForDeleteAt, localDeletionTime };
+  }
+
+  private liveness(end: number): LivenessInfo {
+    let timestamp = 0;
+    let ttl = 0;
+    let localDeletionTime = 0;
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_VARINT)) timestamp = this.int64(end);
+      else if (tag === ((2 << 3) | WIRE_VARINT)) ttl = this.int32(end);
+      else if (tag === ((3 << 3) | WIRE_VARINT)) localDeletionTime = this.int32(end);
+      else this.skip(tag, end);
+    }
+    return { timestamp, ttl, localDeletionTime };
+  }
+
+  private row(end: number): Row {
+    const clustering: Buffer[] = [];
+    let liveness: LivenessInfo | null = null;
+    let deletion: DeletionTime | null = null;
+    const read: ReadCell[] = [];
+    const complexDeletions: [string, DeletionTime | null][] = [];
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      switch (tag) {
+        case (1 << 3) | WIRE_BYTES:
+          clustering.push(this.bytes(end));
+          break;
+        case (2 << 3) | WIRE_BYTES:
+          liveness = this.liveness(this.limit(this.uint32(end), end));
+          break;
+        case (3 << 3) | WIRE_BYTES:
+          deletion = this.deletionTime(this.limit(this.uint32(end), end));
+          break;
+        case (4 << 3) | WIRE_BYTES:
+          read.push(this.cell(this.limit(this.uint32(end), end)));
+          break;
+        case (5 << 3) | WIRE_BYTES:
+          complexDeletions.push(this.complexDeletion(this.limit(this.uint32(end), end)));
+          break;
+        default:
+          this.skip(tag, end);
+      }
+    }
+    // Collections with a deletion first, then the others in the order their cells came
+    // (what sibyl has always decoded: the encoder writes cells before deletions).
+    const cells = new Map<string, Cell>();
+    const complex = new Map<string, ComplexColumn>();
+    for (const [column, columnDeletion] of complexDeletions) complex.set(column, { deletion: columnDeletion, cells: [] });
+    for (const { column, cell, hasPath } of read) {
+      if (hasPath) {
+        let collection = complex.get(column);
+        if (collection === undefined) complex.set(column, (collection = { deletion: null, cells: [] }));
+        collection.cells.push(cell);
+      } else {
+        cells.set(column, cell);
+      }
+    }
+    return { clustering, liveness, deletion, cells, complex };
+  }
+
+  private cell(end: number): ReadCell {
+    let column = '';
+    let timestamp = 0;
+    let tombstone = false;
+    let value: Buffer = EMPTY;
+    let ttl = 0;
+    let localDeletionTime = 0;
+    let path: Buffer = EMPTY;
+    let hasPath = false;
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      switch (tag) {
+        case (1 << 3) | WIRE_BYTES:
+          column = this.string(end);
+          break;
+        case (2 << 3) | WIRE_VARINT:
+          timestamp = this.int64(end);
+          break;
+        case (3 << 3) | WIRE_VARINT:
+          tombstone = this.int64(end) !== 0;
+          break;
+        case (4 << 3) | WIRE_BYTES:
+          value = this.bytes(end);
+          break;
+        case (5 << 3) | WIRE_VARINT:
+          ttl = this.int32(end);
+          break;
+        case (6 << 3) | WIRE_VARINT:
+          localDeletionTime = this.int32(end);
+          break;
+        case (7 << 3) | WIRE_BYTES:
+          path = this.bytes(end);
+          break;
+        case (8 << 3) | WIRE_VARINT:
+          hasPath = this.int64(end) !== 0;
+          break;
+        default:
+          this.skip(tag, end);
+      }
+    }
+    const cell: Cell = { timestamp, value: tombstone ? null : value, ttl, localDeletionTime, path: hasPath ? path : undefined };
+    return { column, cell, hasPath };
+  }
+
+  private complexDeletion(end: number): [string, DeletionTime | null] {
+    let column = '';
+    let deletion: DeletionTime | null = null;
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_BYTES)) column = this.string(end);
+      else if (tag === ((2 << 3) | WIRE_BYTES)) deletion = this.deletionTime(this.limit(this.uint32(end), end));
+      else this.skip(tag, end);
+    }
+    return [column, deletion];
+  }
+
+  private rangeTombstone(end: number): RangeTombstone {
+    let start: ClusteringBound | null = null;
+    let stop: ClusteringBound | null = null;
+    let deletion: DeletionTime | null = null;
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_BYTES)) start = this.bound(this.limit(this.uint32(end), end));
+      else if (tag === ((2 << 3) | WIRE_BYTES)) stop = this.bound(this.limit(this.uint32(end), end));
+      else if (tag === ((3 << 3) | WIRE_BYTES)) deletion = this.deletionTime(this.limit(this.uint32(end), end));
+      else this.skip(tag, end);
+    }
+    if (start === null || stop === null || deletion === null) throw malformed('a range tombstone without its bounds or deletion');
+    return { start, end: stop, deletion };
+  }
+
+  private bound(end: number): ClusteringBound {
+    const prefix: Buffer[] = [];
+    let inclusive = false;
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_BYTES)) prefix.push(this.bytes(end));
+      else if (tag === ((2 << 3) | WIRE_VARINT)) inclusive = this.int64(end) !== 0;
+      else this.skip(tag, end);
+    }
+    return { prefix, inclusive };
+  }
+
+  // ---- scalars ----
+
+  /** A length-delimited field's bytes: a view, not a copy. */
+  private bytes(end: number): Buffer {
+    const length = this.uint32(end);
+    const stop = this.limit(length, end);
+    const start = this.at;
+    this.at = stop;
+    return length === 0 ? EMPTY : this.buf.subarray(start, stop);
+  }
+
+  private string(end: number): string {
+    const length = this.uint32(end);
+    const stop = this.limit(length, end);
+    const start = this.at;
+    this.at = stop;
+    return this.buf.toString('utf8', start, stop);
+  }
+
+  /** A varint that must fit 32 bits unsigned (tags, lengths). */
+  private uint32(end: number): number {
+    const buf = this.buf;
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (this.at >= end) throw malformed('a truncated varint');
+      const byte = buf[this.at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) {
+        if (value > 0xffffffff) throw malformed('a length or tag above 32 bits');
+        return value;
+      }
+    }
+    throw malformed('a length or tag above 32 bits');
+  }
+
+  /** An int32 field: the varint's low 32 bits, signed (negatives take ten bytes). */
+  private int32(end: number): number {
+    const buf = this.buf;
+    let low = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (this.at >= end) throw malformed('a truncated varint');
+      const byte = buf[this.at++];
+      if (shift < 32) low |= (byte & 0x7f) << shift;
+      if (byte < 0x80) return low | 0;
+    }
+    throw malformed('a varint longer than ten bytes');
+  }
+
+  /** An int64 field as a number: exact for safe integers, negatives included. */
+  private int64(end: number): number {
+    const buf = this.buf;
+    let low = 0;
+    let high = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= end) throw malformed('a truncated varint');
+      const byte = buf[this.at++];
+      const bits = byte & 0x7f;
+      const shift = 7 * i;
+      if (shift < 28) {
+        low |= bits << shift;
+      } else if (shift === 28) {
+        low |= bits << 28;
+        high |= bits >>> 4;
+      } else {
+        high |= bits << (shift - 32);
+      }
+      if (byte < 0x80) return (high | 0) * 0x100000000 + (low >>> 0);
+    }
+    throw malformed('a varint longer than ten bytes');
+  }
+
+  private skip(tag: number, end: number): void {
+    switch (tag & 7) {
+      case WIRE_VARINT:
+        this.int64(end);
+        return;
+      case WIRE_FIXED64:
+        this.at = this.limit(8, end);
+        return;
+      case WIRE_BYTES:
+        this.at = this.limit(this.uint32(end), end);
+        return;
+      case WIRE_FIXED32:
+        this.at = this.limit(4, end);
+        return;
+      default:
+        throw malformed(`wire type ${tag & 7}`);
+    }
+  }
+}
+
+const decoder = new MutationDecoder();
+
+/** The updates of an encoded Mutation; bytes fields are views over `bytes`. */
+export function decodeMutation(bytes: Uint8Array): PartitionUpdate[] {
+  return decoder.mutation(bytes);
+}
+
+/**
+ * One PartitionUpdate message, bytes[start, end) (a Mutation's field 1 without its tag
+ * and length), with its key's token when the caller has it already (flush-source.ts).
+ */
+export function decodeUpdate(bytes: Uint8Array, start: number, end: number, token: bigint | null = null): PartitionUpdate {
+  return decoder.single(bytes, start, end, token);
+}
