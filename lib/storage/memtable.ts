@@ -65,6 +65,15 @@ class Entry implements MemtableKey {
 /** Heap bytes of an entry kept as bytes in the arena (the bytes are counted with the arena). */
 const ENTRY_OVERHEAD_BYTES = 120;
 
+/**
+ * The key to keep for an entry: a key that is a view into a much larger buffer (a
+ * received message, a stream chunk) is copied, so the memtable does not keep that
+ * buffer alive until its flush.
+ */
+function ownedKey(key: Buffer): Buffer {
+  return key.buffer.byteLength > 2 * key.length + 64 ? Buffer.from(key) : key;
+}
+
 const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
   a.high !== b.high ? (a.high < b.high ? -1 : 1) : a.low !== b.low ? (a.low < b.low ? -1 : 1) : Buffer.compare(a.key, b.key);
 
@@ -261,21 +270,31 @@ export class Memtable {
     }
     const [high, low] = tokenWords(update.token);
     const entry = this.entries.get(update.key, high, low);
-    measureUpdate(update);
     if (entry === undefined) {
       let created: Entry;
       if (payload !== null && end > start && isSelfConsistent(comparator, update)) {
         const offset = this.arena.lastOffset;
-        created = new Entry(update.token, update.key, null, high, low, this.arena.lastChunk, offset + start, offset + end);
-        this.bytes += ENTRY_OVERHEAD_BYTES + update.key.length;
+        const key = ownedKey(update.key);
+        created = new Entry(update.token, key, null, high, low, this.arena.lastChunk, offset + start, offset + end);
+        this.bytes += ENTRY_OVERHEAD_BYTES + key.length;
+        measureUpdate(update);
       } else {
+        measureUpdate(update);
         created = new Entry(update.token, update.key, absorb(comparator, this.pathComparatorFor, undefined, update), high, low, -1, 0, 0);
         this.bytes += measuredBytes;
       }
       this.entries.add(created);
       this.order.add(created);
     } else {
-      entry.partition = absorb(comparator, this.pathComparatorFor, this.partitionOf(entry), update);
+      let stored = entry.partition;
+      if (stored === null) {
+        // From bytes to objects: the decoded partition now lives in the heap too.
+        stored = this.partitionOf(entry);
+        measureUpdate(stored);
+        this.bytes += measuredBytes;
+      }
+      measureUpdate(update);
+      entry.partition = absorb(comparator, this.pathComparatorFor, stored, update);
       this.bytes += measuredBytes;
     }
     if (measuredMinTimestamp < this.minTimestamp) this.minTimestamp = measuredMinTimestamp;

@@ -7,8 +7,10 @@
  *
  * Standard proto3: fields in any order, unknown fields and fields of an unexpected wire
  * type skipped, a later occurrence of a singular field replacing an earlier one, absent
- * scalars at their defaults. int64 fields are read exactly up to 2^53 (every sibyl
- * timestamp is a safe integer), int32 fields as the low 32 bits, signed.
+ * scalars at their defaults. Integers are read exactly up to 2^53 (every sibyl
+ * timestamp is a safe integer). TTLs and local deletion times were int32 fields and are
+ * int64 now, the same bytes for any value an int32 holds: an expiry past 2038 (a TTL of
+ * more than ~11 years) no longer comes back negative, as if long expired.
  */
 import { ProtocolError } from '../errors.js';
 import type { Cell, DeletionTime, LivenessInfo } from '../model/cell.js';
@@ -126,7 +128,7 @@ class MutationDecoder {
     while (this.at < end) {
       const tag = this.uint32(end);
       if (tag === ((1 << 3) | WIRE_VARINT)) markedForDeleteAt = this.int64(end);
-      else if (tag === ((2 << 3) | WIRE_VARINT)) localDeletionTime = this.int32(end);
+      else if (tag === ((2 << 3) | WIRE_VARINT)) localDeletionTime = this.int64(end);
       else this.skip(tag, end);
     }
     return { markedForDeleteAt, localDeletionTime };
@@ -139,8 +141,8 @@ class MutationDecoder {
     while (this.at < end) {
       const tag = this.uint32(end);
       if (tag === ((1 << 3) | WIRE_VARINT)) timestamp = this.int64(end);
-      else if (tag === ((2 << 3) | WIRE_VARINT)) ttl = this.int32(end);
-      else if (tag === ((3 << 3) | WIRE_VARINT)) localDeletionTime = this.int32(end);
+      else if (tag === ((2 << 3) | WIRE_VARINT)) ttl = this.int64(end);
+      else if (tag === ((3 << 3) | WIRE_VARINT)) localDeletionTime = this.int64(end);
       else this.skip(tag, end);
     }
     return { timestamp, ttl, localDeletionTime };
@@ -216,10 +218,10 @@ class MutationDecoder {
           value = this.bytes(end);
           break;
         case (5 << 3) | WIRE_VARINT:
-          ttl = this.int32(end);
+          ttl = this.int64(end);
           break;
         case (6 << 3) | WIRE_VARINT:
-          localDeletionTime = this.int32(end);
+          localDeletionTime = this.int64(end);
           break;
         case (7 << 3) | WIRE_BYTES:
           path = this.bytes(end);
@@ -307,19 +309,6 @@ class MutationDecoder {
       }
     }
     throw malformed('a length or tag above 32 bits');
-  }
-
-  /** An int32 field: the varint's low 32 bits, signed (negatives take ten bytes). */
-  private int32(end: number): number {
-    const buf = this.buf;
-    let low = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      if (this.at >= end) throw malformed('a truncated varint');
-      const byte = buf[this.at++];
-      if (shift < 32) low |= (byte & 0x7f) << shift;
-      if (byte < 0x80) return low | 0;
-    }
-    throw malformed('a varint longer than ten bytes');
   }
 
   /** An int64 field as a number: exact for safe integers, negatives included. */

@@ -3,14 +3,19 @@
  * are applied, so a flush thread can rebuild the memtable's partitions from them without
  * the event loop visiting a single object (see flush-source.ts and flush-thread.ts).
  *
- * Layout: chunks of CHUNK_BYTES (a payload larger than that gets a chunk of its own),
+ * Layout: chunks (see CHUNK_BYTES_FIRST; a payload larger than a chunk gets one of its own),
  * each a run of records [length: uint32 little-endian][payload bytes]; a chunk's used
  * length is passed along with it, since the flush thread only reads whole chunks the
  * memtable stopped writing to (it is flushed only once switched out).
  */
 
-/** Enough for a few thousand typical single-partition payloads; small enough to waste little. */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * Chunks grow from the first size to the largest by doubling (each as large as all
+ * before it): a table written once holds a few KiB, not a whole chunk, and a busy one
+ * a chunk per a few thousand payloads.
+ */
+const CHUNK_BYTES_FIRST = 8 << 10;
+const CHUNK_BYTES_MAX = 1 << 20;
 const LENGTH_BYTES = 4;
 
 /** One chunk as the flush thread receives it: shared memory and how much of it is used. */
@@ -60,7 +65,7 @@ export class PayloadArena {
 
   private startChunk(needed: number): void {
     if (this.buffer !== null) this.full.push({ buffer: this.buffer, length: this.used });
-    const size = Math.max(CHUNK_BYTES, needed);
+    const size = Math.max(needed, Math.min(CHUNK_BYTES_MAX, Math.max(CHUNK_BYTES_FIRST, this.total)));
     this.buffer = new SharedArrayBuffer(size);
     this.bytes = new Uint8Array(this.buffer);
     this.views.push(Buffer.from(this.buffer));

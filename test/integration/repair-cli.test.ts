@@ -50,6 +50,9 @@ t.test('sibyl repair makes replicas diverged while one was down identical and co
   t.equal((await cql(n2.http, 'DELETE FROM ks.t WHERE k = 1', 'ONE')).status, 200);
   t.equal((await cql(n1.http, "UPDATE ks.t SET v = 'new' WHERE k = 2", 'ONE')).status, 200);
 
+  // The coordinators' MUTATIONs to node 3 wait in their links until the request times
+  // out (1 s): a node back sooner would still receive them and never miss the writes.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
   nodes[2] = await startNodeProcess(argsOf(2));
   const n3 = nodes[2];
   for (const [i, node] of nodes.entries()) {

@@ -36,7 +36,7 @@ import { decodeMutation, encodeMutationLocated } from '../mutation-codec.js';
 import { NodeFileSystem } from '../node-fs.js';
 import { ChunkCache } from '../sstable/chunks.js';
 import { listSSTables, SSTableReader } from '../sstable/reader.js';
-import { SSTableWriter } from '../sstable/writer.js';
+import { removeSSTableFiles, SSTableWriter } from '../sstable/writer.js';
 import { LsmTableStore } from './table.js';
 
 export interface Logger {
@@ -520,7 +520,13 @@ export class LsmStorageEngine implements StorageEngine {
         expectedPartitions: memtable.partitionCount,
         chunks: payloads.chunks(),
       });
-      return SSTableReader.open(fs, state.dir, generation, table, { chunkCache: this.chunkCache });
+      try {
+        return await SSTableReader.open(fs, state.dir, generation, table, { chunkCache: this.chunkCache });
+      } catch (error) {
+        // Left on disk it would be loaded at the next start beside the retried flush's copy.
+        await removeSSTableFiles(fs, state.dir, generation).catch(() => undefined);
+        throw error;
+      }
     }
     const writer = await SSTableWriter.create(fs, state.dir, state.nextGeneration++, table, {
       expectedPartitions: memtable.partitionCount,

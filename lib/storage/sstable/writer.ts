@@ -133,7 +133,8 @@ class SampleList {
 }
 
 export class SSTableWriter {
-  private state: 'writing' | 'finished' | 'aborted' = 'writing';
+  /** `written`: complete on disk, not yet opened (finishFiles); abort() still removes it. */
+  private state: 'writing' | 'written' | 'finished' | 'aborted' = 'writing';
   private readonly columns = new ColumnIds();
   private readonly record = new ByteWriter(1024);
   private readonly prefix = new ByteWriter(16);
@@ -381,15 +382,16 @@ export class SSTableWriter {
    * it opened. An SSTable holds at least one partition: abort() a writer that got none.
    * If this throws, abort() removes whatever was written.
    */
-  /** Completes the SSTable and opens it for reading. */
   async finish(): Promise<SSTableReader> {
     await this.finishFiles();
-    return SSTableReader.open(this.fs, this.dir, this.generation, this.table, { chunkCache: this.options.chunkCache });
+    const reader = await SSTableReader.open(this.fs, this.dir, this.generation, this.table, { chunkCache: this.options.chunkCache });
+    this.state = 'finished';
+    return reader;
   }
 
   /**
    * Completes the SSTable on disk (its TOC renamed in last) without opening it: a flush
-   * thread writes it, the event loop opens it.
+   * thread writes it, the event loop opens it. If this throws, abort() removes it.
    */
   async finishFiles(): Promise<void> {
     assert(this.state === 'writing' && this.current === null, 'finish: a partition is still open');
@@ -445,7 +447,7 @@ export class SSTableWriter {
     await this.fs.writeFile(this.temporary('TOC'), encodeToc(components.map(componentSuffix)));
     await this.fs.rename(this.temporary('TOC'), this.final('TOC'));
     await this.fs.syncDir(this.dir);
-    this.state = 'finished';
+    this.state = 'written';
   }
 
   /** Stops writing and removes every file of this generation, the TOC first. */
@@ -460,12 +462,7 @@ export class SSTableWriter {
     }
     this.data = null;
     this.index = null;
-    for (const component of [...COMPONENTS].reverse()) {
-      for (const path of [this.final(component), this.temporary(component)]) {
-        if (await this.fs.exists(path)) await this.fs.unlink(path);
-      }
-    }
-    await this.fs.syncDir(this.dir);
+    await removeSSTableFiles(this.fs, this.dir, this.generation);
   }
 
   private final(component: Component): string {
@@ -577,4 +574,18 @@ export class SSTableWriter {
       for (const cell of column.cells) this.noteCell(cell);
     }
   }
+}
+
+/**
+ * Removes every file of an SSTable generation, the TOC first (so a crash midway leaves
+ * no SSTable that looks complete), finished or not: abort(), and a flush whose SSTable
+ * the flush thread wrote but this thread could not open.
+ */
+export async function removeSSTableFiles(fs: FileSystem, dir: string, generation: number): Promise<void> {
+  for (const component of [...COMPONENTS].reverse()) {
+    for (const path of [componentPath(dir, generation, component), temporaryPath(dir, generation, component)]) {
+      if (await fs.exists(path)) await fs.unlink(path);
+    }
+  }
+  await fs.syncDir(dir);
 }
