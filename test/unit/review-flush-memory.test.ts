@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { testEngineOptions } from '../helpers/lsm-options.js';
 import t, { type Test } from 'tap';
-import { ManualClock } from '../../lib/model/clock.js';
 import type { Partition } from '../../lib/model/partition.js';
 import { LsmStorageEngine } from '../../lib/storage/lsm/engine.js';
 import { Memtable } from '../../lib/storage/memtable.js';
@@ -16,7 +16,6 @@ import { decodeMutation, encodeMutation, encodeMutationLocated } from '../../lib
 import { NodeFileSystem } from '../../lib/storage/node-fs.js';
 import { eventsTable, int, makeTable, intType, textType, partitionOf, row, update } from './fixtures/tables.js';
 
-const silent = { info() {}, warn() {}, error() {} };
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sibyl-review-memory-'));
@@ -52,22 +51,8 @@ t.test('one small write to each of a few tables does not flush anything', async 
   const dir = await tempDir(t);
   const tables = Array.from({ length: 12 }, (_, i) => eventsTable({ name: `events${i}` }));
   const engine = await LsmStorageEngine.open(
-    {
-      fs: new NodeFileSystem(),
-      dataDir: dir,
-      clock: new ManualClock(),
-      logger: silent,
-      commitlogSync: 'batch',
-      commitlogSyncPeriodMs: 10_000,
-      commitlogGroupWindowMs: 2,
-      commitlogSegmentBytes: 1 << 20,
-      commitlogTotalSpaceBytes: 64 << 20,
-      // Room for thousands of such rows.
-      memtableSpaceBytes: 8 << 20,
-      compactionThroughputBytes: 0,
-      autoCompaction: false,
-      flushThread: false,
-    },
+    // Room for thousands of such rows.
+    testEngineOptions(new NodeFileSystem(), dir, { memtableSpaceBytes: 8 << 20, autoCompaction: false, flushThread: false }),
     tables,
   );
   for (const table of tables) {

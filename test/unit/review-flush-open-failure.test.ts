@@ -9,14 +9,13 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testEngineOptions } from '../helpers/lsm-options.js';
 import t, { type Test } from 'tap';
-import { ManualClock } from '../../lib/model/clock.js';
-import { LsmStorageEngine, type LsmEngineOptions } from '../../lib/storage/lsm/engine.js';
+import { LsmStorageEngine } from '../../lib/storage/lsm/engine.js';
 import { NodeFileSystem } from '../../lib/storage/node-fs.js';
 import { SSTableWriter } from '../../lib/storage/sstable/writer.js';
 import { eventsTable, int, partitionOf, row, update } from './fixtures/tables.js';
 
-const silent = { info() {}, warn() {}, error() {} };
 
 /** The real file system, failing the next read of a Statistics component (as EMFILE would). */
 class FlakyOpenFileSystem extends NodeFileSystem {
@@ -63,21 +62,7 @@ for (const flushThread of [true, false]) {
     const dir = await tempDir(t);
     const fs = new FlakyOpenFileSystem();
     const table = eventsTable();
-    const options: LsmEngineOptions = {
-      fs,
-      dataDir: dir,
-      clock: new ManualClock(),
-      logger: silent,
-      commitlogSync: 'batch',
-      commitlogSyncPeriodMs: 10_000,
-      commitlogGroupWindowMs: 2,
-      commitlogSegmentBytes: 1 << 20,
-      commitlogTotalSpaceBytes: 64 << 20,
-      memtableSpaceBytes: 64 << 20,
-      compactionThroughputBytes: 0,
-      autoCompaction: false,
-      flushThread,
-    };
+    const options = testEngineOptions(fs, dir, { autoCompaction: false, flushThread });
     let engine = await LsmStorageEngine.open(options, [table]);
     await engine.apply([update(table, partitionOf(int(1), { rows: [row([int(1)], { marker: 1, cells: { v: [1, 'x'] } })] }))]);
     fs.failNextStatisticsRead = true;

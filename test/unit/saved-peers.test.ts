@@ -222,13 +222,15 @@ t.test('removenode speaks for a saved-only peer in a generation above any of its
 // ---------------------------------------------------------------------------------------
 // Membership and the recorder.
 
-t.test('records follow membership: owners saved, LEFT deleted, a replaced host id dropped, nothing rewritten unchanged', async (t) => {
-  const view = (generation: number, states: Record<string, string>) => ({
-    heartbeat: { generation, version: 1 },
-    states: new Map(Object.entries(states).map(([name, value]) => [name, { value, version: 1 }])),
-  });
-  const owner = (id: string, status: string, tokens: string) => ({ HOST_ID: id, DC: 'dc1', RACK: 'r1', STATUS: status, TOKENS: tokens, HTTP: 'h:8080', SCHEMA: 's1' });
-  const membership = new Membership('l:1', view(100, owner('h-l', 'NORMAL', '0')));
+/** A gossip view of an endpoint: every state at version 1. */
+const view = (generation: number, states: Record<string, string>) => ({
+  heartbeat: { generation, version: 1 },
+  states: new Map(Object.entries(states).map(([name, value]) => [name, { value, version: 1 }])),
+});
+
+/** Membership of local node l:1 (whose state is `local`) with a recorder over a store in memory; `apply` feeds events and waits for the write. */
+function recorded(local: Record<string, string>) {
+  const membership = new Membership('l:1', view(100, local));
   const store = new MemoryPeerStore();
   const recorder = new PeerRecorder({ membership, store, saved: [] });
   const apply = async (...events: GossipEvent[]) => {
@@ -236,6 +238,12 @@ t.test('records follow membership: owners saved, LEFT deleted, a replaced host i
     recorder.changed();
     await recorder.flushed();
   };
+  return { membership, store, recorder, apply };
+}
+
+t.test('records follow membership: owners saved, LEFT deleted, a replaced host id dropped, nothing rewritten unchanged', async (t) => {
+  const owner = (id: string, status: string, tokens: string) => ({ HOST_ID: id, DC: 'dc1', RACK: 'r1', STATUS: status, TOKENS: tokens, HTTP: 'h:8080', SCHEMA: 's1' });
+  const { store, recorder, apply } = recorded(owner('h-l', 'NORMAL', '0'));
   await apply(
     { kind: 'joined', endpoint: 'a:1', state: view(200, owner('h-a', 'NORMAL', '100,200')) },
     { kind: 'joined', endpoint: 'b:1', state: view(300, owner('h-b', 'BOOT', '300')) },
@@ -262,19 +270,8 @@ t.test('records follow membership: owners saved, LEFT deleted, a replaced host i
 });
 
 t.test('a peer out of the ring for a while keeps its record; one whose tokens other hosts took does not', async (t) => {
-  const view = (generation: number, states: Record<string, string>) => ({
-    heartbeat: { generation, version: 1 },
-    states: new Map(Object.entries(states).map(([name, value]) => [name, { value, version: 1 }])),
-  });
   const owner = (id: string, tokens: string) => ({ HOST_ID: id, DC: 'dc1', RACK: 'r1', STATUS: 'NORMAL', TOKENS: tokens });
-  const membership = new Membership('l:1', view(100, owner('h-l', '0')));
-  const store = new MemoryPeerStore();
-  const recorder = new PeerRecorder({ membership, store, saved: [] });
-  const apply = async (...events: GossipEvent[]) => {
-    membership.apply(events);
-    recorder.changed();
-    await recorder.flushed();
-  };
+  const { membership, store, apply } = recorded(owner('h-l', '0'));
   await apply({ kind: 'joined', endpoint: 'a:1', state: view(200, owner('h-a', '100,200')) });
   t.same(store.list().map((peer) => peer.hostId), ['h-a']);
 

@@ -5,10 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testEngineOptions } from '../helpers/lsm-options.js';
 import t, { type Test } from 'tap';
 import { InvalidRequest } from '../../lib/errors.js';
 import { ALL_ROWS } from '../../lib/model/clustering.js';
-import { ManualClock } from '../../lib/model/clock.js';
 import { murmur3Token } from '../../lib/model/token.js';
 import type { TableMetadata } from '../../lib/schema/metadata.js';
 import { FULL_RANGE, type ReadFilter, type StorageEngine } from '../../lib/storage/engine.js';
@@ -25,20 +25,8 @@ const tokenOf = (pk: number): bigint => murmur3Token(int(pk));
 const keys = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
 /** Compaction only on request, so the SSTables a test sees are the ones it made. */
-const lsmOptions = (dir: string): LsmEngineOptions => ({
-  fs: new NodeFileSystem(),
-  dataDir: dir,
-  clock: new ManualClock(),
-  logger: { info() {}, warn() {}, error() {} },
-  commitlogSync: 'periodic',
-  commitlogSyncPeriodMs: 10_000,
-  commitlogGroupWindowMs: 2,
-  commitlogSegmentBytes: 1 << 20,
-  commitlogTotalSpaceBytes: 64 << 20,
-  memtableSpaceBytes: 64 << 20,
-  compactionThroughputBytes: 0,
-  autoCompaction: false,
-});
+const lsmOptions = (dir: string): LsmEngineOptions =>
+  testEngineOptions(new NodeFileSystem(), dir, { commitlogSync: 'periodic', autoCompaction: false });
 
 interface Subject {
   engine: StorageEngine;

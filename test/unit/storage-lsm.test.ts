@@ -6,36 +6,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testEngineOptions } from '../helpers/lsm-options.js';
 import t, { type Test } from 'tap';
 import { ALL_ROWS } from '../../lib/model/clustering.js';
-import { ManualClock } from '../../lib/model/clock.js';
 import type { TableMetadata } from '../../lib/schema/metadata.js';
 import type { ReadFilter } from '../../lib/storage/engine.js';
 import { FaultInjectingFileSystem } from '../../lib/storage/fault-fs.js';
-import type { FileSystem } from '../../lib/storage/fs.js';
-import { LsmStorageEngine, type LsmEngineOptions } from '../../lib/storage/lsm/engine.js';
+import { LsmStorageEngine } from '../../lib/storage/lsm/engine.js';
 import { NodeFileSystem } from '../../lib/storage/node-fs.js';
 import { NOW, eventsTable, int, partitionOf, row, update } from './fixtures/tables.js';
 import { storageSuite } from './storage-suite.js';
 
-const silent = { info() {}, warn() {}, error() {} };
 
-function options(fs: FileSystem, dataDir: string, overrides: Partial<LsmEngineOptions> = {}): LsmEngineOptions {
-  return {
-    fs,
-    dataDir,
-    clock: new ManualClock(),
-    logger: silent,
-    commitlogSync: 'batch',
-    commitlogSyncPeriodMs: 10_000,
-    commitlogGroupWindowMs: 2,
-    commitlogSegmentBytes: 1 << 20,
-    commitlogTotalSpaceBytes: 64 << 20,
-    memtableSpaceBytes: 64 << 20,
-    compactionThroughputBytes: 0,
-    ...overrides,
-  };
-}
+const options = testEngineOptions;
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sibyl-lsm-'));
