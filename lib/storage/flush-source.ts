@@ -11,21 +11,16 @@
  *
  * A payload is an encoded Mutation (mutation.proto): field 1, repeated, one
  * PartitionUpdate each, whose fields 1 and 2 are the table id and the key; each is
- * found by a scan of tags and lengths and decoded where it lies (decodeUpdate).
+ * found by a scan of tags and lengths (forEachUpdate, readUpdateHeader) and decoded
+ * where it lies (decodeUpdate).
  */
-import { ServerError } from '../errors.js';
 import type { Partition } from '../model/partition.js';
 import { murmur3Token, tokenWords } from '../model/token.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import { absorb } from './memtable.js';
-import { decodeUpdate } from './mutation-decoder.js';
+import { decodeUpdate, forEachUpdate, readUpdateHeader, updateHeader } from './mutation-decoder.js';
 import { type ArenaChunk, forEachPayload } from './payload-arena.js';
-
-/** Protobuf wire type 2 (length-delimited) fields: Mutation.updates, PartitionUpdate.table_id and .key. */
-const UPDATES_TAG = (1 << 3) | 2;
-const TABLE_ID_TAG = (1 << 3) | 2;
-const KEY_TAG = (2 << 3) | 2;
 
 /** Where the updates of one table sit, as parallel columns (one entry per update, in write order). */
 class UpdateLocations {
@@ -70,41 +65,7 @@ class UpdateLocations {
   }
 }
 
-function malformed(what: string): ServerError {
-  return new ServerError(`Malformed memtable payload: ${what}`);
-}
-
-/** A varint at `position` of `bytes`: [value, position after it]; lengths and tags fit 31 bits here. */
-function varint(bytes: Uint8Array, position: number, end: number): [number, number] {
-  let value = 0;
-  for (let shift = 0; shift < 32; shift += 7) {
-    if (position >= end) throw malformed('truncated varint');
-    const byte = bytes[position++];
-    value |= (byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return [value >>> 0, position];
-  }
-  throw malformed('varint too long');
-}
-
-/** Skips a field of wire type `tag & 7` starting at `position` (after its tag). */
-function skipField(bytes: Uint8Array, tag: number, position: number, end: number): number {
-  switch (tag & 7) {
-    case 0:
-      return varint(bytes, position, end)[1];
-    case 1:
-      return position + 8;
-    case 2: {
-      const [length, after] = varint(bytes, position, end);
-      return after + length;
-    }
-    case 5:
-      return position + 4;
-    default:
-      throw malformed(`wire type ${tag & 7}`);
-  }
-}
-
-/** Whether bytes[start, end) are the ASCII/UTF-8 bytes of `expected`. */
+/** Whether bytes[start, end) equal `expected`. */
 function sameBytes(bytes: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
   if (end - start !== expected.length) return false;
   for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
@@ -116,41 +77,12 @@ function locate(payloads: readonly Uint8Array[], tableId: Uint8Array): UpdateLoc
   const found = new UpdateLocations();
   for (let p = 0; p < payloads.length; p++) {
     const bytes = payloads[p];
-    let position = 0;
-    while (position < bytes.length) {
-      const [tag, afterTag] = varint(bytes, position, bytes.length);
-      if (tag !== UPDATES_TAG) {
-        position = skipField(bytes, tag, afterTag, bytes.length);
-        continue;
-      }
-      const [length, body] = varint(bytes, afterTag, bytes.length);
-      const end = body + length;
-      if (end > bytes.length) throw malformed('update past the end of its payload');
-      position = end;
-      let ours = false;
-      let keyStart = -1;
-      let keyEnd = -1;
-      for (let field = body; field < end && (keyStart < 0 || !ours); ) {
-        const [fieldTag, afterFieldTag] = varint(bytes, field, end);
-        if (fieldTag === TABLE_ID_TAG || fieldTag === KEY_TAG) {
-          const [fieldLength, value] = varint(bytes, afterFieldTag, end);
-          if (fieldTag === TABLE_ID_TAG) {
-            ours = sameBytes(bytes, value, value + fieldLength, tableId);
-            if (!ours) break;
-          } else {
-            keyStart = value;
-            keyEnd = value + fieldLength;
-          }
-          field = value + fieldLength;
-        } else {
-          field = skipField(bytes, fieldTag, afterFieldTag, end);
-        }
-      }
-      if (!ours) continue;
-      // proto3 leaves an empty key out: the empty key it decodes to.
-      if (keyStart < 0) keyStart = keyEnd = body;
-      found.push(p, body, end, keyStart, keyEnd, murmur3Token(bytes.subarray(keyStart, keyEnd)));
-    }
+    forEachUpdate(bytes, (start, end) => {
+      readUpdateHeader(bytes, start, end);
+      const { tableIdStart, tableIdEnd, keyStart, keyEnd } = updateHeader;
+      if (!sameBytes(bytes, tableIdStart, tableIdEnd, tableId)) return;
+      found.push(p, start, end, keyStart, keyEnd, murmur3Token(bytes.subarray(keyStart, keyEnd)));
+    });
   }
   return found;
 }

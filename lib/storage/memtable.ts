@@ -21,7 +21,7 @@ import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
 import { MemtableIndex } from './memtable-index.js';
 import { MemtableOrder } from './memtable-order.js';
-import { decodeUpdate } from './mutation-decoder.js';
+import { decodeUpdate, readUpdateHeader, updateHeader } from './mutation-decoder.js';
 import { PayloadArena } from './payload-arena.js';
 import type { PartitionSource } from './source.js';
 
@@ -65,14 +65,6 @@ class Entry implements MemtableKey {
 /** Heap bytes of an entry kept as bytes in the arena (the bytes are counted with the arena). */
 const ENTRY_OVERHEAD_BYTES = 120;
 
-/**
- * The key to keep for an entry: a key that is a view into a much larger buffer (a
- * received message, a stream chunk) is copied, so the memtable does not keep that
- * buffer alive until its flush.
- */
-function ownedKey(key: Buffer): Buffer {
-  return key.buffer.byteLength > 2 * key.length + 64 ? Buffer.from(key) : key;
-}
 
 const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
   a.high !== b.high ? (a.high < b.high ? -1 : 1) : a.low !== b.low ? (a.low < b.low ? -1 : 1) : Buffer.compare(a.key, b.key);
@@ -274,7 +266,11 @@ export class Memtable {
       let created: Entry;
       if (payload !== null && end > start && isSelfConsistent(comparator, update)) {
         const offset = this.arena.lastOffset;
-        const key = ownedKey(update.key);
+        const chunk = this.arena.chunk(this.arena.lastChunk);
+        // The key as the arena holds it: the update's own may be a view on a far larger
+        // buffer (a received message) that the memtable would keep alive until its flush.
+        readUpdateHeader(chunk, offset + start, offset + end);
+        const key = chunk.subarray(updateHeader.keyStart, updateHeader.keyEnd);
         created = new Entry(update.token, key, null, high, low, this.arena.lastChunk, offset + start, offset + end);
         this.bytes += ENTRY_OVERHEAD_BYTES + key.length;
         measureUpdate(update);

@@ -62,6 +62,52 @@ class MutationDecoder {
     return updates;
   }
 
+  /** Calls `visit` with the [start, end) of every PartitionUpdate message of a Mutation, decoding nothing. */
+  eachUpdate(bytes: Uint8Array, visit: (start: number, end: number) => void): void {
+    const end = bytes.length;
+    this.reset(bytes, 0);
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag !== ((1 << 3) | WIRE_BYTES)) {
+        this.skip(tag, end);
+        continue;
+      }
+      const length = this.uint32(end);
+      const start = this.at;
+      const stop = this.limit(length, end);
+      this.at = stop;
+      const resume = this.at;
+      visit(start, stop);
+      // `visit` may have used this decoder (readUpdateHeader): pick up where the scan was.
+      this.reset(bytes, resume);
+    }
+  }
+
+  /** Fills `updateHeader` with where the table id and key of the update in bytes[start, end) lie. */
+  header(bytes: Uint8Array, start: number, end: number): void {
+    this.reset(bytes, start);
+    updateHeader.tableIdStart = updateHeader.tableIdEnd = updateHeader.keyStart = updateHeader.keyEnd = start;
+    let found = 0;
+    while (this.at < end && found < 2) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_BYTES) || tag === ((2 << 3) | WIRE_BYTES)) {
+        const length = this.uint32(end);
+        const valueStart = this.at;
+        this.at = this.limit(length, end);
+        if (tag === ((1 << 3) | WIRE_BYTES)) {
+          updateHeader.tableIdStart = valueStart;
+          updateHeader.tableIdEnd = this.at;
+        } else {
+          updateHeader.keyStart = valueStart;
+          updateHeader.keyEnd = this.at;
+        }
+        found++;
+      } else {
+        this.skip(tag, end);
+      }
+    }
+  }
+
   private reset(bytes: Uint8Array, start: number): void {
     // protobufjs gives an absent bytes field as an empty array, not a Uint8Array.
     this.buf = Buffer.isBuffer(bytes)
@@ -354,7 +400,24 @@ class MutationDecoder {
   }
 }
 
+/**
+ * Where an update's table id and key lie in its bytes (readUpdateHeader), as offsets;
+ * a field proto3 left out (an empty value) is an empty range at the update's start.
+ * Module registers rather than an object per call.
+ */
+export const updateHeader = { tableIdStart: 0, tableIdEnd: 0, keyStart: 0, keyEnd: 0 };
+
 const decoder = new MutationDecoder();
+
+/** The [start, end) of every PartitionUpdate message of an encoded Mutation, in order, decoding nothing. */
+export function forEachUpdate(bytes: Uint8Array, visit: (start: number, end: number) => void): void {
+  decoder.eachUpdate(bytes, visit);
+}
+
+/** Reads where the table id and key of the PartitionUpdate in bytes[start, end) lie into `updateHeader`. */
+export function readUpdateHeader(bytes: Uint8Array, start: number, end: number): void {
+  decoder.header(bytes, start, end);
+}
 
 /** The updates of an encoded Mutation; bytes fields are views over `bytes`. */
 export function decodeMutation(bytes: Uint8Array): PartitionUpdate[] {

@@ -32,7 +32,7 @@ export class PayloadArena {
   private used = 0;
   private total = 0;
   /** Every chunk's bytes, the current one last. */
-  private readonly views: Uint8Array[] = [];
+  private readonly views: Buffer[] = [];
 
   /** Bytes held (chunks allocated). */
   get sizeBytes(): number {
@@ -54,7 +54,7 @@ export class PayloadArena {
   }
 
   /** Chunk `index`'s bytes, to read a payload in place. */
-  chunk(index: number): Uint8Array {
+  chunk(index: number): Buffer {
     return this.views[index];
   }
 
@@ -75,15 +75,15 @@ export class PayloadArena {
   }
 }
 
-/** Calls `visit` with every payload of the chunks, in the order they were appended. */
-export function forEachPayload(chunks: readonly ArenaChunk[], visit: (payload: Uint8Array) => void): void {
+/** Calls `visit` with every payload of the chunks (a view), in the order they were appended. */
+export function forEachPayload(chunks: readonly ArenaChunk[], visit: (payload: Buffer) => void): void {
   for (const chunk of chunks) {
     const view = new DataView(chunk.buffer, 0, chunk.length);
     let position = 0;
     while (position < chunk.length) {
       const length = view.getUint32(position, true);
       position += LENGTH_BYTES;
-      visit(new Uint8Array(chunk.buffer, position, length));
+      visit(Buffer.from(chunk.buffer, position, length));
       position += length;
     }
   }
