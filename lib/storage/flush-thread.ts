@@ -30,12 +30,21 @@ export interface FlushOutcome {
   readonly error: string | null;
 }
 
+/**
+ * The flush thread itself failed (its script did not load, it crashed or exited), as
+ * opposed to one flush failing (a full disk): the engine then flushes on the event loop.
+ */
+export class FlushThreadFailure extends ServerError {}
+
 interface Pending {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
 
 export class FlushThread {
+  /** `script`: the worker's module; the default is flush-worker.js next to this one (tests give another). */
+  constructor(private readonly script: URL = new URL('./flush-worker.js', import.meta.url)) {}
+
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -43,7 +52,7 @@ export class FlushThread {
 
   /** Writes the SSTable; resolves once it is complete on disk (not yet opened). */
   write(task: Omit<FlushTask, 'id'>): Promise<void> {
-    if (this.closed) return Promise.reject(new ServerError('The flush thread is closed'));
+    if (this.closed) return Promise.reject(new FlushThreadFailure('The flush thread is closed'));
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
@@ -60,11 +69,11 @@ export class FlushThread {
     const worker = this.worker;
     this.worker = null;
     if (worker !== null) await worker.terminate();
-    this.failAll(new ServerError('The flush thread was closed during a flush'));
+    this.failAll(new FlushThreadFailure('The flush thread was closed during a flush'));
   }
 
   private start(): Worker {
-    const worker = new Worker(new URL('./flush-worker.js', import.meta.url));
+    const worker = new Worker(this.script);
     worker.unref();
     worker.on('message', ({ id, error }: FlushOutcome) => {
       const pending = this.pending.get(id);
@@ -77,11 +86,11 @@ export class FlushThread {
     // A dead worker fails what it was writing; the next flush starts another.
     worker.on('error', (error) => {
       if (this.worker === worker) this.worker = null;
-      this.failAll(new ServerError(`The flush thread failed: ${error.message}`));
+      this.failAll(new FlushThreadFailure(`The flush thread failed: ${error.message}`));
     });
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = null;
-      this.failAll(new ServerError(`The flush thread exited (code ${code})`));
+      this.failAll(new FlushThreadFailure(`The flush thread exited (code ${code})`));
     });
     return worker;
   }

@@ -30,8 +30,9 @@ import { Throttle } from '../compaction/throttle.js';
 import type { CleanupResult, StorageEngine, TableStore } from '../engine.js';
 import type { FileSystem } from '../fs.js';
 import { encodeTable } from '../../system/schema-codec.js';
-import { FlushThread } from '../flush-thread.js';
+import { FlushThread, FlushThreadFailure } from '../flush-thread.js';
 import type { Memtable } from '../memtable.js';
+import type { PayloadArena } from '../payload-arena.js';
 import { decodeMutation, encodeMutationLocated } from '../mutation-codec.js';
 import { NodeFileSystem } from '../node-fs.js';
 import { ChunkCache } from '../sstable/chunks.js';
@@ -66,9 +67,10 @@ export interface LsmEngineOptions {
   autoCompaction?: boolean;
   /**
    * Flushes on a thread of their own (flush-thread.ts). Only with the real file system
-   * (a NodeFileSystem), which the thread writes through; the default there.
+   * (a NodeFileSystem), which the thread writes through; the default there. Tests may
+   * hand in the thread.
    */
-  flushThread?: boolean;
+  flushThread?: boolean | FlushThread;
 }
 
 export interface TableStats {
@@ -153,11 +155,17 @@ export class LsmStorageEngine implements StorageEngine {
   private compactionChain: Promise<void> = Promise.resolve();
   private flushWaiters: (() => void)[] = [];
   private flushesRunning = 0;
-  private readonly flushThread: FlushThread | null;
+  /** Null without one, or once it failed (flushes then run on the event loop). */
+  private flushThread: FlushThread | null;
 
   private constructor(private readonly options: LsmEngineOptions) {
     this.throttle = new Throttle(options.compactionThroughputBytes, options.clock);
-    this.flushThread = options.fs instanceof NodeFileSystem && options.flushThread !== false ? new FlushThread() : null;
+    this.flushThread =
+      options.fs instanceof NodeFileSystem && options.flushThread !== false
+        ? options.flushThread instanceof FlushThread
+          ? options.flushThread
+          : new FlushThread()
+        : null;
     this.chunkCache = new ChunkCache(options.fileCacheBytes ?? DEFAULT_FILE_CACHE_BYTES);
   }
 
@@ -511,21 +519,15 @@ export class LsmStorageEngine implements StorageEngine {
     const table = state.store.metadata;
     const payloads = memtable.payloads;
     if (this.flushThread !== null && payloads !== null) {
-      const generation = state.nextGeneration++;
-      await this.flushThread.write({
-        keyspace: table.keyspace,
-        table: encodeTable(table),
-        dir: state.dir,
-        generation,
-        expectedPartitions: memtable.partitionCount,
-        chunks: payloads.chunks(),
-      });
       try {
-        return await SSTableReader.open(fs, state.dir, generation, table, { chunkCache: this.chunkCache });
+        return await this.writeSSTableOffThread(state, memtable, payloads);
       } catch (error) {
-        // Left on disk it would be loaded at the next start beside the retried flush's copy.
-        await removeSSTableFiles(fs, state.dir, generation).catch(() => undefined);
-        throw error;
+        if (!(error instanceof FlushThreadFailure) || this.closing) throw error;
+        // Without a working thread, flushes go on here rather than fail for good.
+        this.options.logger.warn({ err: error }, 'the flush thread failed; flushing on the event loop from now on');
+        const failed = this.flushThread;
+        this.flushThread = null;
+        await failed?.close();
       }
     }
     const writer = await SSTableWriter.create(fs, state.dir, state.nextGeneration++, table, {
@@ -539,6 +541,28 @@ export class LsmStorageEngine implements StorageEngine {
       return await writer.finish();
     } catch (error) {
       await writer.abort();
+      throw error;
+    }
+  }
+
+  /** The flush on the flush thread, from the memtable's payloads; this thread opens the SSTable. */
+  private async writeSSTableOffThread(state: TableState, memtable: Memtable, payloads: PayloadArena): Promise<SSTableReader> {
+    const { fs } = this.options;
+    const table = state.store.metadata;
+    const generation = state.nextGeneration++;
+    await this.flushThread!.write({
+      keyspace: table.keyspace,
+      table: encodeTable(table),
+      dir: state.dir,
+      generation,
+      expectedPartitions: memtable.partitionCount,
+      chunks: payloads.chunks(),
+    });
+    try {
+      return await SSTableReader.open(fs, state.dir, generation, table, { chunkCache: this.chunkCache });
+    } catch (error) {
+      // Left on disk it would be loaded at the next start beside the retried flush's copy.
+      await removeSSTableFiles(fs, state.dir, generation).catch(() => undefined);
       throw error;
     }
   }
