@@ -64,6 +64,8 @@ class Entry implements MemtableKey {
 
 /** Heap bytes of an entry kept as bytes in the arena (the bytes are counted with the arena). */
 const ENTRY_OVERHEAD_BYTES = 120;
+/** An entry kept as bytes past this size turns into objects at its first read (see readFromBytes). */
+const WIDE_ENTRY_BYTES_MIN = 4096;
 
 
 const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
@@ -303,13 +305,28 @@ export class Memtable {
   }
 
   /** The entry's partition: its objects, or decoded from its bytes (a copy each time, never changed). */
+  /**
+   * A read of an entry kept as bytes. A wide one (a partition of many rows written in
+   * one mutation) is kept as objects from then on: decoding all its rows for every read
+   * of a slice would cost far more than the heap it takes (accounted).
+   */
+  private readFromBytes(entry: Entry): Partition {
+    const decoded = this.partitionOf(entry);
+    if (entry.end - entry.start > WIDE_ENTRY_BYTES_MIN) {
+      entry.partition = decoded;
+      measureUpdate(decoded);
+      this.bytes += measuredBytes;
+    }
+    return decoded;
+  }
+
   private partitionOf(entry: Entry): Partition {
     return entry.partition ?? decodeUpdate(this.arena.chunk(entry.chunk), entry.start, entry.end, entry.token).partition;
   }
 
   private source(entry: Entry): PartitionSource {
     const comparator = this.table.comparator;
-    const stored = this.partitionOf(entry);
+    const stored = entry.partition ?? this.readFromBytes(entry);
     // Rows come from the same partition object as the header. A write that brings a
     // deletion replaces that object (the old one stays as it was: a consistent
     // snapshot); other writes splice its row array in place, which rowsOf tolerates.

@@ -149,3 +149,19 @@ t.test('the arena keeps payloads in order, a large one in a chunk of its own', a
   t.equal(arena.chunks().length, 3, 'a small chunk, the large one, a new small one');
   t.ok(arena.sizeBytes >= 3 << 20, 'its size counts every chunk');
 });
+
+t.test('a wide partition kept as bytes turns into objects at its first read; reads and flushes stay the same', async (t) => {
+  const memtable = new Memtable(table);
+  const wide = update(table, partitionOf(int(1), { rows: Array.from({ length: 200 }, (_, ck) => row([int(ck)], { marker: 3, cells: { v: [3, `value ${ck}`] } })) }));
+  const narrow = update(table, partitionOf(int(2), { rows: [row([int(1)], { marker: 3, cells: { v: [3, 'x'] } })] }));
+  const { bytes, bodies } = encodeMutationLocated([wide, narrow]);
+  memtable.apply(wide.partition, bytes, bodies[0], bodies[1]);
+  memtable.apply(narrow.partition, bytes, bodies[2], bodies[3]);
+  const before = memtable.sizeBytes;
+  const first = normal(await readBack(memtable));
+  const grown = memtable.sizeBytes;
+  t.ok(grown > before + 200 * 100, `its objects are accounted once read (${before} → ${grown} B)`);
+  t.equal(normal(await readBack(memtable)), first, 'a second read sees the same');
+  t.equal(memtable.sizeBytes, grown, 'and costs nothing more');
+  t.equal(normal(partitionsFromPayloads(table, memtable.payloads!.chunks())), first, 'the flush writes the same');
+});
