@@ -3,8 +3,8 @@
  */
 import protobuf from 'protobufjs';
 
-// int64 fields (timestamps in µs, generations) decode as plain numbers, exact below
-// 2^53, instead of a Long per field; every sibyl timestamp is a safe integer. Set before
+// 64-bit integer fields (timestamps in µs, generations, message ids) decode as plain
+// numbers, exact below 2^53, instead of a Long per field; sibyl's stay far below. Set before
 // any codec loads its .proto: each codec imports this module.
 protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
 protobuf.configure();

@@ -8,15 +8,12 @@
  */
 import protobuf from 'protobufjs';
 import { ProtocolError } from '../errors.js';
+// For its side effect: int64 fields (generations) decode as plain numbers (protobuf-bytes.ts).
+import '../protobuf-bytes.js';
 import type { Verb } from '../net/transport.js';
 import { protocolFile } from '../protocol-files.js';
 import type { EndpointStateMessage } from './endpoint-state.js';
 import { type GossipDigest, type GossipMessage, SAVED_GENERATION } from './gossip.js';
-
-// int64 fields (generations) decode as plain numbers instead of a Long per field; a
-// generation is seconds since the epoch, far below 2^53. Same setting as protobuf-bytes.ts.
-protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
-protobuf.configure();
 
 const root = protobuf.loadSync(protocolFile('gossip.proto'));
 const SynMessage = root.lookupType('sibyl.GossipDigestSyn');

@@ -19,6 +19,8 @@
  * caller closes it; nothing is skipped or resynchronised.
  */
 import protobuf from 'protobufjs';
+// For its side effect: uint64 ids decode as plain numbers, not a Long per message (protobuf-bytes.ts).
+import '../protobuf-bytes.js';
 import { protocolFile } from '../protocol-files.js';
 import { crc32c } from '../storage/crc.js';
 import { MessagingError, VERBS, type Verb } from './transport.js';
@@ -29,10 +31,6 @@ export const FRAME_HEADER_BYTES = 16;
 export const FRAME_OVERHEAD_BYTES = 20;
 /** Default largest body a node sends or accepts (Cassandra's internode frames are smaller). */
 export const FRAME_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
-
-// uint64 ids decode as plain numbers instead of a Long per message; ids stay far below 2^53.
-protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
-protobuf.configure();
 
 const root = protobuf.loadSync(protocolFile('messaging.proto'));
 const EnvelopeMessage = root.lookupType('sibyl.net.Envelope');

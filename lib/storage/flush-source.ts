@@ -65,15 +65,15 @@ class UpdateLocations {
   }
 }
 
-/** Whether bytes[start, end) equal `expected`. */
-function sameBytes(bytes: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
+/** Whether bytes[start, end) equal `expected`: a JS loop, cheaper than a native call for an id's few bytes. */
+function sameBytes(bytes: Buffer, start: number, end: number, expected: Buffer): boolean {
   if (end - start !== expected.length) return false;
   for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
   return true;
 }
 
 /** Finds every update of `tableId` in the payloads. */
-function locate(payloads: readonly Uint8Array[], tableId: Uint8Array): UpdateLocations {
+function locate(payloads: readonly Buffer[], tableId: Buffer): UpdateLocations {
   const found = new UpdateLocations();
   for (let p = 0; p < payloads.length; p++) {
     const bytes = payloads[p];
@@ -87,23 +87,23 @@ function locate(payloads: readonly Uint8Array[], tableId: Uint8Array): UpdateLoc
   return found;
 }
 
+/** Updates a and b compared by (token, key), the keys read in place. */
+function compareUpdates(payloads: readonly Buffer[], at: UpdateLocations, a: number, b: number): number {
+  if (at.high[a] !== at.high[b]) return at.high[a] < at.high[b] ? -1 : 1;
+  if (at.low[a] !== at.low[b]) return at.low[a] < at.low[b] ? -1 : 1;
+  return payloads[at.payload[a]].compare(payloads[at.payload[b]], at.keyStart[b], at.keyEnd[b], at.keyStart[a], at.keyEnd[a]);
+}
+
 /** Update indexes in (token, key) order, each key's updates in write order. */
-function sortedOrder(payloads: readonly Uint8Array[], at: UpdateLocations): Int32Array {
+function sortedOrder(payloads: readonly Buffer[], at: UpdateLocations): Int32Array {
   const order = new Int32Array(at.size);
   for (let i = 0; i < at.size; i++) order[i] = i;
-  const { high, low, payload, keyStart, keyEnd } = at;
-  return order.sort((a, b) => {
-    if (high[a] !== high[b]) return high[a] < high[b] ? -1 : 1;
-    if (low[a] !== low[b]) return low[a] < low[b] ? -1 : 1;
-    const keyA = payloads[payload[a]].subarray(keyStart[a], keyEnd[a]);
-    const keyB = payloads[payload[b]].subarray(keyStart[b], keyEnd[b]);
-    return Buffer.compare(keyA, keyB) || a - b;
-  });
+  return order.sort((a, b) => compareUpdates(payloads, at, a, b) || a - b);
 }
 
 /** The partitions of `table` the payloads hold, merged and in order: what a flush of their memtable writes. */
 export function* partitionsFromPayloads(table: TableMetadata, chunks: readonly ArenaChunk[]): Generator<Partition> {
-  const payloads: Uint8Array[] = [];
+  const payloads: Buffer[] = [];
   forEachPayload(chunks, (payload) => payloads.push(payload));
   const at = locate(payloads, Buffer.from(table.id, 'utf8'));
   const order = sortedOrder(payloads, at);
@@ -113,14 +113,7 @@ export function* partitionsFromPayloads(table: TableMetadata, chunks: readonly A
   for (let n = 0; n < order.length; n++) {
     const i = order[n];
     const update = decodeUpdate(payloads[at.payload[i]], at.start[i], at.end[i], at.tokens[i]);
-    const sameKey =
-      previous >= 0 &&
-      at.high[i] === at.high[previous] &&
-      at.low[i] === at.low[previous] &&
-      Buffer.compare(
-        payloads[at.payload[i]].subarray(at.keyStart[i], at.keyEnd[i]),
-        payloads[at.payload[previous]].subarray(at.keyStart[previous], at.keyEnd[previous]),
-      ) === 0;
+    const sameKey = previous >= 0 && compareUpdates(payloads, at, i, previous) === 0;
     if (!sameKey && current !== undefined) yield current;
     current = absorb(table.comparator, pathComparatorFor, sameKey ? current : undefined, update.partition);
     previous = i;

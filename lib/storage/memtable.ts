@@ -67,7 +67,6 @@ const ENTRY_OVERHEAD_BYTES = 120;
 /** An entry kept as bytes past this size turns into objects at its first read (see readFromBytes). */
 const WIDE_ENTRY_BYTES_MIN = 4096;
 
-
 const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
   a.high !== b.high ? (a.high < b.high ? -1 : 1) : a.low !== b.low ? (a.low < b.low ? -1 : 1) : Buffer.compare(a.key, b.key);
 
@@ -265,6 +264,7 @@ export class Memtable {
     const [high, low] = tokenWords(update.token);
     const entry = this.entries.get(update.key, high, low);
     if (entry === undefined) {
+      measureUpdate(update);
       let created: Entry;
       if (payload !== null && end > start && isSelfConsistent(comparator, update)) {
         const offset = this.arena.lastOffset;
@@ -275,22 +275,14 @@ export class Memtable {
         const key = chunk.subarray(updateHeader.keyStart, updateHeader.keyEnd);
         created = new Entry(update.token, key, null, high, low, this.arena.lastChunk, offset + start, offset + end);
         this.bytes += ENTRY_OVERHEAD_BYTES + key.length;
-        measureUpdate(update);
       } else {
-        measureUpdate(update);
         created = new Entry(update.token, update.key, absorb(comparator, this.pathComparatorFor, undefined, update), high, low, -1, 0, 0);
         this.bytes += measuredBytes;
       }
       this.entries.add(created);
       this.order.add(created);
     } else {
-      let stored = entry.partition;
-      if (stored === null) {
-        // From bytes to objects: the decoded partition now lives in the heap too.
-        stored = this.partitionOf(entry);
-        measureUpdate(stored);
-        this.bytes += measuredBytes;
-      }
+      const stored = entry.partition ?? this.keepAsObjects(entry);
       measureUpdate(update);
       entry.partition = absorb(comparator, this.pathComparatorFor, stored, update);
       this.bytes += measuredBytes;
@@ -304,24 +296,27 @@ export class Memtable {
     return entry === undefined ? null : this.source(entry);
   }
 
-  /** The entry's partition: its objects, or decoded from its bytes (a copy each time, never changed). */
   /**
    * A read of an entry kept as bytes. A wide one (a partition of many rows written in
    * one mutation) is kept as objects from then on: decoding all its rows for every read
    * of a slice would cost far more than the heap it takes (accounted).
    */
   private readFromBytes(entry: Entry): Partition {
-    const decoded = this.partitionOf(entry);
-    if (entry.end - entry.start > WIDE_ENTRY_BYTES_MIN) {
-      entry.partition = decoded;
-      measureUpdate(decoded);
-      this.bytes += measuredBytes;
-    }
+    return entry.end - entry.start > WIDE_ENTRY_BYTES_MIN ? this.keepAsObjects(entry) : this.decode(entry);
+  }
+
+  /** Turns an entry kept as bytes into objects it keeps from now on, accounted. */
+  private keepAsObjects(entry: Entry): Partition {
+    const decoded = this.decode(entry);
+    entry.partition = decoded;
+    measureUpdate(decoded);
+    this.bytes += measuredBytes;
     return decoded;
   }
 
-  private partitionOf(entry: Entry): Partition {
-    return entry.partition ?? decodeUpdate(this.arena.chunk(entry.chunk), entry.start, entry.end, entry.token).partition;
+  /** An entry's bytes as a partition: a fresh copy each time, never changed by later writes. */
+  private decode(entry: Entry): Partition {
+    return decodeUpdate(this.arena.chunk(entry.chunk), entry.start, entry.end, entry.token).partition;
   }
 
   private source(entry: Entry): PartitionSource {
@@ -368,6 +363,6 @@ export class Memtable {
 
   /** Every partition in order, for a flush (the memtable must no longer take writes). */
   *partitions(): IterableIterator<Partition> {
-    for (const entry of this.order.all()) yield this.partitionOf(entry);
+    for (const entry of this.order.all()) yield entry.partition ?? this.decode(entry);
   }
 }

@@ -62,24 +62,20 @@ class MutationEncoder {
   private buffer: Buffer = Buffer.alloc(0);
   private at = 0;
 
-  /** Where each update's message body lies in the last encoding: [start, end) pairs (encodeMutationLocated). */
-  bodies: Int32Array | null = null;
-
-  encode(updates: readonly PartitionUpdate[], locate = false): Buffer {
+  /** `bodies`, when given, receives where each update's message lies: [start, end) pairs (encodeMutationLocated). */
+  encode(updates: readonly PartitionUpdate[], bodies: Int32Array | null = null): Buffer {
     this.lengths = [];
     let total = 0;
     for (const update of updates) total += delimitedSize(this.measureUpdate(update));
     this.buffer = Buffer.allocUnsafe(total);
     this.at = 0;
     this.next = 0;
-    const bodies = locate ? new Int32Array(2 * updates.length) : null;
     for (let i = 0; i < updates.length; i++) {
       this.startMessage(1);
       if (bodies !== null) bodies[2 * i] = this.at;
       this.writeUpdate(updates[i]);
       if (bodies !== null) bodies[2 * i + 1] = this.at;
     }
-    this.bodies = bodies;
     assert(this.at === total && this.next === this.lengths.length, 'mutation encoder measured one size and wrote another');
     const out = this.buffer;
     this.buffer = Buffer.alloc(0);
@@ -325,8 +321,8 @@ export function encodeMutation(updates: readonly PartitionUpdate[]): Buffer {
  * as those bytes, decodeUpdate reads it back).
  */
 export function encodeMutationLocated(updates: readonly PartitionUpdate[]): { bytes: Buffer; bodies: Int32Array } {
-  const bytes = encoder.encode(updates, true);
-  return { bytes, bodies: encoder.bodies! };
+  const bodies = new Int32Array(2 * updates.length);
+  return { bytes: encoder.encode(updates, bodies), bodies };
 }
 
 // Decoding is written by hand too, in a module of its own.

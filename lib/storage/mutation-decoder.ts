@@ -46,19 +46,8 @@ class MutationDecoder {
 
   /** Every update of a Mutation. */
   mutation(bytes: Uint8Array): PartitionUpdate[] {
-    const end = bytes.length;
-    this.reset(bytes, 0);
     const updates: PartitionUpdate[] = [];
-    while (this.at < end) {
-      const tag = this.uint32(end);
-      if (tag === ((1 << 3) | WIRE_BYTES)) {
-        const length = this.uint32(end);
-        updates.push(this.update(this.limit(length, end)));
-      } else {
-        this.skip(tag, end);
-      }
-    }
-    if (this.at !== end) throw malformed('a field runs past the end');
+    this.eachUpdate(bytes, (start, end) => updates.push(this.single(bytes, start, end, null)));
     return updates;
   }
 
@@ -75,11 +64,9 @@ class MutationDecoder {
       const length = this.uint32(end);
       const start = this.at;
       const stop = this.limit(length, end);
-      this.at = stop;
-      const resume = this.at;
       visit(start, stop);
-      // `visit` may have used this decoder (readUpdateHeader): pick up where the scan was.
-      this.reset(bytes, resume);
+      // `visit` may have used this decoder (decoding, readUpdateHeader): go on from the update's end.
+      this.reset(bytes, stop);
     }
   }
 

@@ -25,29 +25,29 @@ export interface ArenaChunk {
 }
 
 export class PayloadArena {
-  private readonly full: ArenaChunk[] = [];
-  private buffer: SharedArrayBuffer | null = null;
-  private bytes: Uint8Array = new Uint8Array(0);
-  private view: DataView = new DataView(new ArrayBuffer(0));
+  /** Every chunk's bytes, the one being filled last. */
+  private readonly views: Buffer[] = [];
+  /** The used length of every chunk but the last. */
+  private readonly sealedLengths: number[] = [];
+  /** Bytes used of the last chunk. */
   private used = 0;
   private total = 0;
-  /** Every chunk's bytes, the current one last. */
-  private readonly views: Buffer[] = [];
+
+  /** The chunk (an index for `chunk`) and offset the last appended payload's bytes start at. */
+  lastChunk = -1;
+  lastOffset = 0;
 
   /** Bytes held (chunks allocated). */
   get sizeBytes(): number {
     return this.total;
   }
 
-  /** The chunk (an index for `chunk`) and offset the last appended payload's bytes start at. */
-  lastChunk = -1;
-  lastOffset = 0;
-
   append(payload: Uint8Array): void {
     const needed = LENGTH_BYTES + payload.length;
-    if (this.buffer === null || this.used + needed > this.bytes.length) this.startChunk(needed);
-    this.view.setUint32(this.used, payload.length, true);
-    this.bytes.set(payload, this.used + LENGTH_BYTES);
+    let current = this.views[this.views.length - 1];
+    if (current === undefined || this.used + needed > current.length) current = this.startChunk(needed);
+    current.writeUInt32LE(payload.length, this.used);
+    current.set(payload, this.used + LENGTH_BYTES);
     this.lastChunk = this.views.length - 1;
     this.lastOffset = this.used + LENGTH_BYTES;
     this.used += needed;
@@ -58,32 +58,34 @@ export class PayloadArena {
     return this.views[index];
   }
 
-  /** The chunks written so far, the current one included. */
+  /** The chunks written so far, the one being filled included. */
   chunks(): ArenaChunk[] {
-    return this.buffer === null ? [...this.full] : [...this.full, { buffer: this.buffer, length: this.used }];
+    return this.views.map((view, i) => ({
+      buffer: view.buffer as SharedArrayBuffer,
+      length: i < this.sealedLengths.length ? this.sealedLengths[i] : this.used,
+    }));
   }
 
-  private startChunk(needed: number): void {
-    if (this.buffer !== null) this.full.push({ buffer: this.buffer, length: this.used });
+  private startChunk(needed: number): Buffer {
+    if (this.views.length > 0) this.sealedLengths.push(this.used);
     const size = Math.max(needed, Math.min(CHUNK_BYTES_MAX, Math.max(CHUNK_BYTES_FIRST, this.total)));
-    this.buffer = new SharedArrayBuffer(size);
-    this.bytes = new Uint8Array(this.buffer);
-    this.views.push(Buffer.from(this.buffer));
-    this.view = new DataView(this.buffer);
+    const chunk = Buffer.from(new SharedArrayBuffer(size));
+    this.views.push(chunk);
     this.used = 0;
     this.total += size;
+    return chunk;
   }
 }
 
 /** Calls `visit` with every payload of the chunks (a view), in the order they were appended. */
 export function forEachPayload(chunks: readonly ArenaChunk[], visit: (payload: Buffer) => void): void {
   for (const chunk of chunks) {
-    const view = new DataView(chunk.buffer, 0, chunk.length);
+    const bytes = Buffer.from(chunk.buffer, 0, chunk.length);
     let position = 0;
     while (position < chunk.length) {
-      const length = view.getUint32(position, true);
+      const length = bytes.readUInt32LE(position);
       position += LENGTH_BYTES;
-      visit(Buffer.from(chunk.buffer, position, length));
+      visit(bytes.subarray(position, position + length));
       position += length;
     }
   }

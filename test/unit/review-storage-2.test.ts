@@ -17,11 +17,10 @@ import { DEFAULT_TABLE_OPTIONS, buildTable } from '../../lib/schema/schema.js';
 import type { CompressionOptions, TableMetadata } from '../../lib/schema/metadata.js';
 import { parseTypeName } from '../../lib/schema/types.js';
 import { FULL_RANGE } from '../../lib/storage/engine.js';
-import type { FileHandle, FileSystem, OpenMode } from '../../lib/storage/fs.js';
+import type { FileHandle, OpenMode } from '../../lib/storage/fs.js';
 import { NodeFileSystem } from '../../lib/storage/node-fs.js';
 import { SSTableWriter } from '../../lib/storage/sstable/writer.js';
 
-const node = new NodeFileSystem();
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sibyl-review-sstable-'));
@@ -70,16 +69,15 @@ function partitions(seed: number, count: number, rowsMax: number): Partition[] {
 
 /** A file system whose writes take a few milliseconds and which fails the test if any
  *  operation on a handle starts while a write to it is still under way. */
-class SlowWritesFileSystem implements FileSystem {
+class SlowWritesFileSystem extends NodeFileSystem {
   readonly violations: string[] = [];
   writes = 0;
-  constructor(
-    private readonly inner: FileSystem,
-    private readonly random: () => number,
-  ) {}
+  constructor(private readonly random: () => number) {
+    super();
+  }
 
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
-    const handle = await this.inner.open(path, mode);
+  override async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    const handle = await super.open(path, mode);
     let writing = 0;
     const guard = (operation: string) => {
       if (writing > 0) this.violations.push(`${operation} of ${path} while a write is under way`);
@@ -113,33 +111,6 @@ class SlowWritesFileSystem implements FileSystem {
       },
     };
   }
-  readFile(path: string) {
-    return this.inner.readFile(path);
-  }
-  writeFile(path: string, data: Buffer) {
-    return this.inner.writeFile(path, data);
-  }
-  rename(from: string, to: string) {
-    return this.inner.rename(from, to);
-  }
-  unlink(path: string) {
-    return this.inner.unlink(path);
-  }
-  readdir(dir: string) {
-    return this.inner.readdir(dir);
-  }
-  mkdir(dir: string) {
-    return this.inner.mkdir(dir);
-  }
-  exists(path: string) {
-    return this.inner.exists(path);
-  }
-  size(path: string) {
-    return this.inner.size(path);
-  }
-  syncDir(dir: string) {
-    return this.inner.syncDir(dir);
-  }
 }
 
 /** Every row's value, partition by partition, as the reader returns them. */
@@ -165,7 +136,7 @@ const COMPRESSIONS: [string, CompressionOptions][] = [
 for (const [name, compression] of COMPRESSIONS) {
   t.test(`many batches written while encoding goes on read back exactly; nothing touches a file under a write (${name})`, async (t) => {
     const dir = await tempDir(t);
-    const fs = new SlowWritesFileSystem(node, seededRandom(3));
+    const fs = new SlowWritesFileSystem(seededRandom(3));
     const table = makeTable(compression);
     const written = partitions(11, 3000, 8);
     const writer = await SSTableWriter.create(fs, dir, 1, table, { expectedPartitions: written.length });
@@ -218,7 +189,7 @@ t.test('a background write that fails is reported by a later call, never as an u
 
 t.test('abort() called while a batch write is under way waits for it before closing the files', async (t) => {
   const dir = await tempDir(t);
-  const fs = new SlowWritesFileSystem(node, () => 0.99);
+  const fs = new SlowWritesFileSystem(() => 0.99);
   const table = makeTable({ class: '', chunkLengthKb: 4, enabled: false });
   const written = partitions(9, 2000, 6);
   const writer = await SSTableWriter.create(fs, dir, 1, table, { expectedPartitions: written.length });

@@ -22,6 +22,7 @@ import { InvalidRequest, ServerError } from '../../errors.js';
 import type { Clock } from '../../model/clock.js';
 import type { PartitionUpdate } from '../../model/partition.js';
 import type { TableMetadata } from '../../schema/metadata.js';
+import { encodeTable } from '../../system/schema-codec.js';
 import { CommitLog, comparePositions, type CommitLogPosition } from '../commitlog/commitlog.js';
 import { runCompaction } from '../compaction/task.js';
 import type { CompactionPlan } from '../compaction/plan.js';
@@ -29,7 +30,6 @@ import { strategyFor, type CompactionStrategy } from '../compaction/strategy.js'
 import { Throttle } from '../compaction/throttle.js';
 import type { CleanupResult, StorageEngine, TableStore } from '../engine.js';
 import type { FileSystem } from '../fs.js';
-import { encodeTable } from '../../system/schema-codec.js';
 import { FlushThread, FlushThreadFailure } from '../flush-thread.js';
 import type { Memtable } from '../memtable.js';
 import type { PayloadArena } from '../payload-arena.js';

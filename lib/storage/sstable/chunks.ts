@@ -195,14 +195,14 @@ export class DataCursor {
     private currentStart = 0,
   ) {}
 
-  /** A cursor at `position` that starts with this one's chunk: reading a partition's
-   *  rows right after its header needs no second read of the chunk, even when
-   *  concurrent reads have pushed it out of the cache meanwhile. */
   /** Set by locateLoaded. */
   private loadedStart = 0;
   private loadedLength = 0;
   private loadedPrefix = 0;
 
+  /** A cursor at `position` that starts with this one's chunk: reading a partition's
+   *  rows right after its header needs no second read of the chunk, even when
+   *  concurrent reads have pushed it out of the cache meanwhile. */
   fork(position: number): DataCursor {
     return new DataCursor(this.chunks, position, this.current, this.currentStart);
   }

@@ -763,7 +763,6 @@ export class IndexBlockCursor {
   }
 }
 
-
 // ---------------------------------------------------------------------------------
 // Whole-file components
 

@@ -264,10 +264,11 @@ export class SSTableWriter {
 
   private beginPartition(header: PartitionHeader): void {
     assert(this.state === 'writing' && this.current === null, 'startPartition: a partition is already open');
-    // Written out rather than through compareKeys (runs once per partition written). In a
-    // flush this line is where most of the time goes: it is the first touch of the
-    // partition's objects, scattered over the heap, in token order — cache misses, which
-    // an object-per-row memtable cannot avoid.
+    // Written out rather than through compareKeys: this runs once per partition written.
+    // It is also the first touch of the partition's objects: flushed from a memtable's
+    // objects (in token order, scattered over the heap) it is where a flush waits on
+    // memory, which is why flushes decode each partition just before writing it
+    // (flush-source.ts).
     const token = header.token;
     if (this.lastKey !== null && (token < this.lastToken || (token === this.lastToken && Buffer.compare(header.key, this.lastKey) <= 0))) {
       assert(
