@@ -114,6 +114,11 @@ const tokenSlotWords = new Int32Array(tokenSlot.buffer);
 /** Index of the high word in tokenSlotWords: 1 on little-endian platforms. */
 const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
+/** The token whose words (tokenWords) these are. */
+export function tokenOfWords(high: number, low: number): bigint {
+  return (BigInt(high | 0) << 32n) | BigInt(low >>> 0);
+}
+
 /** A token's signed high and unsigned low 32-bit words: comparing these orders tokens
  *  as comparing the bigints does, with number comparisons. */
 export function tokenWords(token: bigint): [high: number, low: number] {

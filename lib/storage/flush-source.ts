@@ -1,119 +1,131 @@
 /**
- * A memtable's partitions rebuilt from the commit-log payloads it was built from
- * (payload-arena.ts), in (token, key) order, each merged exactly as the memtable merged
- * it (memtable.ts, absorb): what a flush writes, computed without the memtable.
+ * A memtable's partitions rebuilt from the updates it was built from (update-arena.ts),
+ * in (token, key) order, each merged exactly as the memtable merged it (memtable.ts,
+ * absorb): what a flush writes, computed without the memtable.
  *
  * Why: a memtable's objects were allocated in write order and a flush visits them in
  * token order, so it waits on memory for most of a dozen objects per row; decoding each
  * partition just before writing it touches only fresh objects and a few contiguous
- * bytes. And the payloads live in shared memory, so this runs on a flush thread
+ * bytes. And the updates live in shared memory, so this runs on a flush thread
  * (flush-worker.ts) while the event loop goes on taking writes.
- *
- * A payload is an encoded Mutation (mutation.proto): field 1, repeated, one
- * PartitionUpdate each, whose fields 1 and 2 are the table id and the key; each is
- * found by a scan of tags and lengths (forEachUpdate, readUpdateHeader) and decoded
- * where it lies (decodeUpdate).
  */
 import type { Partition } from '../model/partition.js';
-import { murmur3Token, tokenWords } from '../model/token.js';
+import { tokenOfWords } from '../model/token.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import { absorb } from './memtable.js';
-import { decodeUpdate, forEachUpdate, readUpdateHeader, updateHeader } from './mutation-decoder.js';
-import { type ArenaChunk, forEachPayload } from './payload-arena.js';
+import { decodeUpdate, readUpdateHeader, updateHeader } from './mutation-decoder.js';
+import { type ArenaChunk, forEachArenaUpdate } from './update-arena.js';
 
-/** Where the updates of one table sit, as parallel columns (one entry per update, in write order). */
-class UpdateLocations {
+// Where each update lies, one record of STRIDE int32s per update (in write order), so
+// that the sort and the merge, which visit updates in token order, read one cache line
+// per update rather than one per field.
+const STRIDE = 8;
+const CHUNK = 0;
+const START = 1;
+const END = 2;
+const KEY_START = 3;
+const KEY_END = 4;
+const HIGH = 5;
+/** The low word as int32 (`>>> 0` gives it back unsigned). */
+const LOW = 6;
+
+export class UpdateTable {
   size = 0;
-  /** The keys' tokens, kept for decoding (computing one costs more than keeping it). */
-  readonly tokens: bigint[] = [];
-  payload = new Int32Array(1024);
-  start = new Int32Array(1024);
-  end = new Int32Array(1024);
-  keyStart = new Int32Array(1024);
-  keyEnd = new Int32Array(1024);
-  high = new Int32Array(1024);
-  low = new Uint32Array(1024);
+  fields = new Int32Array(1024 * STRIDE);
 
-  push(payload: number, start: number, end: number, keyStart: number, keyEnd: number, token: bigint): void {
-    if (this.size === this.payload.length) this.grow();
-    const i = this.size++;
-    const [high, low] = tokenWords(token);
-    this.tokens.push(token);
-    this.payload[i] = payload;
-    this.start[i] = start;
-    this.end[i] = end;
-    this.keyStart[i] = keyStart;
-    this.keyEnd[i] = keyEnd;
-    this.high[i] = high;
-    this.low[i] = low;
+  push(chunk: number, start: number, end: number, keyStart: number, keyEnd: number, high: number, low: number): void {
+    let at = this.size * STRIDE;
+    if (at === this.fields.length) {
+      const grown = new Int32Array(this.fields.length * 2);
+      grown.set(this.fields);
+      this.fields = grown;
+    }
+    const fields = this.fields;
+    fields[at++] = chunk;
+    fields[at++] = start;
+    fields[at++] = end;
+    fields[at++] = keyStart;
+    fields[at++] = keyEnd;
+    fields[at++] = high;
+    fields[at] = low;
+    this.size++;
   }
-
-  private grow(): void {
-    const grown = <T extends Int32Array | Uint32Array>(array: T): T => {
-      const next = new (array.constructor as new (length: number) => T)(array.length * 2);
-      next.set(array);
-      return next;
-    };
-    this.payload = grown(this.payload);
-    this.start = grown(this.start);
-    this.end = grown(this.end);
-    this.keyStart = grown(this.keyStart);
-    this.keyEnd = grown(this.keyEnd);
-    this.high = grown(this.high);
-    this.low = grown(this.low);
-  }
-}
-
-/** Whether bytes[start, end) equal `expected`: a JS loop, cheaper than a native call for an id's few bytes. */
-function sameBytes(bytes: Buffer, start: number, end: number, expected: Buffer): boolean {
-  if (end - start !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
-  return true;
-}
-
-/** Finds every update of `tableId` in the payloads. */
-function locate(payloads: readonly Buffer[], tableId: Buffer): UpdateLocations {
-  const found = new UpdateLocations();
-  for (let p = 0; p < payloads.length; p++) {
-    const bytes = payloads[p];
-    forEachUpdate(bytes, (start, end) => {
-      readUpdateHeader(bytes, start, end);
-      const { tableIdStart, tableIdEnd, keyStart, keyEnd } = updateHeader;
-      if (!sameBytes(bytes, tableIdStart, tableIdEnd, tableId)) return;
-      found.push(p, start, end, keyStart, keyEnd, murmur3Token(bytes.subarray(keyStart, keyEnd)));
-    });
-  }
-  return found;
 }
 
 /** Updates a and b compared by (token, key), the keys read in place. */
-function compareUpdates(payloads: readonly Buffer[], at: UpdateLocations, a: number, b: number): number {
-  if (at.high[a] !== at.high[b]) return at.high[a] < at.high[b] ? -1 : 1;
-  if (at.low[a] !== at.low[b]) return at.low[a] < at.low[b] ? -1 : 1;
-  return payloads[at.payload[a]].compare(payloads[at.payload[b]], at.keyStart[b], at.keyEnd[b], at.keyStart[a], at.keyEnd[a]);
+function compareUpdates(chunks: readonly Buffer[], fields: Int32Array, a: number, b: number): number {
+  const at = a * STRIDE;
+  const bt = b * STRIDE;
+  if (fields[at + HIGH] !== fields[bt + HIGH]) return fields[at + HIGH] < fields[bt + HIGH] ? -1 : 1;
+  const aLow = fields[at + LOW] >>> 0;
+  const bLow = fields[bt + LOW] >>> 0;
+  if (aLow !== bLow) return aLow < bLow ? -1 : 1;
+  return chunks[fields[at + CHUNK]].compare(chunks[fields[bt + CHUNK]], fields[bt + KEY_START], fields[bt + KEY_END], fields[at + KEY_START], fields[at + KEY_END]);
 }
 
-/** Update indexes in (token, key) order, each key's updates in write order. */
-function sortedOrder(payloads: readonly Buffer[], at: UpdateLocations): Int32Array {
-  const order = new Int32Array(at.size);
-  for (let i = 0; i < at.size; i++) order[i] = i;
-  return order.sort((a, b) => compareUpdates(payloads, at, a, b) || a - b);
+/** Below this many updates the sort packs (token high word, index) into one double. */
+const PACKED_INDEX_LIMIT = 2 ** 21;
+
+/** Where each update of the arena lies. */
+export function locateUpdates(arena: readonly ArenaChunk[]): UpdateTable {
+  const updates = new UpdateTable();
+  forEachArenaUpdate(arena, (bytes, chunk, start, end, high, low) => {
+    readUpdateHeader(bytes, start, end);
+    updates.push(chunk, start, end, updateHeader.keyStart, updateHeader.keyEnd, high, low);
+  });
+  return updates;
 }
 
-/** The partitions of `table` the payloads hold, merged and in order: what a flush of their memtable writes. */
-export function* partitionsFromPayloads(table: TableMetadata, chunks: readonly ArenaChunk[]): Generator<Partition> {
-  const payloads: Buffer[] = [];
-  forEachPayload(chunks, (payload) => payloads.push(payload));
-  const at = locate(payloads, Buffer.from(table.id, 'utf8'));
-  const order = sortedOrder(payloads, at);
+/**
+ * Update indexes in (token, key) order, each key's updates in write order. With fewer
+ * than 2^21 updates, the token's high word and the index fit one exact double, which a
+ * typed array sorts natively (several times faster than a sort calling back into
+ * JavaScript); the rare runs sharing a high word are then put in order by the full
+ * comparison. (`packing` false: always the comparison sort, for tests.)
+ */
+export function sortedOrder(chunks: readonly Buffer[], updates: UpdateTable, packing = true): Int32Array {
+  const { size, fields } = updates;
+  const order = new Int32Array(size);
+  const full = (a: number, b: number): number => compareUpdates(chunks, fields, a, b) || a - b;
+  if (!packing || size >= PACKED_INDEX_LIMIT) {
+    for (let i = 0; i < size; i++) order[i] = i;
+    return order.sort(full);
+  }
+  const packed = new Float64Array(size);
+  for (let i = 0; i < size; i++) packed[i] = (fields[i * STRIDE + HIGH] + 2 ** 31) * PACKED_INDEX_LIMIT + i;
+  packed.sort();
+  for (let n = 0; n < size; n++) order[n] = packed[n] % PACKED_INDEX_LIMIT;
+  for (let n = 0; n < size; ) {
+    const high = fields[order[n] * STRIDE + HIGH];
+    let stop = n + 1;
+    while (stop < size && fields[order[stop] * STRIDE + HIGH] === high) stop++;
+    if (stop - n > 1) order.subarray(n, stop).sort(full);
+    n = stop;
+  }
+  return order;
+}
+
+/** Every chunk's bytes (a view on its shared memory). */
+export function arenaBytes(arena: readonly ArenaChunk[]): Buffer[] {
+  return arena.map((chunk) => Buffer.from(chunk.buffer, 0, chunk.length));
+}
+
+/** The partitions the arena's updates make, merged and in order: what a flush of their memtable writes. */
+export function* partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[]): Generator<Partition> {
+  const chunks = arenaBytes(arena);
+  const updates = locateUpdates(arena);
+  const order = sortedOrder(chunks, updates);
+  const fields = updates.fields;
   const pathComparatorFor = pathComparatorsOf(table);
   let current: Partition | undefined;
   let previous = -1;
   for (let n = 0; n < order.length; n++) {
     const i = order[n];
-    const update = decodeUpdate(payloads[at.payload[i]], at.start[i], at.end[i], at.tokens[i]);
-    const sameKey = previous >= 0 && compareUpdates(payloads, at, i, previous) === 0;
+    const at = i * STRIDE;
+    const sameKey = previous >= 0 && compareUpdates(chunks, fields, i, previous) === 0;
+    const token = sameKey ? current!.token : tokenOfWords(fields[at + HIGH], fields[at + LOW]);
+    const update = decodeUpdate(chunks[fields[at + CHUNK]], fields[at + START], fields[at + END], token);
     if (!sameKey && current !== undefined) yield current;
     current = absorb(table.comparator, pathComparatorFor, sameKey ? current : undefined, update.partition);
     previous = i;

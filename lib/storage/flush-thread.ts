@@ -1,15 +1,16 @@
 /**
  * Flushes on a thread of their own (Cassandra's flush writers): the SSTable of a
- * memtable whose every write brought its commit-log payload is written by a worker
- * from those payloads (flush-worker.ts), so encoding, compression and checksums leave
- * the event loop, which meanwhile keeps taking writes and serving reads. One worker,
+ * memtable whose every write brought its bytes (its update in the commit-log payload)
+ * is written by a worker from those (flush-worker.ts), so encoding, compression and
+ * checksums leave the event loop, which meanwhile keeps taking writes and serving
+ * reads. One worker,
  * started at the first flush; it writes through the real file system only, so an
  * engine on another FileSystem (the tests' fault-injecting one) flushes in-thread.
  */
 import { Worker } from 'node:worker_threads';
 import { ServerError } from '../errors.js';
 import type { StoredTable } from '../system/schema-codec.js';
-import type { ArenaChunk } from './payload-arena.js';
+import type { ArenaChunk } from './update-arena.js';
 
 /** What the worker needs to write one SSTable. */
 export interface FlushTask {

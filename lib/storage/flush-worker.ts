@@ -1,11 +1,11 @@
 /**
  * The flush thread's body (started by flush-thread.ts): writes an SSTable from a
- * memtable's payloads (flush-source.ts) with the real file system, and answers with
+ * memtable's update arena (flush-source.ts) with the real file system, and answers with
  * the task id and, on failure, the error's message (the partial SSTable removed).
  */
 import { parentPort } from 'node:worker_threads';
 import { decodeTable } from '../system/schema-codec.js';
-import { partitionsFromPayloads } from './flush-source.js';
+import { partitionsFromUpdates } from './flush-source.js';
 import type { FlushTask, FlushOutcome } from './flush-thread.js';
 import { NodeFileSystem } from './node-fs.js';
 import { SSTableWriter } from './sstable/writer.js';
@@ -17,7 +17,7 @@ async function write(task: FlushTask): Promise<void> {
   const table = decodeTable(task.keyspace, task.table, 'flushed table');
   const writer = await SSTableWriter.create(fs, task.dir, task.generation, table, { expectedPartitions: task.expectedPartitions, level: 0 });
   try {
-    for (const partition of partitionsFromPayloads(table, task.chunks)) await writer.append(partition);
+    for (const partition of partitionsFromUpdates(table, task.chunks)) await writer.append(partition);
     await writer.finishFiles();
   } catch (error) {
     await writer.abort().catch(() => undefined);

@@ -9,7 +9,8 @@ export interface KeyedByToken {
   /** The token's high 32 bits, signed, and low 32 bits, unsigned. */
   readonly high: number;
   readonly low: number;
-  readonly key: Buffer;
+  /** Whether the item's key is `key` (the item may hold it in a larger buffer). */
+  keyEquals(key: Buffer): boolean;
 }
 
 /** Slots per item at most: probes stay short. */
@@ -34,7 +35,7 @@ export class MemtableIndex<T extends KeyedByToken> {
       if (number === 0) return undefined;
       if (this.lows[number - 1] !== lowBits) continue;
       const item = this.items[number - 1];
-      if (item.high === high && item.key.equals(key)) return item;
+      if (item.high === high && item.keyEquals(key)) return item;
     }
   }
 

@@ -14,52 +14,64 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ClusteringComparator, Slice } from '../model/clustering.js';
 import { applyUpdate, mergePartitions, type PathComparatorFor } from '../model/merge.js';
 import { emptyPartition, type Partition, type Row } from '../model/partition.js';
-import { compareKeys, tokenWords } from '../model/token.js';
+import { compareKeys, tokenOfWords, tokenWords } from '../model/token.js';
 import { firstIndex } from '../model/search.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
-import { MemtableIndex } from './memtable-index.js';
+import { type KeyedByToken, MemtableIndex } from './memtable-index.js';
 import { MemtableOrder } from './memtable-order.js';
 import { decodeUpdate, readUpdateHeader, updateHeader } from './mutation-decoder.js';
-import { PayloadArena } from './payload-arena.js';
+import { UpdateArena } from './update-arena.js';
 import type { PartitionSource } from './source.js';
-
-/**
- * A partition's place in the memtable. The token is also held as two 32-bit halves:
- * sorting compares keys many times per partition, and number comparisons cost far
- * less than BigInt ones.
- */
-interface MemtableKey {
-  readonly token: bigint;
-  readonly key: Buffer;
-  /** The token's high 32 bits, signed, and low 32 bits, unsigned. */
-  readonly high: number;
-  readonly low: number;
-}
 
 /**
  * The stored partition of a key: the order and the index share it, so replacing the
  * merged partition costs no reordering. A class, so every entry has one shape and the
  * comparator's property loads stay fast.
  *
- * A key written once (the common case) is kept as its update's bytes in the payload
- * arena — `chunk`, `start`, `end` — and decoded when read: the update's dozen objects
- * die young instead of living in the heap until the flush, which made garbage
- * collection the largest cost of a heavy write load. A second write to the key
- * decodes it and keeps the merged partition as objects (`partition`).
+ * A key written once (the common case) is kept as its update's bytes in the update
+ * arena (`bytes` is the arena chunk, [start, end) the update in it) and decoded when
+ * read: the update's dozen objects die young instead of living in the heap until the
+ * flush, which made garbage collection the largest cost of a heavy write load. A second
+ * write to the key decodes it and keeps the merged partition as objects (`partition`).
+ *
+ * For the same reason an entry is one object: its key is read in place ([keyStart,
+ * keyEnd) of `bytes`) and its token kept as two 32-bit words (sorting compares keys
+ * many times per partition, and number comparisons cost far less than BigInt ones);
+ * the key as a Buffer and the token as a bigint are made only when asked for.
  */
-class Entry implements MemtableKey {
+class Entry implements KeyedByToken {
   constructor(
-    readonly token: bigint,
-    readonly key: Buffer,
-    public partition: Partition | null,
+    /** The arena chunk holding the update and its key; for an entry made as objects, the key. */
+    readonly bytes: Buffer,
+    readonly keyStart: number,
+    readonly keyEnd: number,
+    /** The token's high 32 bits, signed, and low 32 bits, unsigned. */
     readonly high: number,
     readonly low: number,
-    readonly chunk: number,
+    /** The update's bytes in `bytes`; both 0 for an entry made as objects. */
     readonly start: number,
     readonly end: number,
+    public partition: Partition | null,
   ) {}
+
+  get token(): bigint {
+    return tokenOfWords(this.high, this.low);
+  }
+
+  get key(): Buffer {
+    return this.bytes.subarray(this.keyStart, this.keyEnd);
+  }
+
+  keyEquals(key: Buffer): boolean {
+    const length = this.keyEnd - this.keyStart;
+    if (key.length !== length) return false;
+    const bytes = this.bytes;
+    const start = this.keyStart;
+    for (let i = 0; i < length; i++) if (bytes[start + i] !== key[i]) return false;
+    return true;
+  }
 }
 
 /** Heap bytes of an entry kept as bytes in the arena (the bytes are counted with the arena). */
@@ -67,8 +79,16 @@ const ENTRY_OVERHEAD_BYTES = 120;
 /** An entry kept as bytes past this size turns into objects at its first read (see readFromBytes). */
 const WIDE_ENTRY_BYTES_MIN = 4096;
 
-const compareMemtableKeys = (a: MemtableKey, b: MemtableKey): number =>
-  a.high !== b.high ? (a.high < b.high ? -1 : 1) : a.low !== b.low ? (a.low < b.low ? -1 : 1) : Buffer.compare(a.key, b.key);
+const compareEntries = (a: Entry, b: Entry): number =>
+  a.high !== b.high
+    ? a.high < b.high
+      ? -1
+      : 1
+    : a.low !== b.low
+      ? a.low < b.low
+        ? -1
+        : 1
+      : a.bytes.compare(b.bytes, b.keyStart, b.keyEnd, a.keyStart, a.keyEnd);
 
 /** Partitions a scan hands out before letting the event loop run. */
 const SCAN_PARTITIONS_PER_TURN_MAX = 256;
@@ -143,7 +163,7 @@ function isSelfConsistent(comparator: ClusteringComparator, update: Partition): 
 /**
  * The partition a memtable stores for a key after `update`: `stored` (undefined for a
  * new key) merged with it, rows spliced in place. Shared with flushes rebuilt from the
- * commit-log payloads (flush-source.ts), which must write exactly what the memtable held.
+ * arena's updates (flush-source.ts), which must write exactly what the memtable held.
  */
 export function absorb(
   comparator: ClusteringComparator,
@@ -193,18 +213,16 @@ async function* rowsOf(
 
 export class Memtable {
   /** Order, for scans and flushes. */
-  private readonly order = new MemtableOrder<Entry>(compareMemtableKeys);
+  private readonly order = new MemtableOrder<Entry>(compareEntries);
   /** Point access by key (and token), for writes and reads. */
   private readonly entries = new MemtableIndex<Entry>();
   private table: TableMetadata;
   private pathComparatorFor: PathComparatorFor;
   private bytes = 0;
   private minTimestamp = Infinity;
-  private readonly arena = new PayloadArena();
-  /** Whether every write brought its payload (see `apply`). */
-  private payloadsComplete = true;
-  /** The payload appended last: a batch's updates arrive one by one with the same one. */
-  private lastPayload: Uint8Array | null = null;
+  private readonly arena = new UpdateArena();
+  /** Whether every write brought its bytes (see `apply`). */
+  private updatesComplete = true;
 
   constructor(table: TableMetadata) {
     this.table = table;
@@ -235,48 +253,48 @@ export class Memtable {
   }
 
   /**
-   * The commit-log payloads everything here came from, while every write brought one
+   * The updates everything here came from, as bytes, while every write brought them
    * (see `apply`): a flush can then be rebuilt from them off the event loop.
    */
-  get payloads(): PayloadArena | null {
-    return this.payloadsComplete ? this.arena : null;
+  get updates(): UpdateArena | null {
+    return this.updatesComplete ? this.arena : null;
   }
 
   /**
    * Merges one partition update in. `payload` is the encoded mutation the update came
-   * in (the commit-log record; one batch's updates share it and it is kept once) and
-   * [start, end) the update's message in it (encodeMutationLocated): a new key whose
-   * update needs no merging is kept as those bytes; otherwise the update's objects
-   * become the memtable's. A write without a payload (commit-log replay keeps no record
-   * of which updates it skipped) is kept as objects, and the payloads no longer describe
-   * the memtable: it is flushed from its partitions.
+   * in (the commit-log record) and [start, end) the update's message in it
+   * (encodeMutationLocated); those bytes are copied into the arena. A new key whose
+   * update needs no merging is kept as them; otherwise the update's objects become the
+   * memtable's. A write without its bytes (commit-log replay keeps no record of which
+   * updates it skipped) is kept as objects, and the arena no longer describes the
+   * memtable: it is flushed from its partitions.
    */
   apply(update: Partition, payload: Uint8Array | null = null, start = 0, end = 0): void {
     const comparator = this.table.comparator;
-    if (payload === null) {
-      this.payloadsComplete = false;
-    } else if (payload !== this.lastPayload) {
-      const before = this.arena.sizeBytes;
-      this.arena.append(payload);
-      this.lastPayload = payload;
-      this.bytes += this.arena.sizeBytes - before;
-    }
     const [high, low] = tokenWords(update.token);
+    const withBytes = this.updatesComplete && payload !== null && end > start;
+    if (withBytes) {
+      const before = this.arena.sizeBytes;
+      this.arena.append(payload, start, end, high, low);
+      this.bytes += this.arena.sizeBytes - before;
+    } else {
+      this.updatesComplete = false;
+    }
     const entry = this.entries.get(update.key, high, low);
     if (entry === undefined) {
       measureUpdate(update);
       let created: Entry;
-      if (payload !== null && end > start && isSelfConsistent(comparator, update)) {
+      if (withBytes && isSelfConsistent(comparator, update)) {
         const offset = this.arena.lastOffset;
-        const chunk = this.arena.chunk(this.arena.lastChunk);
+        const chunk = this.arena.lastChunk;
         // The key as the arena holds it: the update's own may be a view on a far larger
         // buffer (a received message) that the memtable would keep alive until its flush.
-        readUpdateHeader(chunk, offset + start, offset + end);
-        const key = chunk.subarray(updateHeader.keyStart, updateHeader.keyEnd);
-        created = new Entry(update.token, key, null, high, low, this.arena.lastChunk, offset + start, offset + end);
-        this.bytes += ENTRY_OVERHEAD_BYTES + key.length;
+        readUpdateHeader(chunk, offset, offset + (end - start));
+        created = new Entry(chunk, updateHeader.keyStart, updateHeader.keyEnd, high, low, offset, offset + (end - start), null);
+        this.bytes += ENTRY_OVERHEAD_BYTES;
       } else {
-        created = new Entry(update.token, update.key, absorb(comparator, this.pathComparatorFor, undefined, update), high, low, -1, 0, 0);
+        const partition = absorb(comparator, this.pathComparatorFor, undefined, update);
+        created = new Entry(update.key, 0, update.key.length, high, low, 0, 0, partition);
         this.bytes += measuredBytes;
       }
       this.entries.add(created);
@@ -316,7 +334,7 @@ export class Memtable {
 
   /** An entry's bytes as a partition: a fresh copy each time, never changed by later writes. */
   private decode(entry: Entry): Partition {
-    return decodeUpdate(this.arena.chunk(entry.chunk), entry.start, entry.end, entry.token).partition;
+    return decodeUpdate(entry.bytes, entry.start, entry.end, entry.token).partition;
   }
 
   private source(entry: Entry): PartitionSource {
@@ -340,13 +358,13 @@ export class Memtable {
   async *scan(range: KeyRange): AsyncGenerator<PartitionSource> {
     const start = range.start;
     const end = range.end;
-    const afterStart = (k: MemtableKey): boolean => {
+    const afterStart = (k: Entry): boolean => {
       if (start === null) return true;
       if (start.key === null) return range.startInclusive ? k.token >= start.token : k.token > start.token;
       const c = compareKeys(k.token, k.key, start.token, start.key);
       return range.startInclusive ? c >= 0 : c > 0;
     };
-    const beforeEnd = (k: MemtableKey): boolean => {
+    const beforeEnd = (k: Entry): boolean => {
       if (end === null) return true;
       if (end.key === null) return range.endInclusive ? k.token <= end.token : k.token < end.token;
       const c = compareKeys(k.token, k.key, end.token, end.key);

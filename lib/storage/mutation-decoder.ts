@@ -37,6 +37,38 @@ interface ReadCell {
 }
 
 /**
+ * Strings of up to this many bytes — column names, table ids: a handful of distinct
+ * values repeated in every cell and update — come from a small cache instead of a
+ * fresh string each time.
+ */
+const NAME_CACHE_BYTES_MAX = 48;
+const NAME_CACHE_SLOTS = 64;
+const cachedBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(NAME_CACHE_SLOTS).fill(undefined);
+const cachedStrings: string[] = new Array<string>(NAME_CACHE_SLOTS).fill('');
+
+/** buf[start, stop) as UTF-8, from the cache when the same bytes were read before. */
+function cachedString(buf: Buffer, start: number, stop: number): string {
+  const length = stop - start;
+  if (length === 0) return '';
+  const slot = (length * 31 + buf[start] * 7 + buf[stop - 1]) & (NAME_CACHE_SLOTS - 1);
+  const held = cachedBytes[slot];
+  if (held !== undefined && held.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (held[i] !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cachedStrings[slot];
+  }
+  const text = buf.toString('utf8', start, stop);
+  cachedBytes[slot] = Buffer.from(buf.subarray(start, stop));
+  cachedStrings[slot] = text;
+  return text;
+}
+
+/**
  * Reads one buffer. Not reentrant: `decodeMutation` and `decodeUpdate` use one module
  * instance, and nothing here awaits.
  */
@@ -325,12 +357,15 @@ class MutationDecoder {
     const stop = this.limit(length, end);
     const start = this.at;
     this.at = stop;
-    return this.buf.toString('utf8', start, stop);
+    return length <= NAME_CACHE_BYTES_MAX ? cachedString(this.buf, start, stop) : this.buf.toString('utf8', start, stop);
   }
 
   /** A varint that must fit 32 bits unsigned (tags, lengths). */
   private uint32(end: number): number {
     const buf = this.buf;
+    // Tags and most lengths take one byte: that case first, without the general loop's
+    // multiplications (this was the decoder's largest cost).
+    if (this.at < end && buf[this.at] < 0x80) return buf[this.at++];
     let value = 0;
     for (let shift = 0; shift < 35; shift += 7) {
       if (this.at >= end) throw malformed('a truncated varint');

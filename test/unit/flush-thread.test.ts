@@ -1,6 +1,6 @@
 /**
  * The flush thread (lib/storage/flush-thread.ts): an SSTable written by the worker from
- * a memtable's payloads reads back whole; a failed flush rejects with its cause and
+ * a memtable's update arena reads back whole; a failed flush rejects with its cause and
  * leaves the thread working; a closed thread refuses work; an engine whose thread
  * cannot run flushes on the event loop.
  */
@@ -48,7 +48,7 @@ t.test('an SSTable written on the flush thread holds every partition; a failed f
     dir: into,
     generation,
     expectedPartitions: memtable.partitionCount,
-    chunks: memtable.payloads!.chunks(),
+    chunks: memtable.updates!.chunks(),
   });
 
   // A file where the table's directory should be: the writer cannot start.

@@ -6,9 +6,17 @@ interface Item {
   readonly high: number;
   readonly low: number;
   readonly key: Buffer;
+  keyEquals(key: Buffer): boolean;
 }
 
-const item = (high: number, low: number, key: string): Item => ({ high, low, key: Buffer.from(key) });
+const item = (high: number, low: number, key: string): Item => ({
+  high,
+  low,
+  key: Buffer.from(key),
+  keyEquals(other: Buffer) {
+    return this.key.equals(other);
+  },
+});
 
 t.test('finds every item added, by key and token halves, through growth and colliding low halves', async (t) => {
   const random = seededRandom(5);

@@ -13,7 +13,7 @@ import { isRowLive } from '../../lib/model/merge.js';
 import { ALL_ROWS } from '../../lib/model/clustering.js';
 import { MAX_TTL_SECONDS } from '../../lib/model/cell.js';
 import type { Row } from '../../lib/model/partition.js';
-import { partitionsFromPayloads } from '../../lib/storage/flush-source.js';
+import { partitionsFromUpdates } from '../../lib/storage/flush-source.js';
 import { Memtable } from '../../lib/storage/memtable.js';
 import { encodeMutationLocated } from '../../lib/storage/mutation-codec.js';
 import { NOW, eventsTable, int, partitionOf, row, update } from './fixtures/tables.js';
@@ -35,10 +35,10 @@ t.test('a row written with the longest TTL allowed is live when read back from t
   t.ok(isRowLive(rows[0], NOW + 1), 'the row is live a second later');
 });
 
-t.test('a flush rebuilt from the payloads keeps the longest TTL', async (t) => {
+t.test('a flush rebuilt from the update arena keeps the longest TTL', async (t) => {
   const memtable = new Memtable(table);
   const { bytes, bodies } = encodeMutationLocated([update(table, longLived())]);
   memtable.apply(longLived(), bytes, bodies[0], bodies[1]);
-  const [flushed] = [...partitionsFromPayloads(table, memtable.payloads!.chunks())];
+  const [flushed] = [...partitionsFromUpdates(table, memtable.updates!.chunks())];
   t.equal(flushed.rows[0].cells.get('v')?.localDeletionTime, NOW + MAX_TTL_SECONDS);
 });

@@ -32,7 +32,7 @@ import type { CleanupResult, StorageEngine, TableStore } from '../engine.js';
 import type { FileSystem } from '../fs.js';
 import { FlushThread, FlushThreadFailure } from '../flush-thread.js';
 import type { Memtable } from '../memtable.js';
-import type { PayloadArena } from '../payload-arena.js';
+import type { UpdateArena } from '../update-arena.js';
 import { decodeMutation, encodeMutationLocated } from '../mutation-codec.js';
 import { NodeFileSystem } from '../node-fs.js';
 import { ChunkCache } from '../sstable/chunks.js';
@@ -517,10 +517,10 @@ export class LsmStorageEngine implements StorageEngine {
     const { fs } = this.options;
     await fs.mkdir(state.dir);
     const table = state.store.metadata;
-    const payloads = memtable.payloads;
-    if (this.flushThread !== null && payloads !== null) {
+    const updates = memtable.updates;
+    if (this.flushThread !== null && updates !== null) {
       try {
-        return await this.writeSSTableOffThread(state, memtable, payloads);
+        return await this.writeSSTableOffThread(state, memtable, updates);
       } catch (error) {
         if (!(error instanceof FlushThreadFailure) || this.closing) throw error;
         // Without a working thread, flushes go on here rather than fail for good.
@@ -545,8 +545,8 @@ export class LsmStorageEngine implements StorageEngine {
     }
   }
 
-  /** The flush on the flush thread, from the memtable's payloads; this thread opens the SSTable. */
-  private async writeSSTableOffThread(state: TableState, memtable: Memtable, payloads: PayloadArena): Promise<SSTableReader> {
+  /** The flush on the flush thread, from the memtable's update arena; this thread opens the SSTable. */
+  private async writeSSTableOffThread(state: TableState, memtable: Memtable, updates: UpdateArena): Promise<SSTableReader> {
     const { fs } = this.options;
     const table = state.store.metadata;
     const generation = state.nextGeneration++;
@@ -556,7 +556,7 @@ export class LsmStorageEngine implements StorageEngine {
       dir: state.dir,
       generation,
       expectedPartitions: memtable.partitionCount,
-      chunks: payloads.chunks(),
+      chunks: updates.chunks(),
     });
     try {
       return await SSTableReader.open(fs, state.dir, generation, table, { chunkCache: this.chunkCache });
