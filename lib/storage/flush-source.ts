@@ -96,10 +96,11 @@ export function sortedOrder(chunks: readonly Buffer[], updates: UpdateTable, pac
   for (let i = 0; i < size; i++) packed[i] = (fields[i * STRIDE + HIGH] + 2 ** 31) * PACKED_INDEX_LIMIT + i;
   packed.sort();
   for (let n = 0; n < size; n++) order[n] = packed[n] % PACKED_INDEX_LIMIT;
+  // Runs sharing a high word, found in the packed values (read in order, not scattered).
   for (let n = 0; n < size; ) {
-    const high = fields[order[n] * STRIDE + HIGH];
+    const high = Math.floor(packed[n] / PACKED_INDEX_LIMIT);
     let stop = n + 1;
-    while (stop < size && fields[order[stop] * STRIDE + HIGH] === high) stop++;
+    while (stop < size && Math.floor(packed[stop] / PACKED_INDEX_LIMIT) === high) stop++;
     if (stop - n > 1) order.subarray(n, stop).sort(full);
     n = stop;
   }

@@ -63,7 +63,8 @@ const INDEX_BLOCK_ENTRIES_MAX = 128;
  *  reads one small block. */
 const INDEX_BLOCK_BYTES_MAX = 64 * 1024;
 
-const END_OF_PARTITION = Buffer.from([0]);
+/** The varint 0 that ends a partition: no record is empty. */
+const END_OF_PARTITION = 0;
 const SETTLED: Promise<void> = Promise.resolve();
 
 /** Bytes gathered before one file write: fewer, larger writes, and encoding goes on
@@ -137,7 +138,6 @@ export class SSTableWriter {
   private state: 'writing' | 'written' | 'finished' | 'aborted' = 'writing';
   private readonly columns = new ColumnIds();
   private readonly record = new ByteWriter(1024);
-  private readonly prefix = new ByteWriter(16);
   private readonly rowIndexScratch = new ByteWriter(256);
 
   // Data.db
@@ -298,7 +298,7 @@ export class SSTableWriter {
     }
     this.record.reset();
     writePartitionHeader(this.record, header, this.columns);
-    this.putRecord(this.record.view());
+    this.putRecord(this.record);
     this.current = {
       key: header.key,
       token: header.token,
@@ -335,7 +335,7 @@ export class SSTableWriter {
     this.rowCount++;
     this.record.reset();
     writeRowBody(this.record, row, this.columns);
-    this.putRecord(this.record.view());
+    this.putRecord(this.record);
     partition.previous = row.clustering;
   }
 
@@ -343,7 +343,7 @@ export class SSTableWriter {
     const partition = this.current;
     assert(partition !== null, 'endPartition outside a partition');
     const rowsEnd = this.streamPosition - partition.position;
-    this.put(END_OF_PARTITION);
+    this.putByte(END_OF_PARTITION);
     let rowIndex = null;
     // One block needs no index: the rows are read from the start anyway.
     if (partition.rowIndex !== null) {
@@ -474,24 +474,32 @@ export class SSTableWriter {
     return temporaryPath(this.dir, this.generation, component);
   }
 
-  private putRecord(body: Buffer): void {
-    this.prefix.reset();
-    this.prefix.varint(body.length);
-    this.put(this.prefix.view());
-    this.put(body);
-  }
-
-  /** Appends to the data stream, sealing each chunk as it fills. */
-  private put(bytes: Buffer): void {
+  /** Appends a record to the data stream: the varint length of the body, then the body. */
+  private putRecord(body: ByteWriter): void {
+    let rest = body.length;
+    // Arithmetic rather than bit operators: those truncate to 32 bits.
+    while (rest >= 0x80) {
+      this.putByte((rest % 0x80) | 0x80);
+      rest = Math.floor(rest / 0x80);
+    }
+    this.putByte(rest);
+    const length = body.length;
     let offset = 0;
-    while (offset < bytes.length) {
-      const count = Math.min(bytes.length - offset, this.chunk.length - this.chunkFill);
-      bytes.copy(this.chunk, this.chunkFill, offset, offset + count);
+    while (offset < length) {
+      const count = Math.min(length - offset, this.chunk.length - this.chunkFill);
+      body.copyTo(this.chunk, this.chunkFill, offset, count);
       this.chunkFill += count;
       this.streamPosition += count;
       offset += count;
       if (this.chunkFill === this.chunk.length) this.sealChunk();
     }
+  }
+
+  /** Appends one byte to the data stream, sealing the chunk if it fills. */
+  private putByte(byte: number): void {
+    this.chunk[this.chunkFill++] = byte;
+    this.streamPosition++;
+    if (this.chunkFill === this.chunk.length) this.sealChunk();
   }
 
   /** Compresses and checksums the buffered chunk (into a new buffer: the chunk buffer
