@@ -194,8 +194,8 @@ export class LsmTableStore implements TableStore {
       for (const sstable of view.sstables) {
         // Sorted newest first: once one is older than a partition deletion, all the rest are.
         if (sstable.stats.maxTimestamp <= deletedAt) break;
-        if (!sstable.mayContain(key, token)) continue;
-        const source = await sstable.get(key, token);
+        if (!sstable.admits(key, token)) continue;
+        const source = await sstable.find(key, token);
         if (source === null) continue;
         sources.push(source);
         if (source.deletion !== null) deletedAt = Math.max(deletedAt, source.deletion.markedForDeleteAt);

@@ -15,19 +15,37 @@ const PRIVATE_CACHE_CHUNKS = 8;
 /** Read buffers kept for reuse: about as many as reads run at once. */
 const SPARE_BUFFERS_MAX = 4;
 
-/** Tells the readers of one process apart in a shared cache's keys. */
-let nextReaderSerial = 0;
+/** One chunk in a cache: its read (shared by concurrent readers) and, once read, its bytes. */
+class CachedChunk {
+  /** The chunk's bytes once its read succeeded: a cursor takes them without awaiting. */
+  value: Buffer | null = null;
+  constructor(
+    /** The reader's chunks this belongs to, by index. */
+    readonly owner: Map<number, CachedChunk>,
+    readonly index: number,
+    readonly chunk: Promise<Buffer>,
+    readonly bytes: number,
+    /** The cache's use count when this was last made most recent. */
+    public stamp: number,
+  ) {}
+}
 
 /**
  * Decompressed chunks within a byte budget, least recently used evicted first. One
  * cache can serve every SSTable of a node (Cassandra's chunk cache, `file_cache_size`),
- * so hot data is read and decompressed once whichever SSTable holds it. Values are
- * promises: concurrent readers of one chunk share one read.
+ * so hot data is read and decompressed once whichever SSTable holds it. Concurrent
+ * readers of one chunk share one read.
+ *
+ * Each reader looks its chunks up by index in a map of its own (`space()`); the cache
+ * keeps them all in one recency order. A chunk found in the more recent half of that
+ * order is left where it is: a point read finds its chunk with one lookup instead of
+ * a deletion and an insertion, and eviction still takes chunks nobody used lately.
  */
 export class ChunkCache {
-  /** Most recently used last. */
-  private readonly entries = new Map<string, { readonly chunk: Promise<Buffer>; readonly bytes: number }>();
+  /** Least recently used first. */
+  private readonly order = new Set<CachedChunk>();
   private held = 0;
+  private uses = 0;
 
   constructor(readonly bytesMax: number) {}
 
@@ -36,33 +54,44 @@ export class ChunkCache {
     return this.held;
   }
 
-  get(key: string): Promise<Buffer> | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    return entry.chunk;
+  /** A reader's own map of its chunks, for get/add. */
+  space(): Map<number, CachedChunk> {
+    return new Map();
   }
 
-  set(key: string, chunk: Promise<Buffer>, bytes: number): void {
-    this.delete(key);
-    this.entries.set(key, { chunk, bytes });
+  get(space: Map<number, CachedChunk>, index: number): CachedChunk | undefined {
+    const entry = space.get(index);
+    if (entry === undefined) return undefined;
+    if (this.uses - entry.stamp > this.order.size >>> 1) {
+      this.order.delete(entry);
+      this.order.add(entry);
+      entry.stamp = ++this.uses;
+    }
+    return entry;
+  }
+
+  add(space: Map<number, CachedChunk>, index: number, chunk: Promise<Buffer>, bytes: number): CachedChunk {
+    const previous = space.get(index);
+    if (previous !== undefined) this.remove(previous);
+    const entry = new CachedChunk(space, index, chunk, bytes, ++this.uses);
+    space.set(index, entry);
+    this.order.add(entry);
     this.held += bytes;
     // The newest entry always stays, even alone over the budget.
-    while (this.held > this.bytesMax && this.entries.size > 1) this.delete(this.entries.keys().next().value!);
+    while (this.held > this.bytesMax && this.order.size > 1) this.remove(this.order.values().next().value!);
+    return entry;
   }
 
-  /** Removes every entry whose key starts with `prefix` (a closed reader's chunks). */
-  deletePrefixed(prefix: string): void {
-    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.delete(key);
-  }
-
-  /** Removes the entry if it is still `chunk` (or whatever it is, without one). */
-  delete(key: string, chunk?: Promise<Buffer>): void {
-    const entry = this.entries.get(key);
-    if (entry === undefined || (chunk !== undefined && entry.chunk !== chunk)) return;
-    this.entries.delete(key);
+  /** Removes the entry if the cache still holds it. */
+  remove(entry: CachedChunk): void {
+    if (!this.order.delete(entry)) return;
+    entry.owner.delete(entry.index);
     this.held -= entry.bytes;
+  }
+
+  /** Removes every chunk of a space (a closed reader's). */
+  clear(space: Map<number, CachedChunk>): void {
+    for (const entry of [...space.values()]) this.remove(entry);
   }
 }
 
@@ -80,7 +109,8 @@ export async function readFully(file: FileHandle, buffer: Buffer, position: numb
 
 export class ChunkReader {
   private readonly cache: ChunkCache;
-  private readonly serial = nextReaderSerial++;
+  /** This reader's chunks in the cache, by index. */
+  private readonly cached: Map<number, CachedChunk>;
   /** Read buffers for compressed chunks, free for the next read. */
   private readonly spareBuffers: Buffer[] = [];
   readonly chunkLength: number;
@@ -95,6 +125,7 @@ export class ChunkReader {
     this.chunkLength = info.chunkLength;
     this.dataLength = info.dataLength;
     this.cache = cache ?? new ChunkCache(PRIVATE_CACHE_CHUNKS * info.chunkLength);
+    this.cached = this.cache.space();
   }
 
   get path(): string {
@@ -107,15 +138,24 @@ export class ChunkReader {
 
   /** The decompressed chunk with this index, from the cache when it is there. */
   chunk(index: number): Promise<Buffer> {
-    const key = `${this.serial}:${index}`;
-    const cached = this.cache.get(key);
-    if (cached !== undefined) return cached;
+    const cached = this.cache.get(this.cached, index);
+    if (cached !== undefined) return cached.chunk;
     const loading = this.load(index);
-    this.cache.set(key, loading, this.lengthOf(index));
+    const entry = this.cache.add(this.cached, index, loading, this.lengthOf(index));
     // A failed read must not stay cached: the next reader tries again (and fails again
     // if the chunk is really corrupt). The caller still sees the rejection.
-    loading.catch(() => this.cache.delete(key, loading));
+    loading.then(
+      (chunk) => {
+        entry.value = chunk;
+      },
+      () => this.cache.remove(entry),
+    );
     return loading;
+  }
+
+  /** The chunk with this index if the cache holds it already read, else undefined. */
+  chunkIfCached(index: number): Buffer | undefined {
+    return this.cache.get(this.cached, index)?.value ?? undefined;
   }
 
   private async readStored(index: number, into: Buffer | null = null): Promise<Buffer> {
@@ -177,7 +217,7 @@ export class ChunkReader {
   }
 
   close(): Promise<void> {
-    this.cache.deletePrefixed(`${this.serial}:`);
+    this.cache.clear(this.cached);
     return this.file.close();
   }
 }
@@ -222,13 +262,13 @@ export class DataCursor {
     return compareHeaderKeyAt(this.current!, this.loadedStart, this.loadedLength, tokenHigh, tokenLow, key, this.chunks.path);
   }
 
-  /** Whether the record at the position lies whole in the current chunk; if so, sets
+  /** Whether the record at the position lies whole in the current chunk (made the one
+   *  the position is in, if the cache holds that one read); if so, sets
    *  loadedStart/loadedLength (its bytes in the chunk) and loadedPrefix (its length's). */
   private locateLoaded(): boolean {
-    const chunk = this.current;
-    if (chunk === null) return false;
+    if (!this.holds(this.position) && !this.takeIfCached(this.position)) return false;
+    const chunk = this.current!;
     const offset = this.position - this.currentStart;
-    if (offset < 0 || offset >= chunk.length) return false;
     const length = peekVarint(chunk, offset);
     if (length < 0 || offset + varintBytes + length > chunk.length) return false;
     this.loadedPrefix = varintBytes;
@@ -277,6 +317,17 @@ export class DataCursor {
       return chunk.subarray(start, start + length);
     }
     return this.gather(length);
+  }
+
+  /** Makes the chunk holding `position` the current one if the cache holds it read. */
+  private takeIfCached(position: number): boolean {
+    if (position < 0 || position >= this.chunks.dataLength) return false;
+    const index = Math.floor(position / this.chunks.chunkLength);
+    const chunk = this.chunks.chunkIfCached(index);
+    if (chunk === undefined) return false;
+    this.current = chunk;
+    this.currentStart = index * this.chunks.chunkLength;
+    return true;
   }
 
   private holds(position: number): boolean {

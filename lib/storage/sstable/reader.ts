@@ -186,10 +186,20 @@ export class SSTableReader {
 
   /** One partition's source — header read now, rows lazily — or null. */
   async get(key: Buffer, token: bigint): Promise<PartitionSource | null> {
-    if (token < this.firstToken || token > this.lastToken) return null;
+    return this.admits(key, token) ? this.find(key, token) : null;
+  }
+
+  /** Whether a read must look for the key here (then with find()): mayContain, counted
+   *  as a bloom check when the token is within bounds. */
+  admits(key: Buffer, token: bigint): boolean {
+    if (token < this.firstToken || token > this.lastToken) return false;
     this.checks++;
-    if (!this.filter.mightContain(key)) return null;
-    const found = await this.find(key, token);
+    return this.filter.mightContain(key);
+  }
+
+  /** The partition of a key admits() let through, or null (a bloom false positive, counted). */
+  async find(key: Buffer, token: bigint): Promise<PartitionSource | null> {
+    const found = await this.search(key, token);
     if (found === null) this.falsePositives++;
     return found;
   }
@@ -198,7 +208,7 @@ export class SSTableReader {
    * Walks the partitions that start between the last data-chunk sample at or before
    * the key and the next sample: the partition, if present, is among them.
    */
-  private async find(key: Buffer, token: bigint): Promise<PartitionSource | null> {
+  private async search(key: Buffer, token: bigint): Promise<PartitionSource | null> {
     this.assertOpen();
     const samples = this.summary.dataChunks;
     const [high, low] = tokenWords(token);
