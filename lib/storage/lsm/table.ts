@@ -23,10 +23,14 @@ import { LatencyHistogram } from './latency.js';
 const SCAN_PARTITIONS_PER_TURN_MAX = 256;
 
 /** What one read works with: fixed when it starts, whatever flushes or compactions do. */
-interface View {
-  readonly memtables: readonly Memtable[];
-  /** Newest data first: by maximum timestamp, descending. */
-  readonly sstables: readonly SSTableReader[];
+class View {
+  /** Reads using it, plus one while it is the store's current view. */
+  users = 0;
+  constructor(
+    readonly memtables: readonly Memtable[],
+    /** Newest data first: by maximum timestamp, descending. */
+    readonly sstables: readonly SSTableReader[],
+  ) {}
 }
 
 export class LsmTableStore implements TableStore {
@@ -36,6 +40,8 @@ export class LsmTableStore implements TableStore {
   private flushing: Memtable[] = [];
   private live: SSTableReader[] = [];
   private view: View;
+  /** Per SSTable, the views in use (with users) that hold it: a read costs a count on
+   *  its view, and only a view's first user and its last touch these. */
   private readonly refs = new Map<SSTableReader, number>();
   /** Replaced SSTables waiting for their last reader before their files go, with
    *  what to call once they are gone. */
@@ -54,6 +60,7 @@ export class LsmTableStore implements TableStore {
     this.active = new Memtable(table);
     this.live = sstables;
     this.view = this.buildView();
+    this.acquire();
   }
 
   get metadata(): TableMetadata {
@@ -68,16 +75,25 @@ export class LsmTableStore implements TableStore {
 
   private buildView(): View {
     const sstables = [...this.live].sort((a, b) => b.stats.maxTimestamp - a.stats.maxTimestamp);
-    return { memtables: [this.active, ...this.flushing].reverse(), sstables };
+    return new View([this.active, ...this.flushing].reverse(), sstables);
+  }
+
+  /** Makes a view of the memtables and SSTables as they are now the current one. */
+  private refreshView(): void {
+    const previous = this.view;
+    this.view = this.buildView();
+    this.acquire();
+    this.release(previous);
   }
 
   private acquire(): View {
     const view = this.view;
-    for (const s of view.sstables) this.refs.set(s, (this.refs.get(s) ?? 0) + 1);
+    if (view.users++ === 0) for (const s of view.sstables) this.refs.set(s, (this.refs.get(s) ?? 0) + 1);
     return view;
   }
 
   private release(view: View): void {
+    if (--view.users > 0) return;
     for (const s of view.sstables) {
       const n = (this.refs.get(s) ?? 1) - 1;
       if (n > 0) {
@@ -113,7 +129,7 @@ export class LsmTableStore implements TableStore {
     const old = this.active;
     this.active = new Memtable(this.table);
     this.flushing.push(old);
-    this.view = this.buildView();
+    this.refreshView();
     return old;
   }
 
@@ -121,7 +137,7 @@ export class LsmTableStore implements TableStore {
   completeFlush(memtable: Memtable, sstable: SSTableReader | null): void {
     this.flushing = this.flushing.filter((m) => m !== memtable);
     if (sstable !== null) this.live.push(sstable);
-    this.view = this.buildView();
+    this.refreshView();
   }
 
   /** Memtables switched out and not yet in an SSTable (a failed flush leaves its
@@ -147,7 +163,7 @@ export class LsmTableStore implements TableStore {
   replace(inputs: readonly SSTableReader[], outputs: readonly SSTableReader[]): Promise<void> {
     const gone = new Set(inputs);
     this.live = [...this.live.filter((s) => !gone.has(s)), ...outputs];
-    this.view = this.buildView();
+    this.refreshView();
     return Promise.all(
       inputs.map((s) =>
         (this.refs.get(s) ?? 0) > 0 ? new Promise<void>((resolve) => this.retired.set(s, resolve)) : this.deleteFiles(s),
@@ -271,6 +287,6 @@ export class LsmTableStore implements TableStore {
     await this.settleDeletions();
     for (const s of this.live) await s.close();
     this.live = [];
-    this.view = this.buildView();
+    this.refreshView();
   }
 }
