@@ -112,24 +112,55 @@ export function arenaBytes(arena: readonly ArenaChunk[]): Buffer[] {
   return arena.map((chunk) => Buffer.from(chunk.buffer, 0, chunk.length));
 }
 
+/** Updates whose bytes are touched together before they are decoded (see touch). */
+const TOUCH_BATCH = 32;
+const CACHE_LINE_BYTES = 64;
+/** Where touch() leaves what it read: a store the compiler must keep, so the reads stay. */
+let touched = 0;
+
+/**
+ * Reads one byte of every cache line of updates [from, to) of `sorted`. The updates lie
+ * scattered over the arena in write order and are decoded in token order: decoding
+ * them one by one waited on memory at the first byte of each. These reads do not
+ * depend on one another, so the processor fetches the lines of a whole batch at once.
+ */
+function touch(chunks: readonly Buffer[], sorted: Int32Array, from: number, to: number): void {
+  let sum = 0;
+  for (let n = from; n < to; n++) {
+    const at = n * STRIDE;
+    const bytes = chunks[sorted[at + CHUNK]];
+    const end = sorted[at + END];
+    for (let position = sorted[at + START]; position < end; position += CACHE_LINE_BYTES) sum ^= bytes[position];
+  }
+  touched = sum;
+}
+
+/** The records of `fields` in `order`: the merge then reads them front to back. */
+function inOrder(fields: Int32Array, order: Int32Array): Int32Array {
+  const sorted = new Int32Array(order.length * STRIDE);
+  for (let n = 0; n < order.length; n++) {
+    const from = order[n] * STRIDE;
+    const to = n * STRIDE;
+    for (let f = 0; f < STRIDE; f++) sorted[to + f] = fields[from + f];
+  }
+  return sorted;
+}
+
 /** The partitions the arena's updates make, merged and in order: what a flush of their memtable writes. */
 export function* partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[]): Generator<Partition> {
   const chunks = arenaBytes(arena);
   const updates = locateUpdates(arena);
-  const order = sortedOrder(chunks, updates);
-  const fields = updates.fields;
+  const sorted = inOrder(updates.fields, sortedOrder(chunks, updates));
   const pathComparatorFor = pathComparatorsOf(table);
   let current: Partition | undefined;
-  let previous = -1;
-  for (let n = 0; n < order.length; n++) {
-    const i = order[n];
-    const at = i * STRIDE;
-    const sameKey = previous >= 0 && compareUpdates(chunks, fields, i, previous) === 0;
-    const token = sameKey ? current!.token : tokenOfWords(fields[at + HIGH], fields[at + LOW]);
-    const update = decodeUpdate(chunks[fields[at + CHUNK]], fields[at + START], fields[at + END], token);
+  for (let n = 0; n < updates.size; n++) {
+    if (n % TOUCH_BATCH === 0) touch(chunks, sorted, n, Math.min(updates.size, n + TOUCH_BATCH));
+    const at = n * STRIDE;
+    const sameKey = n > 0 && compareUpdates(chunks, sorted, n, n - 1) === 0;
+    const token = sameKey ? current!.token : tokenOfWords(sorted[at + HIGH], sorted[at + LOW]);
+    const update = decodeUpdate(chunks[sorted[at + CHUNK]], sorted[at + START], sorted[at + END], token);
     if (!sameKey && current !== undefined) yield current;
     current = absorb(table.comparator, pathComparatorFor, sameKey ? current : undefined, update.partition);
-    previous = i;
   }
   if (current !== undefined) yield current;
 }
