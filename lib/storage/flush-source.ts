@@ -14,7 +14,8 @@ import { tokenOfWords } from '../model/token.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import { absorb } from './memtable.js';
-import { decodeUpdate, readUpdateHeader, updateHeader } from './mutation-decoder.js';
+import { FlatRow } from './flat-row.js';
+import { decodeUpdate, readFlatRow, readUpdateHeader, updateHeader } from './mutation-decoder.js';
 import { type ArenaChunk, forEachArenaUpdate } from './update-arena.js';
 
 // Where each update lies, one record of STRIDE int32s per update (in write order), so
@@ -146,19 +147,35 @@ function inOrder(fields: Int32Array, order: Int32Array): Int32Array {
   return sorted;
 }
 
-/** The partitions the arena's updates make, merged and in order: what a flush of their memtable writes. */
-export function* partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[]): Generator<Partition> {
+/**
+ * The partitions the arena's updates make, merged and in order: what a flush of their
+ * memtable writes. With `flat`, a key written once in one plain row comes as a FlatRow
+ * (one reused instance, valid until the next item) instead of a decoded partition.
+ */
+export function partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[]): Generator<Partition>;
+export function partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[], flat: boolean): Generator<Partition | FlatRow>;
+export function* partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[], flat = false): Generator<Partition | FlatRow> {
   const chunks = arenaBytes(arena);
   const updates = locateUpdates(arena);
+  const size = updates.size;
   const sorted = inOrder(updates.fields, sortedOrder(chunks, updates));
   const pathComparatorFor = pathComparatorsOf(table);
+  const flatRow = new FlatRow();
   let current: Partition | undefined;
-  for (let n = 0; n < updates.size; n++) {
-    if (n % TOUCH_BATCH === 0) touch(chunks, sorted, n, Math.min(updates.size, n + TOUCH_BATCH));
+  for (let n = 0; n < size; n++) {
+    if (n % TOUCH_BATCH === 0) touch(chunks, sorted, n, Math.min(size, n + TOUCH_BATCH));
     const at = n * STRIDE;
     const sameKey = n > 0 && compareUpdates(chunks, sorted, n, n - 1) === 0;
+    const bytes = chunks[sorted[at + CHUNK]];
+    if (flat && !sameKey && (n + 1 === size || compareUpdates(chunks, sorted, n + 1, n) !== 0) && readFlatRow(bytes, sorted[at + START], sorted[at + END], flatRow)) {
+      if (current !== undefined) yield current;
+      current = undefined;
+      flatRow.token = tokenOfWords(sorted[at + HIGH], sorted[at + LOW]);
+      yield flatRow;
+      continue;
+    }
     const token = sameKey ? current!.token : tokenOfWords(sorted[at + HIGH], sorted[at + LOW]);
-    const update = decodeUpdate(chunks[sorted[at + CHUNK]], sorted[at + START], sorted[at + END], token);
+    const update = decodeUpdate(bytes, sorted[at + START], sorted[at + END], token);
     if (!sameKey && current !== undefined) yield current;
     current = absorb(table.comparator, pathComparatorFor, sameKey ? current : undefined, update.partition);
   }

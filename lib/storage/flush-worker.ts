@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { decodeTable } from '../system/schema-codec.js';
+import { FlatRow } from './flat-row.js';
 import { partitionsFromUpdates } from './flush-source.js';
 import type { FlushTask, FlushOutcome } from './flush-thread.js';
 import { NodeFileSystem } from './node-fs.js';
@@ -17,7 +18,7 @@ async function write(task: FlushTask): Promise<void> {
   const table = decodeTable(task.keyspace, task.table, 'flushed table');
   const writer = await SSTableWriter.create(fs, task.dir, task.generation, table, { expectedPartitions: task.expectedPartitions, level: 0 });
   try {
-    for (const partition of partitionsFromUpdates(table, task.chunks)) await writer.append(partition);
+    for (const item of partitionsFromUpdates(table, task.chunks, true)) await (item instanceof FlatRow ? writer.appendFlat(item) : writer.append(item));
     await writer.finishFiles();
   } catch (error) {
     await writer.abort().catch(() => undefined);

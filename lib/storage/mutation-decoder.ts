@@ -17,6 +17,7 @@ import type { Cell, DeletionTime, LivenessInfo } from '../model/cell.js';
 import type { ClusteringBound } from '../model/clustering.js';
 import type { ComplexColumn, Partition, PartitionUpdate, RangeTombstone, Row } from '../model/partition.js';
 import { murmur3Token } from '../model/token.js';
+import type { FlatRow } from './flat-row.js';
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
@@ -185,6 +186,95 @@ class MutationDecoder {
     if (tableId.length === 0) throw malformed('an update without a table id');
     const partition: Partition = { key, token: knownToken ?? murmur3Token(key), deletion, staticRow, rangeTombstones, rows };
     return { tableId, partition };
+  }
+
+  /**
+   * Reads the update in bytes[start, end) into `row` if it is a partition of one plain
+   * row (see FlatRow); false if it is anything else — then `row` holds nothing useful
+   * and the update is decoded as usual. Fields are read as update() reads them.
+   */
+  flat(bytes: Uint8Array, start: number, end: number, row: FlatRow): boolean {
+    this.reset(bytes, start);
+    row.reset(this.buf);
+    let rows = 0;
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_BYTES)) {
+        this.at = this.limit(this.uint32(end), end);
+      } else if (tag === ((2 << 3) | WIRE_BYTES)) {
+        const length = this.uint32(end);
+        row.keyStart = this.at;
+        row.keyEnd = this.at = this.limit(length, end);
+      } else if (tag === ((6 << 3) | WIRE_BYTES) && rows++ === 0) {
+        if (!this.flatRow(this.limit(this.uint32(end), end), row)) return false;
+      } else {
+        return false;
+      }
+    }
+    return rows === 1;
+  }
+
+  private flatRow(end: number, row: FlatRow): boolean {
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      if (tag === ((1 << 3) | WIRE_BYTES)) {
+        const length = this.uint32(end);
+        const start = this.at;
+        this.at = this.limit(length, end);
+        row.addClustering(start, this.at);
+      } else if (tag === ((2 << 3) | WIRE_BYTES)) {
+        const { timestamp, ttl, localDeletionTime } = this.liveness(this.limit(this.uint32(end), end));
+        row.hasLiveness = true;
+        row.livenessTimestamp = timestamp;
+        row.livenessTtl = ttl;
+        row.livenessLocalDeletionTime = localDeletionTime;
+      } else if (tag === ((4 << 3) | WIRE_BYTES)) {
+        if (!this.flatCell(this.limit(this.uint32(end), end), row)) return false;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private flatCell(end: number, row: FlatRow): boolean {
+    let column = '';
+    let timestamp = 0;
+    let tombstone = false;
+    let valueStart = 0;
+    let valueEnd = 0;
+    let ttl = 0;
+    let localDeletionTime = 0;
+    while (this.at < end) {
+      const tag = this.uint32(end);
+      switch (tag) {
+        case (1 << 3) | WIRE_BYTES:
+          column = this.string(end);
+          break;
+        case (2 << 3) | WIRE_VARINT:
+          timestamp = this.int64(end);
+          break;
+        case (3 << 3) | WIRE_VARINT:
+          tombstone = this.int64(end) !== 0;
+          break;
+        case (4 << 3) | WIRE_BYTES: {
+          const length = this.uint32(end);
+          valueStart = this.at;
+          valueEnd = this.at = this.limit(length, end);
+          break;
+        }
+        case (5 << 3) | WIRE_VARINT:
+          ttl = this.int64(end);
+          break;
+        case (6 << 3) | WIRE_VARINT:
+          localDeletionTime = this.int64(end);
+          break;
+        default:
+          // A collection element (path) or a field this version does not know.
+          return false;
+      }
+    }
+    return row.addCell(column, timestamp, tombstone, valueStart, valueEnd, ttl, localDeletionTime);
   }
 
   private deletionTime(end: number): DeletionTime {
@@ -363,18 +453,20 @@ class MutationDecoder {
   /** A varint that must fit 32 bits unsigned (tags, lengths). */
   private uint32(end: number): number {
     const buf = this.buf;
-    // Tags and most lengths take one byte: that case first, without the general loop's
-    // multiplications (this was the decoder's largest cost).
+    // Tags and most lengths take one byte: that case first.
     if (this.at < end && buf[this.at] < 0x80) return buf[this.at++];
     let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
+    // A multiplier rather than `2 ** shift`, which is a call to Math.pow.
+    let multiplier = 1;
+    for (let i = 0; i < 5; i++) {
       if (this.at >= end) throw malformed('a truncated varint');
       const byte = buf[this.at++];
-      value += (byte & 0x7f) * 2 ** shift;
+      value += (byte & 0x7f) * multiplier;
       if (byte < 0x80) {
         if (value > 0xffffffff) throw malformed('a length or tag above 32 bits');
         return value;
       }
+      multiplier *= 0x80;
     }
     throw malformed('a length or tag above 32 bits');
   }
@@ -439,6 +531,11 @@ export function forEachUpdate(bytes: Uint8Array, visit: (start: number, end: num
 /** Reads where the table id and key of the PartitionUpdate in bytes[start, end) lie into `updateHeader`. */
 export function readUpdateHeader(bytes: Uint8Array, start: number, end: number): void {
   decoder.header(bytes, start, end);
+}
+
+/** Reads the update in bytes[start, end) into `row` if it is a partition of one plain row; see MutationDecoder.flat. */
+export function readFlatRow(bytes: Uint8Array, start: number, end: number, row: FlatRow): boolean {
+  return decoder.flat(bytes, start, end, row);
 }
 
 /** The updates of an encoded Mutation; bytes fields are views over `bytes`. */

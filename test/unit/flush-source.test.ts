@@ -5,18 +5,26 @@
  * collections, other tables' updates in the same batches, keys whose tokens share
  * their high word or collide).
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
 import { ALL_ROWS } from '../../lib/model/clustering.js';
-import { tokenOfWords } from '../../lib/model/token.js';
 import type { Partition, Row } from '../../lib/model/partition.js';
+import { tokenOfWords } from '../../lib/model/token.js';
+import type { TableMetadata } from '../../lib/schema/metadata.js';
+import { FlatRow } from '../../lib/storage/flat-row.js';
 import { arenaBytes, locateUpdates, partitionsFromUpdates, sortedOrder } from '../../lib/storage/flush-source.js';
 import { Memtable } from '../../lib/storage/memtable.js';
 import { encodeMutation, encodeMutationLocated } from '../../lib/storage/mutation-codec.js';
-import { UpdateArena, forEachArenaUpdate } from '../../lib/storage/update-arena.js';
+import { NodeFileSystem } from '../../lib/storage/node-fs.js';
+import { COMPONENTS, componentPath } from '../../lib/storage/sstable/descriptor.js';
+import { SSTableWriter } from '../../lib/storage/sstable/writer.js';
+import { type ArenaChunk, UpdateArena, forEachArenaUpdate } from '../../lib/storage/update-arena.js';
 import { propertyHolds } from '../helpers/property.js';
 import { plain } from '../helpers/plain.js';
-import { bound, deletion, eventsTable, int, partitionOf, row, type RowSpec, text, update } from './fixtures/tables.js';
+import { bound, deletion, eventsTable, int, intType, makeTable, partitionOf, row, type RowSpec, text, textType, update } from './fixtures/tables.js';
 
 const table = eventsTable();
 const other = eventsTable({ name: 'other' });
@@ -33,6 +41,7 @@ const timestamp = fc.integer({ min: 1, max: 12 });
 const rowSpec: fc.Arbitrary<RowSpec> = fc.record(
   {
     marker: timestamp,
+    ttl: fc.constantFrom(0, 0, 60),
     deletedAt: timestamp,
     cells: fc.dictionary(fc.constantFrom('v', 'w'), fc.tuple(timestamp, fc.option(fc.constantFrom('a', 'b', ''), { nil: null }))),
     sets: fc.dictionary(
@@ -208,4 +217,80 @@ t.test('a wide partition kept as bytes turns into objects at its first read; rea
   t.equal(normal(await readBack(memtable)), first, 'a second read sees the same');
   t.equal(memtable.sizeBytes, grown, 'and costs nothing more');
   t.equal(normal(partitionsFromUpdates(table, memtable.updates!.chunks())), first, 'the flush writes the same');
+});
+
+t.test('an SSTable written with flat rows is, byte for byte, the one written from decoded partitions', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sibyl-flat-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const fs = new NodeFileSystem();
+  const keyOnly = makeTable({ name: 'kv', partitionKey: [['k', intType]], regular: [['v', textType], ['w', textType]] });
+  let generation = 0;
+  let flatRows = 0;
+  const write = async (target: TableMetadata, chunks: ArenaChunk[], flat: boolean): Promise<Buffer[]> => {
+    const written = ++generation;
+    const writer = await SSTableWriter.create(fs, dir, written, target, { expectedPartitions: 16, level: 0 });
+    for (const item of partitionsFromUpdates(target, chunks, flat)) {
+      if (item instanceof FlatRow) {
+        flatRows++;
+        await writer.appendFlat(item);
+      } else {
+        await writer.append(item);
+      }
+    }
+    await writer.finishFiles();
+    return Promise.all(COMPONENTS.map((component) => readFile(componentPath(dir, written, component))));
+  };
+  // Plain one-row partitions (what the flat path takes) among any others; most keys
+  // written once, some several times.
+  const plainSpec: fc.Arbitrary<PartitionSpec> = fc.record({
+    key: fc.integer({ min: 0, max: 5 }),
+    deletedAt: fc.constant(null),
+    staticCell: fc.constant(null),
+    rangeTombstone: fc.constant(null),
+    rows: fc
+      .tuple(
+        fc.integer({ min: 0, max: 6 }),
+        fc.record(
+          {
+            marker: timestamp,
+            ttl: fc.constantFrom(0, 60),
+            cells: fc.dictionary(fc.constantFrom('v', 'w'), fc.tuple(timestamp, fc.option(fc.constantFrom('a', 'b', ''), { nil: null }))),
+          },
+          { requiredKeys: [] },
+        ),
+      )
+      .map((spec): [number, RowSpec][] => [spec]),
+  });
+  const batches = fc.array(fc.array(fc.tuple(fc.oneof(plainSpec, partitionSpec), fc.boolean()), { minLength: 1, maxLength: 4 }), {
+    minLength: 1,
+    maxLength: 10,
+  });
+  propertyHolds(
+    t,
+    await fc.check(
+      fc.asyncProperty(batches, fc.boolean(), async (history, clustered) => {
+        const target = clustered ? table : keyOnly;
+        const memtable = new Memtable(target);
+        let fresh = 100;
+        for (const specs of history) {
+          const updates = specs.map(([spec, once]) => {
+            const built = build(once ? { ...spec, key: fresh++ } : spec, false);
+            // The key-only table has no clustering, static or collection columns.
+            const partition = clustered
+              ? built
+              : { ...built, staticRow: null, rangeTombstones: [], rows: built.rows.slice(0, 1).map((r) => ({ ...r, clustering: [], complex: new Map() })) };
+            return update(target, partition);
+          });
+          const { bytes, bodies } = encodeMutationLocated(updates);
+          updates.forEach((u, i) => memtable.apply(u.partition, bytes, bodies[2 * i], bodies[2 * i + 1]));
+        }
+        const chunks = memtable.updates!.chunks();
+        const [flat, decoded] = [await write(target, chunks, true), await write(target, chunks, false)];
+        return flat.every((component, i) => component.equals(decoded[i]));
+      }),
+      { numRuns: 150 },
+    ),
+    'the property holds',
+  );
+  t.ok(flatRows > 100, `the flat path was taken (${flatRows} rows)`);
 });

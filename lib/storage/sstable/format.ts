@@ -92,6 +92,7 @@ import type { ClusteringBound } from '../../model/clustering.js';
 import type { ComplexColumn, RangeTombstone, Row } from '../../model/partition.js';
 import { tokenWords } from '../../model/token.js';
 import { CorruptSSTable, assert } from '../../errors.js';
+import type { FlatRow } from '../flat-row.js';
 import type { PartitionHeader } from '../source.js';
 
 export const FORMAT_VERSION = 1;
@@ -256,6 +257,21 @@ export class ByteWriter {
   bytes(bytes: Uint8Array): void {
     this.varint(bytes.length);
     this.raw(bytes);
+  }
+
+  /** `bytes` of source[start, end), without a view of it. */
+  bytesOf(source: Buffer, start: number, end: number): void {
+    const count = end - start;
+    this.varint(count);
+    this.ensure(count);
+    if (count < 32) {
+      const buffer = this.buffer;
+      let at = this.length;
+      for (let i = start; i < end; i++) buffer[at++] = source[i];
+    } else {
+      source.copy(this.buffer, this.length, start, end);
+    }
+    this.length += count;
   }
 
   string(text: string): void {
@@ -536,6 +552,51 @@ export function writeRowBody(writer: ByteWriter, row: Row, columns: ColumnIds): 
       // Any cell here means the row has a base timestamp.
       for (const cell of column.cells) writeCell(writer, cell, base!);
     }
+  }
+}
+
+/**
+ * writeRowBody of the row a FlatRow holds: the same bytes as writeRowBody of that row
+ * decoded (a flush writes a key written once from its update's bytes; a test checks
+ * that both give the same SSTable).
+ */
+export function writeFlatRowBody(writer: ByteWriter, row: FlatRow, columns: ColumnIds): void {
+  const cells = row.cellCount;
+  const base = row.hasLiveness ? row.livenessTimestamp : cells > 0 ? row.timestamps[0] : null;
+  let flags = (base !== null ? ROW_BASE_TIMESTAMP : 0) | (cells > 0 ? ROW_SIMPLE : 0);
+  if (row.hasLiveness) {
+    assert(row.livenessTtl >= 0, 'negative row marker TTL');
+    flags |=
+      ROW_LIVENESS |
+      (row.livenessTtl !== 0 ? ROW_LIVENESS_TTL : 0) |
+      (row.livenessLocalDeletionTime !== NO_DELETION_TIME ? ROW_LIVENESS_EXPIRY : 0);
+  }
+  writer.u8(flags);
+  const bytes = row.bytes;
+  const clustering = row.clustering;
+  writer.varint(row.clusteringCount);
+  for (let i = 0; i < 2 * row.clusteringCount; i += 2) writer.bytesOf(bytes, clustering[i], clustering[i + 1]);
+  if (base !== null) writer.svarint(base);
+  if (flags & ROW_LIVENESS_TTL) writer.varint(row.livenessTtl);
+  if (flags & ROW_LIVENESS_EXPIRY) writer.svarint(row.livenessLocalDeletionTime);
+  if (cells === 0) return;
+  writer.varint(cells);
+  for (let i = 0; i < cells; i++) {
+    writer.varint(columns.idOf(row.columns[i]));
+    const ttl = row.ttls[i];
+    const localDeletionTime = row.localDeletionTimes[i];
+    const timestamp = row.timestamps[i];
+    assert(ttl >= 0, 'negative cell TTL');
+    const cellFlags =
+      (row.tombstones[i] ? CELL_TOMBSTONE : 0) |
+      (ttl !== 0 ? CELL_TTL : 0) |
+      (localDeletionTime !== NO_DELETION_TIME ? CELL_EXPIRY : 0) |
+      (timestamp !== base ? CELL_TIMESTAMP : 0);
+    writer.u8(cellFlags);
+    if (cellFlags & CELL_TIMESTAMP) writer.svarint(timestamp);
+    if (cellFlags & CELL_TTL) writer.varint(ttl);
+    if (cellFlags & CELL_EXPIRY) writer.svarint(localDeletionTime);
+    if (!row.tombstones[i]) writer.bytesOf(bytes, row.valueStarts[i], row.valueEnds[i]);
   }
 }
 

@@ -19,9 +19,10 @@
 import { crc32c } from '@node-rs/crc32';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { NO_DELETION_TIME, type Cell, type DeletionTime } from '../../model/cell.js';
-import type { Partition, Row } from '../../model/partition.js';
+import type { Partition, RangeTombstone, Row } from '../../model/partition.js';
 import { assert } from '../../errors.js';
 import type { TableMetadata } from '../../schema/metadata.js';
+import type { FlatRow } from '../flat-row.js';
 import type { FileHandle, FileSystem } from '../fs.js';
 import type { PartitionHeader } from '../source.js';
 import { BloomFilter } from './bloom.js';
@@ -45,6 +46,7 @@ import {
   writeHeader,
   writeIndexEntry,
   writePartitionHeader,
+  writeFlatRowBody,
   writeRowBody,
   type SSTableStats,
   type Samples,
@@ -65,6 +67,7 @@ const INDEX_BLOCK_BYTES_MAX = 64 * 1024;
 
 /** The varint 0 that ends a partition: no record is empty. */
 const END_OF_PARTITION = 0;
+const NO_RANGE_TOMBSTONES: readonly RangeTombstone[] = Object.freeze([]);
 const SETTLED: Promise<void> = Promise.resolve();
 
 /** Bytes gathered before one file write: fewer, larger writes, and encoding goes on
@@ -374,6 +377,30 @@ export class SSTableWriter {
       this.putRow(row);
       if (this.yieldDue) await this.writesDone();
     }
+    this.closePartition();
+    await this.writesDone();
+  }
+
+  /**
+   * Writes the partition of one plain row a FlatRow holds: the same bytes as append()
+   * of that partition decoded (see flat-row.ts).
+   */
+  async appendFlat(row: FlatRow): Promise<void> {
+    this.beginPartition({ key: row.key, token: row.token, deletion: null, staticRow: null, rangeTombstones: NO_RANGE_TOMBSTONES });
+    const partition = this.current!;
+    const clustering = row.clusteringValues();
+    assert(clustering.length === this.table.comparator.size, 'row clustering does not match the table');
+    partition.blockFirst = clustering;
+    if (row.hasLiveness) this.noteTimestamp(row.livenessTimestamp, row.livenessLocalDeletionTime);
+    for (let i = 0; i < row.cellCount; i++) {
+      this.noteTimestamp(row.timestamps[i], row.localDeletionTimes[i]);
+      if (row.tombstones[i]) this.tombstoneCount++;
+    }
+    this.rowCount++;
+    this.record.reset();
+    writeFlatRowBody(this.record, row, this.columns);
+    this.putRecord(this.record);
+    partition.previous = clustering;
     this.closePartition();
     await this.writesDone();
   }
