@@ -14,11 +14,6 @@
  */
 import { firstIndex } from '../model/search.js';
 
-/** What an item must expose: its token's high 32 bits, signed. */
-export interface TokenOrdered {
-  readonly high: number;
-}
-
 const SLOTS = 256;
 /** A leaf past this many items splits (below the deepest level): re-sorting a leaf that a
  *  write landed in while a scan walks it costs about its size. */
@@ -45,14 +40,18 @@ class Branch<T> {
 
 type Node<T> = Leaf<T> | Branch<T>;
 
-export class MemtableOrder<T extends TokenOrdered> {
+export class MemtableOrder<T> {
   /** Allocated at the first add: an empty memtable costs nothing. */
   private root: (Node<T> | undefined)[] | null = null;
   private count = 0;
   /** Changes when a leaf splits, so a walk knows to find its place again. */
   private layout = 0;
 
-  constructor(private readonly compare: (a: T, b: T) => number) {}
+  /** `highOf`: an item's token's high 32 bits, signed. */
+  constructor(
+    private readonly compare: (a: T, b: T) => number,
+    private readonly highOf: (item: T) => number,
+  ) {}
 
   get size(): number {
     return this.count;
@@ -64,7 +63,7 @@ export class MemtableOrder<T extends TokenOrdered> {
     let slots = this.root;
     let level = 0;
     for (;;) {
-      const slot = slotOf(item.high, level);
+      const slot = slotOf(this.highOf(item), level);
       let node = slots[slot];
       if (node === undefined) {
         node = new Leaf<T>();
@@ -95,7 +94,7 @@ export class MemtableOrder<T extends TokenOrdered> {
       const layout = this.layout;
       const after = last;
       const isNext = after === undefined ? atOrAfterStart : (item: T) => this.compare(item, after) > 0;
-      for (const leaf of this.leavesFrom(after === undefined ? startHigh : after.high)) {
+      for (const leaf of this.leavesFrom(after === undefined ? startHigh : this.highOf(after))) {
         this.sort(leaf);
         const items = leaf.items;
         let sorts = leaf.sorts;
@@ -151,7 +150,7 @@ export class MemtableOrder<T extends TokenOrdered> {
   private split(leaf: Leaf<T>, level: number): Branch<T> {
     const branch = new Branch<T>();
     for (const item of leaf.items) {
-      const slot = slotOf(item.high, level);
+      const slot = slotOf(this.highOf(item), level);
       let child = branch.children[slot] as Leaf<T> | undefined;
       if (child === undefined) {
         child = new Leaf<T>();

@@ -19,76 +19,17 @@ import { firstIndex } from '../model/search.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import type { KeyRange } from './engine.js';
-import { type KeyedByToken, MemtableIndex } from './memtable-index.js';
+import { MemtableEntries } from './memtable-entries.js';
+import { MemtableIndex } from './memtable-index.js';
 import { MemtableOrder } from './memtable-order.js';
 import { decodeUpdate, readUpdateHeader, updateHeader } from './mutation-decoder.js';
 import { UpdateArena } from './update-arena.js';
 import type { PartitionSource } from './source.js';
 
-/**
- * The stored partition of a key: the order and the index share it, so replacing the
- * merged partition costs no reordering. A class, so every entry has one shape and the
- * comparator's property loads stay fast.
- *
- * A key written once (the common case) is kept as its update's bytes in the update
- * arena (`bytes` is the arena chunk, [start, end) the update in it) and decoded when
- * read: the update's dozen objects die young instead of living in the heap until the
- * flush, which made garbage collection the largest cost of a heavy write load. A second
- * write to the key decodes it and keeps the merged partition as objects (`partition`).
- *
- * For the same reason an entry is one object: its key is read in place ([keyStart,
- * keyEnd) of `bytes`) and its token kept as two 32-bit words (sorting compares keys
- * many times per partition, and number comparisons cost far less than BigInt ones);
- * the key as a Buffer and the token as a bigint are made only when asked for.
- */
-class Entry implements KeyedByToken {
-  constructor(
-    /** The arena chunk holding the update and its key; for an entry made as objects, the key. */
-    readonly bytes: Buffer,
-    readonly keyStart: number,
-    readonly keyEnd: number,
-    /** The token's high 32 bits, signed, and low 32 bits, unsigned. */
-    readonly high: number,
-    readonly low: number,
-    /** The update's bytes in `bytes`; both 0 for an entry made as objects. */
-    readonly start: number,
-    readonly end: number,
-    public partition: Partition | null,
-  ) {}
-
-  get token(): bigint {
-    return tokenOfWords(this.high, this.low);
-  }
-
-  get key(): Buffer {
-    return this.bytes.subarray(this.keyStart, this.keyEnd);
-  }
-
-  keyEquals(key: Buffer): boolean {
-    const length = this.keyEnd - this.keyStart;
-    if (key.length !== length) return false;
-    const bytes = this.bytes;
-    const start = this.keyStart;
-    for (let i = 0; i < length; i++) if (bytes[start + i] !== key[i]) return false;
-    return true;
-  }
-}
-
 /** Heap bytes of an entry kept as bytes in the arena (the bytes are counted with the arena). */
 const ENTRY_OVERHEAD_BYTES = 120;
 /** An entry kept as bytes past this size turns into objects at its first read (see readFromBytes). */
 const WIDE_ENTRY_BYTES_MIN = 4096;
-
-const compareEntries = (a: Entry, b: Entry): number =>
-  a.high !== b.high
-    ? a.high < b.high
-      ? -1
-      : 1
-    : a.low !== b.low
-      ? a.low < b.low
-        ? -1
-        : 1
-      : a.bytes.compare(b.bytes, b.keyStart, b.keyEnd, a.keyStart, a.keyEnd);
 
 /** Partitions a scan hands out before letting the event loop run. */
 const SCAN_PARTITIONS_PER_TURN_MAX = 256;
@@ -212,10 +153,21 @@ async function* rowsOf(
 }
 
 export class Memtable {
+  /**
+   * One entry per key (memtable-entries.ts). A key written once (the common case) is
+   * kept as its update's bytes in the update arena and decoded when read: the update's
+   * dozen objects die young instead of living in the heap until the flush, which made
+   * garbage collection the largest cost of a heavy write load. A second write to the
+   * key decodes it and keeps the merged partition as objects.
+   */
+  private readonly entries = new MemtableEntries();
   /** Order, for scans and flushes. */
-  private readonly order = new MemtableOrder<Entry>(compareEntries);
+  private readonly order = new MemtableOrder<number>(
+    (a, b) => this.compareEntries(a, b),
+    (entry) => this.entries.high[entry],
+  );
   /** Point access by key (and token), for writes and reads. */
-  private readonly entries = new MemtableIndex<Entry>();
+  private readonly index = new MemtableIndex((entry, key, high) => this.entries.high[entry] === high && this.keyEquals(entry, key));
   private table: TableMetadata;
   private pathComparatorFor: PathComparatorFor;
   private bytes = 0;
@@ -280,29 +232,29 @@ export class Memtable {
     } else {
       this.updatesComplete = false;
     }
-    const entry = this.entries.get(update.key, high, low);
-    if (entry === undefined) {
+    const entry = this.index.get(update.key, high, low);
+    if (entry < 0) {
       measureUpdate(update);
-      let created: Entry;
+      let created: number;
       if (withBytes && isSelfConsistent(comparator, update)) {
         const offset = this.arena.lastOffset;
         const chunk = this.arena.lastChunk;
         // The key as the arena holds it: the update's own may be a view on a far larger
         // buffer (a received message) that the memtable would keep alive until its flush.
-        readUpdateHeader(chunk, offset, offset + (end - start));
-        created = new Entry(chunk, updateHeader.keyStart, updateHeader.keyEnd, high, low, offset, offset + (end - start), null);
+        readUpdateHeader(this.arena.chunk(chunk), offset, offset + (end - start));
+        created = this.entries.add(chunk, updateHeader.keyStart, updateHeader.keyEnd, offset, offset + (end - start), high, low, null);
         this.bytes += ENTRY_OVERHEAD_BYTES;
       } else {
         const partition = absorb(comparator, this.pathComparatorFor, undefined, update);
-        created = new Entry(update.key, 0, update.key.length, high, low, 0, 0, partition);
+        created = this.entries.add(-1, 0, update.key.length, 0, 0, high, low, partition);
         this.bytes += measuredBytes;
       }
-      this.entries.add(created);
+      this.index.add(created, low);
       this.order.add(created);
     } else {
-      const stored = entry.partition ?? this.keepAsObjects(entry);
+      const stored = this.entries.partitions[entry] ?? this.keepAsObjects(entry);
       measureUpdate(update);
-      entry.partition = absorb(comparator, this.pathComparatorFor, stored, update);
+      this.entries.partitions[entry] = absorb(comparator, this.pathComparatorFor, stored, update);
       this.bytes += measuredBytes;
     }
     if (measuredMinTimestamp < this.minTimestamp) this.minTimestamp = measuredMinTimestamp;
@@ -310,8 +262,38 @@ export class Memtable {
 
   get(key: Buffer, token: bigint): PartitionSource | null {
     const [high, low] = tokenWords(token);
-    const entry = this.entries.get(key, high, low);
-    return entry === undefined ? null : this.source(entry);
+    const entry = this.index.get(key, high, low);
+    return entry < 0 ? null : this.source(entry);
+  }
+
+  /** The buffer an entry's key lies in, at [keyStart, keyEnd). */
+  private keyBytes(entry: number): Buffer {
+    const chunk = this.entries.chunk[entry];
+    return chunk >= 0 ? this.arena.chunk(chunk) : this.entries.partitions[entry]!.key;
+  }
+
+  private keyEquals(entry: number, key: Buffer): boolean {
+    const start = this.entries.keyStart[entry];
+    const length = this.entries.keyEnd[entry] - start;
+    if (key.length !== length) return false;
+    const bytes = this.keyBytes(entry);
+    for (let i = 0; i < length; i++) if (bytes[start + i] !== key[i]) return false;
+    return true;
+  }
+
+  private compareEntries(a: number, b: number): number {
+    const { high, low, keyStart, keyEnd } = this.entries;
+    if (high[a] !== high[b]) return high[a] < high[b] ? -1 : 1;
+    if (low[a] !== low[b]) return low[a] < low[b] ? -1 : 1;
+    return this.keyBytes(a).compare(this.keyBytes(b), keyStart[b], keyEnd[b], keyStart[a], keyEnd[a]);
+  }
+
+  private tokenOf(entry: number): bigint {
+    return tokenOfWords(this.entries.high[entry], this.entries.low[entry]);
+  }
+
+  private keyOf(entry: number): Buffer {
+    return this.keyBytes(entry).subarray(this.entries.keyStart[entry], this.entries.keyEnd[entry]);
   }
 
   /**
@@ -319,27 +301,28 @@ export class Memtable {
    * one mutation) is kept as objects from then on: decoding all its rows for every read
    * of a slice would cost far more than the heap it takes (accounted).
    */
-  private readFromBytes(entry: Entry): Partition {
-    return entry.end - entry.start > WIDE_ENTRY_BYTES_MIN ? this.keepAsObjects(entry) : this.decode(entry);
+  private readFromBytes(entry: number): Partition {
+    return this.entries.end[entry] - this.entries.start[entry] > WIDE_ENTRY_BYTES_MIN ? this.keepAsObjects(entry) : this.decode(entry);
   }
 
   /** Turns an entry kept as bytes into objects it keeps from now on, accounted. */
-  private keepAsObjects(entry: Entry): Partition {
+  private keepAsObjects(entry: number): Partition {
     const decoded = this.decode(entry);
-    entry.partition = decoded;
+    this.entries.partitions[entry] = decoded;
     measureUpdate(decoded);
     this.bytes += measuredBytes;
     return decoded;
   }
 
   /** An entry's bytes as a partition: a fresh copy each time, never changed by later writes. */
-  private decode(entry: Entry): Partition {
-    return decodeUpdate(entry.bytes, entry.start, entry.end, entry.token).partition;
+  private decode(entry: number): Partition {
+    const { chunk, start, end } = this.entries;
+    return decodeUpdate(this.arena.chunk(chunk[entry]), start[entry], end[entry], this.tokenOf(entry)).partition;
   }
 
-  private source(entry: Entry): PartitionSource {
+  private source(entry: number): PartitionSource {
     const comparator = this.table.comparator;
-    const stored = entry.partition ?? this.readFromBytes(entry);
+    const stored = this.entries.partitions[entry] ?? this.readFromBytes(entry);
     // Rows come from the same partition object as the header. A write that brings a
     // deletion replaces that object (the old one stays as it was: a consistent
     // snapshot); other writes splice its row array in place, which rowsOf tolerates.
@@ -358,16 +341,18 @@ export class Memtable {
   async *scan(range: KeyRange): AsyncGenerator<PartitionSource> {
     const start = range.start;
     const end = range.end;
-    const afterStart = (k: Entry): boolean => {
+    const afterStart = (entry: number): boolean => {
       if (start === null) return true;
-      if (start.key === null) return range.startInclusive ? k.token >= start.token : k.token > start.token;
-      const c = compareKeys(k.token, k.key, start.token, start.key);
+      const token = this.tokenOf(entry);
+      if (start.key === null) return range.startInclusive ? token >= start.token : token > start.token;
+      const c = compareKeys(token, this.keyOf(entry), start.token, start.key);
       return range.startInclusive ? c >= 0 : c > 0;
     };
-    const beforeEnd = (k: Entry): boolean => {
+    const beforeEnd = (entry: number): boolean => {
       if (end === null) return true;
-      if (end.key === null) return range.endInclusive ? k.token <= end.token : k.token < end.token;
-      const c = compareKeys(k.token, k.key, end.token, end.key);
+      const token = this.tokenOf(entry);
+      if (end.key === null) return range.endInclusive ? token <= end.token : token < end.token;
+      const c = compareKeys(token, this.keyOf(entry), end.token, end.key);
       return range.endInclusive ? c <= 0 : c < 0;
     };
     let handed = 0;
@@ -381,6 +366,6 @@ export class Memtable {
 
   /** Every partition in order, for a flush (the memtable must no longer take writes). */
   *partitions(): IterableIterator<Partition> {
-    for (const entry of this.order.all()) yield entry.partition ?? this.decode(entry);
+    for (const entry of this.order.all()) yield this.entries.partitions[entry] ?? this.decode(entry);
   }
 }

@@ -41,8 +41,8 @@ export class UpdateArena {
   private used = 0;
   private total = 0;
 
-  /** The chunk holding the last appended update, and the offset its bytes start at. */
-  lastChunk: Buffer = Buffer.alloc(0);
+  /** The chunk (an index for `chunk`) holding the last appended update, and the offset its bytes start at. */
+  lastChunk = -1;
   lastOffset = 0;
 
   /** Bytes held (chunks allocated). */
@@ -66,9 +66,14 @@ export class UpdateArena {
     } else {
       current.set(bytes.subarray(start, end), offset);
     }
-    this.lastChunk = current;
+    this.lastChunk = this.views.length - 1;
     this.lastOffset = offset;
     this.used += needed;
+  }
+
+  /** Chunk `index`'s bytes, to read an update in place. */
+  chunk(index: number): Buffer {
+    return this.views[index];
   }
 
   /** The chunks written so far, the one being filled included. */

@@ -8,6 +8,7 @@ interface Item {
   readonly low: number;
 }
 const compare = (a: Item, b: Item): number => (a.high !== b.high ? a.high - b.high : a.low - b.low);
+const highOf = (item: Item): number => item.high;
 const name = (item: Item): string => `${item.high}:${item.low}`;
 
 /** Random items; `spread` < 1 squeezes the high halves into a narrow band (one bucket). */
@@ -21,7 +22,7 @@ function itemMaker(random: () => number, spread: number): () => Item {
 t.test('all() returns every item in token order, negative tokens first', async (t) => {
   for (const spread of [1, 1e-6]) {
     const make = itemMaker(randomFrom(7), spread);
-    const order = new MemtableOrder<Item>(compare);
+    const order = new MemtableOrder<Item>(compare, highOf);
     const added: Item[] = [];
     for (let i = 0; i < 20_000; i++) {
       const item = make();
@@ -34,13 +35,13 @@ t.test('all() returns every item in token order, negative tokens first', async (
 });
 
 t.test('from() starts at the first item the predicate accepts and walks in order', async (t) => {
-  const order = new MemtableOrder<Item>(compare);
+  const order = new MemtableOrder<Item>(compare, highOf);
   const items = [2 ** 31 - 1, -(2 ** 31), 0, -1, 5, 1 << 20].map((high) => ({ high, low: 0 }));
   for (const item of items) order.add(item);
   t.same([...order.from(0, (item) => item.high >= 0)].map((item) => item.high), [0, 5, 1 << 20, 2 ** 31 - 1]);
   t.same([...order.from(6, (item) => item.high > 5)].map((item) => item.high), [1 << 20, 2 ** 31 - 1]);
   t.same([...order.all()].map((item) => item.high), [-(2 ** 31), -1, 0, 5, 1 << 20, 2 ** 31 - 1]);
-  t.same([...new MemtableOrder<Item>(compare).all()], [], 'an empty order walks nothing');
+  t.same([...new MemtableOrder<Item>(compare, highOf).all()], [], 'an empty order walks nothing');
 });
 
 t.test('a walk interleaved with writes and other walks sees every item after its position, once and in order', async (t) => {
@@ -52,7 +53,7 @@ t.test('a walk interleaved with writes and other walks sees every item after its
   ]) {
     const random = randomFrom(seed);
     const make = itemMaker(random, spread);
-    const order = new MemtableOrder<Item>(compare);
+    const order = new MemtableOrder<Item>(compare, highOf);
     const added: Item[] = [];
     const add = (): Item => {
       const item = make();
@@ -92,7 +93,7 @@ t.test('a walk interleaved with writes and other walks sees every item after its
 });
 
 t.test('a walk goes on in order when the leaf it stands in splits under it', async (t) => {
-  const order = new MemtableOrder<Item>(compare);
+  const order = new MemtableOrder<Item>(compare, highOf);
   // All in one top-level slot (high halves 0 .. 2^20 - 1, the top 8 bits 0), ascending: one sorted leaf.
   const items: Item[] = Array.from({ length: 1000 }, (_, i) => ({ high: i * 1024, low: 0 }));
   for (const item of items) order.add(item);
