@@ -1,16 +1,21 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
+import { crc32c } from '@node-rs/crc32';
 import { NO_DELETION_TIME, type Cell, type DeletionTime } from '../../lib/model/cell.js';
 import type { ComplexColumn, Row } from '../../lib/model/partition.js';
 import { CorruptSSTable } from '../../lib/errors.js';
-import { BloomFilter } from '../../lib/storage/sstable/bloom.js';
+import { seededRandom } from '../../lib/model/random.js';
+import { murmur3Token, tokenOfWords } from '../../lib/model/token.js';
+import { BloomFilter, TokenBloomFilter, filterOf } from '../../lib/storage/sstable/bloom.js';
 import {
   ByteReader,
   ByteWriter,
   ColumnIds,
+  decodeFilter,
   decodeStatistics,
   decodeToc,
+  encodeFilter,
   encodeStatistics,
   encodeToc,
   readPartitionHeader,
@@ -214,6 +219,65 @@ t.test('the bloom filter never forgets a key it was given', async (t) => {
   const everything = BloomFilter.sized(10, 1);
   t.equal(everything.bitCount, 0, 'fp chance 1 means no filter');
   t.ok(everything.mightContain(Buffer.from('anything')));
+});
+
+t.test('the blocked bloom filter never forgets a token it was given', async (t) => {
+  propertyHolds(t, fc.check(
+    fc.property(fc.uniqueArray(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { maxLength: 300 }), fc.double({ min: 0.0001, max: 0.5, noNaN: true }), (tokens, p) => {
+      const filter = TokenBloomFilter.sized(tokens.length, p);
+      const key = Buffer.alloc(0);
+      tokens.forEach((token) => filter.add(key, token));
+      return tokens.every((token) => filter.mightContain(key, token));
+    }),
+    { numRuns: 100 },
+  ), 'the property holds');
+  const everything = TokenBloomFilter.sized(10, 1);
+  t.equal(everything.bitCount, 0, 'fp chance 1 means no filter');
+  t.ok(everything.mightContain(Buffer.from('anything'), 5n));
+});
+
+t.test('the blocked bloom filter keeps the false-positive chance it was sized for', async (t) => {
+  const random = seededRandom(17);
+  const word = () => Math.floor(random() * 2 ** 32);
+  for (const [keys, chance] of [[20_000, 0.01], [20_000, 0.001], [5_000, 0.1]] as const) {
+    const filter = TokenBloomFilter.sized(keys, chance);
+    const key = Buffer.alloc(0);
+    for (let i = 0; i < keys; i++) filter.add(key, tokenOfWords(word() | 0, word()));
+    const probes = 200_000;
+    let positives = 0;
+    for (let i = 0; i < probes; i++) if (filter.mightContain(key, tokenOfWords(word() | 0, word()))) positives++;
+    const rate = positives / probes;
+    t.ok(rate <= chance * 1.25, `fp chance ${chance}: measured ${rate.toFixed(5)} over ${keys} keys`);
+    t.ok(rate >= chance / 4, `and not a filter far larger than asked (${filter.bitCount / keys} bits per key)`);
+  }
+  // Real tokens of real keys, the way SSTables use it.
+  const filter = TokenBloomFilter.sized(10_000, 0.01);
+  for (let i = 0; i < 10_000; i++) filter.add(Buffer.alloc(0), murmur3Token(Buffer.from(`key-${i}`)));
+  let positives = 0;
+  for (let i = 10_000; i < 110_000; i++) if (filter.mightContain(Buffer.alloc(0), murmur3Token(Buffer.from(`key-${i}`)))) positives++;
+  t.ok(positives / 100_000 <= 0.0125, `murmur3 tokens of keys: ${positives} false positives in 100000`);
+});
+
+t.test('Filter.db says which layout its bits are in: old filters keep reading as they were written', async (t) => {
+  const keys = Array.from({ length: 500 }, (_, i) => Buffer.from(`k${i}`));
+  const others = Array.from({ length: 2000 }, (_, i) => Buffer.from(`other${i}`));
+  for (const filter of [TokenBloomFilter.sized(keys.length, 0.01), BloomFilter.sized(keys.length, 0.01)]) {
+    for (const key of keys) filter.add(key, murmur3Token(key));
+    const read = filterOf(decodeFilter(encodeFilter(filter), 'Filter.db'));
+    t.equal(read.constructor, filter.constructor, `a ${filter.constructor.name} reads back as one`);
+    t.ok(keys.every((key) => read.mightContain(key, murmur3Token(key))), 'every key it was given');
+    t.same(
+      others.map((key) => read.mightContain(key, murmur3Token(key))),
+      others.map((key) => filter.mightContain(key, murmur3Token(key))),
+      'and the same answers for others',
+    );
+  }
+  const encoded = encodeFilter(TokenBloomFilter.sized(10, 0.01));
+  // The layout is the header's last u16; the CRC at the end covers it.
+  const unknown = Buffer.from(encoded);
+  unknown.writeUInt16BE(7, 6);
+  unknown.writeUInt32BE(crc32c(unknown.subarray(0, unknown.length - 4)), unknown.length - 4);
+  t.throws(() => decodeFilter(unknown, 'Filter.db'), CorruptSSTable, 'an unknown layout is corruption');
 });
 
 t.test('the bloom filter hashes the key it is given now, not a reused buffer\'s old content', async (t) => {

@@ -15,7 +15,8 @@
  * - `bound`: u8 inclusive (0/1), then the prefix as a `clustering`.
  * - `deletion`: svarint markedForDeleteAt (µs), svarint localDeletionTime (s).
  * - CRC: CRC32C (Castagnoli), stored as u32.
- * - Every binary component starts with an 8-byte header: u32 magic, u16 version (1), u16 0.
+ * - Every binary component starts with an 8-byte header: u32 magic, u16 version (1), u16
+ *   flags (0, except Filter.db's layout).
  *
  * Data.db (magic "SBDT"): header, then chunks. The uncompressed *data stream* below is
  * cut into chunks of `chunkLength` bytes (the last one may be shorter), and each chunk
@@ -66,7 +67,9 @@
  *     about one chunk — so it needs no Index.db read.
  *
  * Filter.db (magic "SBBF"): header | u32 hash count | u32 bit count | bits (bit i is
- *   bit i % 8 of byte i / 8) | u32 CRC of everything before it.
+ *   bit i % 8 of byte i / 8) | u32 CRC of everything before it. The header's last u16
+ *   is the layout (bloom.ts): 0, positions from a MurmurHash3 of the key; 1, 512-bit
+ *   blocks picked by the token (the bit count a multiple of 512).
  *
  * CompressionInfo.db (magic "SBCI"): header | string compressor class ('' for none) |
  *   varint chunk length | varint data stream length | varint chunk count |
@@ -390,13 +393,15 @@ export function peekVarint(buffer: Buffer, offset: number): number {
 /** Length of the varint last decoded by peekVarint (module scratch: no result object). */
 export let varintBytes = 0;
 
-export function writeHeader(writer: ByteWriter, magic: number): void {
+/** `flags`: the last u16 of the header, 0 except where a component says otherwise (Filter.db's layout). */
+export function writeHeader(writer: ByteWriter, magic: number, flags = 0): void {
   writer.u32(magic);
   writer.u16(FORMAT_VERSION);
-  writer.u16(0);
+  writer.u16(flags);
 }
 
-export function readHeader(reader: ByteReader, magic: number): void {
+/** Checks a component's header; returns its flags (see writeHeader). */
+export function readHeader(reader: ByteReader, magic: number): number {
   const found = reader.u32();
   if (found !== magic) {
     throw new CorruptSSTable(`Corrupted: ${reader.file}: bad magic 0x${found.toString(16)} (expected 0x${magic.toString(16)})`, reader.file);
@@ -405,7 +410,7 @@ export function readHeader(reader: ByteReader, magic: number): void {
   if (version !== FORMAT_VERSION) {
     throw new CorruptSSTable(`Unsupported SSTable format version ${version} in ${reader.file} (this node reads ${FORMAT_VERSION})`, reader.file);
   }
-  reader.u16();
+  return reader.u16();
 }
 
 /** Appends the CRC32C of everything written so far. */
@@ -934,7 +939,13 @@ export function decodeSummary(buffer: Buffer, file: string): Summary {
   return { indexLength, indexBlocks, dataChunks };
 }
 
+/** Filter.db's layouts (bloom.ts): positions from a hash of the key (SSTables written
+ *  before the blocked filter), or blocks picked by the token. */
+export const FILTER_LAYOUT_KEY_HASH = 0;
+export const FILTER_LAYOUT_TOKEN_BLOCKS = 1;
+
 export interface FilterBits {
+  readonly layout: number;
   readonly hashCount: number;
   readonly bitCount: number;
   readonly bits: Buffer;
@@ -942,7 +953,7 @@ export interface FilterBits {
 
 export function encodeFilter(filter: FilterBits): Buffer {
   const writer = new ByteWriter(HEADER_BYTES + 12 + filter.bits.length);
-  writeHeader(writer, MAGIC.filter);
+  writeHeader(writer, MAGIC.filter, filter.layout);
   writer.u32(filter.hashCount);
   writer.u32(filter.bitCount);
   writer.raw(filter.bits);
@@ -951,12 +962,18 @@ export function encodeFilter(filter: FilterBits): Buffer {
 
 export function decodeFilter(buffer: Buffer, file: string): FilterBits {
   const reader = unseal(buffer, file);
-  readHeader(reader, MAGIC.filter);
+  const layout = readHeader(reader, MAGIC.filter);
+  if (layout !== FILTER_LAYOUT_KEY_HASH && layout !== FILTER_LAYOUT_TOKEN_BLOCKS) {
+    throw new CorruptSSTable(`Corrupted: ${file}: unknown bloom filter layout ${layout}`, file);
+  }
   const hashCount = reader.u32();
   const bitCount = reader.u32();
+  if (layout === FILTER_LAYOUT_TOKEN_BLOCKS && bitCount % 512 !== 0) {
+    throw new CorruptSSTable(`Corrupted: ${file}: a blocked bloom filter of ${bitCount} bits`, file);
+  }
   const bits = reader.raw(Math.ceil(bitCount / 8));
   reader.expectEnd('the bloom filter');
-  return { hashCount, bitCount, bits };
+  return { layout, hashCount, bitCount, bits };
 }
 
 export interface CompressionInfo {

@@ -14,7 +14,7 @@ import type { TableMetadata } from '../../schema/metadata.js';
 import type { KeyRange, PartitionPosition } from '../engine.js';
 import type { FileHandle, FileSystem } from '../fs.js';
 import type { PartitionSource } from '../source.js';
-import { BloomFilter } from './bloom.js';
+import { filterOf, type KeyFilter } from './bloom.js';
 import { ChunkCache, ChunkReader, DataCursor, readFully } from './chunks.js';
 import { compressorNamed } from './compression.js';
 import { COMPONENTS, componentPath, componentSuffix, temporaryPath, type Component } from './descriptor.js';
@@ -89,7 +89,7 @@ export class SSTableReader {
     readonly generation: number,
     statistics: Statistics,
     private readonly summary: Summary,
-    private readonly filter: BloomFilter,
+    private readonly filter: KeyFilter,
     private readonly chunks: ChunkReader,
     private readonly index: FileHandle,
     table: TableMetadata,
@@ -149,7 +149,7 @@ export class SSTableReader {
       await index?.close();
       throw error;
     }
-    const filter = new BloomFilter(filterBits.hashCount, filterBits.bitCount, filterBits.bits);
+    const filter = filterOf(filterBits);
     const chunks = new ChunkReader(data, info, compressor, options.chunkCache ?? null);
     return new SSTableReader(fs, dir, generation, statistics, summary, filter, chunks, index, table);
   }
@@ -181,7 +181,7 @@ export class SSTableReader {
   /** False when the SSTable certainly does not hold the key: the token is out of its
    *  bounds or the bloom filter says so. Counts nothing (get() does). */
   mayContain(key: Buffer, token: bigint): boolean {
-    return token >= this.firstToken && token <= this.lastToken && this.filter.mightContain(key);
+    return token >= this.firstToken && token <= this.lastToken && this.filter.mightContain(key, token);
   }
 
   /** One partition's source — header read now, rows lazily — or null. */
@@ -194,7 +194,7 @@ export class SSTableReader {
   admits(key: Buffer, token: bigint): boolean {
     if (token < this.firstToken || token > this.lastToken) return false;
     this.checks++;
-    return this.filter.mightContain(key);
+    return this.filter.mightContain(key, token);
   }
 
   /** The partition of a key admits() let through, or null (a bloom false positive, counted). */

@@ -25,7 +25,7 @@ import type { TableMetadata } from '../../schema/metadata.js';
 import type { FlatRow } from '../flat-row.js';
 import type { FileHandle, FileSystem } from '../fs.js';
 import type { PartitionHeader } from '../source.js';
-import { BloomFilter } from './bloom.js';
+import { TokenBloomFilter } from './bloom.js';
 import { compressorFor, type Compressor } from './compression.js';
 import { COMPONENTS, componentPath, componentSuffix, temporaryPath, type Component } from './descriptor.js';
 import {
@@ -189,7 +189,7 @@ export class SSTableWriter {
     private readonly options: SSTableWriterOptions,
     private readonly compressor: Compressor,
     private readonly chunk: Buffer,
-    private readonly filter: BloomFilter,
+    private readonly filter: TokenBloomFilter,
     private data: FileHandle | null,
     private index: FileHandle | null,
   ) {}
@@ -208,7 +208,7 @@ export class SSTableWriter {
     assert(!(await fs.exists(componentPath(dir, generation, 'TOC'))), `SSTable ${generation} already exists in ${dir}`);
     const compression = table.options.compression;
     const chunk = Buffer.allocUnsafe(compression.chunkLengthKb * 1024);
-    const filter = BloomFilter.sized(options.expectedPartitions, table.options.bloomFilterFpChance);
+    const filter = TokenBloomFilter.sized(options.expectedPartitions, table.options.bloomFilterFpChance);
     const data = await fs.open(temporaryPath(dir, generation, 'Data'), 'w+');
     let index: FileHandle;
     try {
@@ -311,7 +311,7 @@ export class SSTableWriter {
       previous: null,
       rowIndex: null,
     };
-    this.filter.add(header.key);
+    this.filter.add(header.key, header.token);
     if (this.firstKey === null) {
       this.firstKey = header.key;
       this.firstToken = header.token;
