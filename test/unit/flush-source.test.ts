@@ -232,7 +232,7 @@ t.test('an SSTable written with flat rows is, byte for byte, the one written fro
     for (const item of partitionsFromUpdates(target, chunks, flat)) {
       if (item instanceof FlatRow) {
         flatRows++;
-        await writer.appendFlat(item);
+        if (writer.appendFlat(item)) await writer.writesDone();
       } else {
         await writer.append(item);
       }

@@ -383,9 +383,11 @@ export class SSTableWriter {
 
   /**
    * Writes the partition of one plain row a FlatRow holds: the same bytes as append()
-   * of that partition decoded (see flat-row.ts).
+   * of that partition decoded (see flat-row.ts). Synchronous, for a flush writes
+   * hundreds of thousands of these: true when a chunk was sealed since the last wait,
+   * and the caller should then `await writesDone()` before going on (as append() does).
    */
-  async appendFlat(row: FlatRow): Promise<void> {
+  appendFlat(row: FlatRow): boolean {
     this.beginPartition({ key: row.key, token: row.token, deletion: null, staticRow: null, rangeTombstones: NO_RANGE_TOMBSTONES });
     const partition = this.current!;
     const clustering = row.clusteringValues();
@@ -402,7 +404,7 @@ export class SSTableWriter {
     this.putRecord(this.record);
     partition.previous = clustering;
     this.closePartition();
-    await this.writesDone();
+    return this.yieldDue;
   }
 
   /**
@@ -553,7 +555,9 @@ export class SSTableWriter {
     this.indexBlockEntries = 0;
   }
 
-  private writesDone(): Promise<void> {
+  /** Starts writing what was sealed, when enough gathered, and lets the event loop
+   *  turn; settled at once when nothing was sealed since the last call. */
+  writesDone(): Promise<void> {
     if (!this.yieldDue) return SETTLED;
     this.yieldDue = false;
     return this.dataBatch.bytes >= WRITE_BATCH_BYTES_MAX || this.indexBatch.bytes >= WRITE_BATCH_BYTES_MAX
