@@ -69,6 +69,25 @@ function cachedString(buf: Buffer, start: number, stop: number): string {
   return text;
 }
 
+/** The fields of the Cell message read last (MutationDecoder.cellFields): module
+ *  registers rather than an object per cell. Ranges are in the decoder's buffer. */
+const cellFields = {
+  column: '',
+  timestamp: 0,
+  tombstone: false,
+  valueStart: 0,
+  valueEnd: 0,
+  ttl: 0,
+  localDeletionTime: 0,
+  pathStart: 0,
+  pathEnd: 0,
+  hasPath: false,
+  /** Whether the cell had a path or has_path field at all. */
+  pathSeen: false,
+  /** Whether every field was one this version knows. */
+  known: true,
+};
+
 /**
  * Reads one buffer. Not reentrant: `decodeMutation` and `decodeUpdate` use one module
  * instance, and nothing here awaits.
@@ -238,43 +257,11 @@ class MutationDecoder {
   }
 
   private flatCell(end: number, row: FlatRow): boolean {
-    let column = '';
-    let timestamp = 0;
-    let tombstone = false;
-    let valueStart = 0;
-    let valueEnd = 0;
-    let ttl = 0;
-    let localDeletionTime = 0;
-    while (this.at < end) {
-      const tag = this.uint32(end);
-      switch (tag) {
-        case (1 << 3) | WIRE_BYTES:
-          column = this.string(end);
-          break;
-        case (2 << 3) | WIRE_VARINT:
-          timestamp = this.int64(end);
-          break;
-        case (3 << 3) | WIRE_VARINT:
-          tombstone = this.int64(end) !== 0;
-          break;
-        case (4 << 3) | WIRE_BYTES: {
-          const length = this.uint32(end);
-          valueStart = this.at;
-          valueEnd = this.at = this.limit(length, end);
-          break;
-        }
-        case (5 << 3) | WIRE_VARINT:
-          ttl = this.int64(end);
-          break;
-        case (6 << 3) | WIRE_VARINT:
-          localDeletionTime = this.int64(end);
-          break;
-        default:
-          // A collection element (path) or a field this version does not know.
-          return false;
-      }
-    }
-    return row.addCell(column, timestamp, tombstone, valueStart, valueEnd, ttl, localDeletionTime);
+    this.cellFields(end);
+    const f = cellFields;
+    // A collection element (a path) or a field this version does not know: not plain.
+    if (!f.known || f.pathSeen) return false;
+    return row.addCell(f.column, f.timestamp, f.tombstone, f.valueStart, f.valueEnd, f.ttl, f.localDeletionTime);
   }
 
   private deletionTime(end: number): DeletionTime {
@@ -349,47 +336,62 @@ class MutationDecoder {
   }
 
   private cell(end: number): ReadCell {
-    let column = '';
-    let timestamp = 0;
-    let tombstone = false;
-    let value: Buffer = EMPTY;
-    let ttl = 0;
-    let localDeletionTime = 0;
-    let path: Buffer = EMPTY;
-    let hasPath = false;
+    this.cellFields(end);
+    const f = cellFields;
+    const value = f.valueEnd > f.valueStart ? this.buf.subarray(f.valueStart, f.valueEnd) : EMPTY;
+    const path = f.pathEnd > f.pathStart ? this.buf.subarray(f.pathStart, f.pathEnd) : EMPTY;
+    const cell: Cell = { timestamp: f.timestamp, value: f.tombstone ? null : value, ttl: f.ttl, localDeletionTime: f.localDeletionTime, path: f.hasPath ? path : undefined };
+    return { column: f.column, cell, hasPath: f.hasPath };
+  }
+
+  /** Reads a Cell message's fields into `cellFields` (cell() and flatCell() make of them what they need). */
+  private cellFields(end: number): void {
+    const f = cellFields;
+    f.column = '';
+    f.timestamp = f.ttl = f.localDeletionTime = 0;
+    f.valueStart = f.valueEnd = f.pathStart = f.pathEnd = 0;
+    f.tombstone = f.hasPath = f.pathSeen = false;
+    f.known = true;
     while (this.at < end) {
       const tag = this.uint32(end);
       switch (tag) {
         case (1 << 3) | WIRE_BYTES:
-          column = this.string(end);
+          f.column = this.string(end);
           break;
         case (2 << 3) | WIRE_VARINT:
-          timestamp = this.int64(end);
+          f.timestamp = this.int64(end);
           break;
         case (3 << 3) | WIRE_VARINT:
-          tombstone = this.int64(end) !== 0;
+          f.tombstone = this.int64(end) !== 0;
           break;
-        case (4 << 3) | WIRE_BYTES:
-          value = this.bytes(end);
+        case (4 << 3) | WIRE_BYTES: {
+          const length = this.uint32(end);
+          f.valueStart = this.at;
+          f.valueEnd = this.at = this.limit(length, end);
           break;
+        }
         case (5 << 3) | WIRE_VARINT:
-          ttl = this.int64(end);
+          f.ttl = this.int64(end);
           break;
         case (6 << 3) | WIRE_VARINT:
-          localDeletionTime = this.int64(end);
+          f.localDeletionTime = this.int64(end);
           break;
-        case (7 << 3) | WIRE_BYTES:
-          path = this.bytes(end);
+        case (7 << 3) | WIRE_BYTES: {
+          const length = this.uint32(end);
+          f.pathStart = this.at;
+          f.pathEnd = this.at = this.limit(length, end);
+          f.pathSeen = true;
           break;
+        }
         case (8 << 3) | WIRE_VARINT:
-          hasPath = this.int64(end) !== 0;
+          f.hasPath = this.int64(end) !== 0;
+          f.pathSeen = true;
           break;
         default:
           this.skip(tag, end);
+          f.known = false;
       }
     }
-    const cell: Cell = { timestamp, value: tombstone ? null : value, ttl, localDeletionTime, path: hasPath ? path : undefined };
-    return { column, cell, hasPath };
   }
 
   private complexDeletion(end: number): [string, DeletionTime | null] {
