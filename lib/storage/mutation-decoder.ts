@@ -2,8 +2,9 @@
  * Partition updates from protobuf bytes (protocol/mutation.proto), decoded by hand in
  * one pass straight into model objects. protobufjs built a message object per row and
  * cell and then this module copied each into its model shape: decoding was a third of
- * a flush rebuilt from commit-log payloads (flush-source.ts), and weighs on replay and
- * on every MUTATION a replica receives.
+ * a flush rebuilt from the memtable's update bytes (flush-source.ts), and weighs on
+ * replay and on every MUTATION a replica receives. A flush also reads a key written
+ * once in one plain row straight into a FlatRow (`readFlatRow`), making no objects.
  *
  * Standard proto3: fields in any order, unknown fields and fields of an unexpected wire
  * type skipped, a later occurrence of a singular field replacing an earlier one, absent
