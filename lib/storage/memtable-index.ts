@@ -35,6 +35,12 @@ export class MemtableIndex {
     }
   }
 
+  /** Reads the slot a token's low half hashes to, so that a lookup soon after finds it
+   *  in the cache: a batch's keys are touched first, their misses overlapping. */
+  touch(low: number): number {
+    return this.slots[low & (this.slots.length - 1)];
+  }
+
   /** Adds the next entry (numbered `count`), whose key is not present. */
   add(entry: number, low: number): void {
     if (entry !== this.count) throw new RangeError(`memtable index: entry ${entry} added out of turn (expected ${this.count})`);

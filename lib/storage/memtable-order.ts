@@ -81,6 +81,18 @@ export class MemtableOrder<T> {
     this.count++;
   }
 
+  /** Reads the end of the leaf a token's high half falls in (see MemtableIndex.touch). */
+  touch(high: number): number {
+    let slots = this.root;
+    for (let level = 0; slots !== null; level++) {
+      const node = slots[slotOf(high, level)];
+      if (node === undefined) return 0;
+      if (node instanceof Leaf) return node.items.length;
+      slots = node.children;
+    }
+    return 0;
+  }
+
   /**
    * The items from the first for which `atOrAfterStart` holds (a predicate monotonic in
    * the order, true for no item whose token's high half is below `startHigh`), lazily.

@@ -26,6 +26,9 @@ import { decodeUpdate, readUpdateHeader, updateHeader } from './mutation-decoder
 import { UpdateArena } from './update-arena.js';
 import type { PartitionSource } from './source.js';
 
+/** Where touch() leaves what it read: a store the compiler must keep, so the reads stay. */
+let touched = 0;
+
 /** Heap bytes of an entry kept as bytes in the arena (the bytes are counted with the arena). */
 const ENTRY_OVERHEAD_BYTES = 120;
 /** An entry kept as bytes past this size turns into objects at its first read (see readFromBytes). */
@@ -258,6 +261,16 @@ export class Memtable {
       this.bytes += measuredBytes;
     }
     if (measuredMinTimestamp < this.minTimestamp) this.minTimestamp = measuredMinTimestamp;
+  }
+
+  /**
+   * Touches where applying `update` will look (its index slot, its order leaf): a
+   * batch's updates are touched first and applied after, so the processor fetches
+   * those scattered places together instead of waiting on each in turn.
+   */
+  touch(update: Partition): void {
+    const [high, low] = tokenWords(update.token);
+    touched = this.index.touch(low) + this.order.touch(high);
   }
 
   get(key: Buffer, token: bigint): PartitionSource | null {

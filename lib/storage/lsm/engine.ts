@@ -323,6 +323,7 @@ export class LsmStorageEngine implements StorageEngine {
     // Refuse now what the log would refuse (too large, log failed): nothing applied yet.
     this.commitlog.checkAppendable(payload);
     // Memtables and commit log in one synchronous step (see the module comment).
+    for (let i = 0; i < updates.length; i++) states[i].store.touchMemtable(updates[i].partition);
     for (let i = 0; i < updates.length; i++) states[i].store.applyToMemtable(updates[i].partition, payload, bodies[2 * i], bodies[2 * i + 1]);
     const durable = this.commitlog.append(payload, tableIds);
     this.checkMemory();
