@@ -111,12 +111,12 @@ export class LsmTableStore implements TableStore {
 
   // ---- writes and flushes (driven by the engine) ----
 
-  /** `payload`: the encoded mutation the update came in, null when there is none; [start, end) the update's place in it (see Memtable.apply). */
   /** See Memtable.touch: called for a batch's updates before they are applied. */
   touchMemtable(update: Partition): void {
     this.active.touch(update);
   }
 
+  /** `payload`: the encoded mutation the update came in, null when there is none; [start, end) the update's place in it (see Memtable.apply). */
   applyToMemtable(update: Partition, payload: Uint8Array | null = null, start = 0, end = 0): void {
     this.active.apply(update, payload, start, end);
   }

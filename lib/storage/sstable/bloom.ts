@@ -24,6 +24,7 @@
  */
 import { assert } from '../../errors.js';
 import { murmur3Result, murmur3x64 } from '../../model/murmur3.js';
+import { tokenWords } from '../../model/token.js';
 import { FILTER_LAYOUT_KEY_HASH, FILTER_LAYOUT_TOKEN_BLOCKS, type FilterBits } from './format.js';
 
 const BIT_COUNT_MAX = 0xffffffff;
@@ -80,11 +81,6 @@ const BLOCKED_SIZE_FACTOR = 1.08;
 /** Odd multiplier (2^32 / golden ratio) deriving each probe's bits from the last. */
 const PROBE_MULTIPLIER = 0x9e3779b1;
 
-// The token's words, without tokenWords's array per call.
-const tokenSlot = new BigInt64Array(1);
-const tokenSlotWords = new Uint32Array(tokenSlot.buffer);
-const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
-
 export class TokenBloomFilter implements KeyFilter {
   readonly layout = FILTER_LAYOUT_TOKEN_BLOCKS;
   private readonly blockCount: number;
@@ -109,9 +105,9 @@ export class TokenBloomFilter implements KeyFilter {
 
   add(_key: Buffer, token: bigint): void {
     if (this.bitCount === 0) return;
-    tokenSlot[0] = token;
-    const base = this.blockOf(tokenSlotWords[HIGH_WORD]);
-    let h = tokenSlotWords[HIGH_WORD ^ 1];
+    const [high, low] = tokenWords(token);
+    const base = this.blockOf(high >>> 0);
+    let h = low;
     for (let i = 0; i < this.hashCount; i++) {
       h = Math.imul(h, PROBE_MULTIPLIER);
       const bit = base + (h >>> 23);
@@ -121,9 +117,9 @@ export class TokenBloomFilter implements KeyFilter {
 
   mightContain(_key: Buffer, token: bigint): boolean {
     if (this.bitCount === 0) return true;
-    tokenSlot[0] = token;
-    const base = this.blockOf(tokenSlotWords[HIGH_WORD]);
-    let h = tokenSlotWords[HIGH_WORD ^ 1];
+    const [high, low] = tokenWords(token);
+    const base = this.blockOf(high >>> 0);
+    let h = low;
     for (let i = 0; i < this.hashCount; i++) {
       h = Math.imul(h, PROBE_MULTIPLIER);
       const bit = base + (h >>> 23);
@@ -132,8 +128,8 @@ export class TokenBloomFilter implements KeyFilter {
     return true;
   }
 
-  /** The first bit of the block a token's high word picks (multiply-shift: spreads the
-   *  word's range over the blocks without a division). */
+  /** The first bit of the block a token's high word (unsigned) picks (multiply-shift:
+   *  spreads the word's range over the blocks without a division). */
   private blockOf(high: number): number {
     return Math.min(this.blockCount - 1, Math.floor((high * this.blockCount) / 2 ** 32)) * BLOCK_BITS;
   }

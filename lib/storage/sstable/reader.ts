@@ -179,7 +179,7 @@ export class SSTableReader {
   }
 
   /** False when the SSTable certainly does not hold the key: the token is out of its
-   *  bounds or the bloom filter says so. Counts nothing (get() does). */
+   *  bounds or the bloom filter says so. Counts nothing (admits() does). */
   mayContain(key: Buffer, token: bigint): boolean {
     return token >= this.firstToken && token <= this.lastToken && this.filter.mightContain(key, token);
   }
