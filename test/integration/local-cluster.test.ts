@@ -6,38 +6,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { runCli } from '../helpers/cli.js';
+import { freePortRun } from '../helpers/ports.js';
 
 const NODES = 2;
 
 const sibyl = (...args: string[]) => runCli(args);
-
-function bind(port: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(null));
-    server.listen(port, '127.0.0.1', () => {
-      const bound = (server.address() as { port: number }).port;
-      server.close(() => resolve(bound));
-    });
-  });
-}
-
-/** A port P such that P … P+count-1 are free now: the OS picks P, the rest are checked. */
-async function freePortRun(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = await bind(0);
-    if (base === null || base + count - 1 > 65535) continue;
-    let free = true;
-    for (let port = base + 1; free && port < base + count; port++) free = (await bind(port)) !== null;
-    if (free) return base;
-  }
-  throw new Error(`no run of ${count} free ports found`);
-}
 
 interface NodeReport {
   name: string;

@@ -146,9 +146,9 @@ t.test('speculative retry reads from an extra replica when one is slow', async (
   const started = performance.now();
   const result = await coordinator.proxy.read(c.keyspace, table, int(pk), token, ALL, 'QUORUM');
   const elapsed = performance.now() - started;
-  t.same(rowsOf(result), [[1, 'a']], 'the read is answered');
-  // The read timeout is 200 ms; without speculation this read would be a ReadTimeout.
-  t.ok(elapsed < 150, `answered after ${elapsed.toFixed(0)} ms, well before the read timeout`);
+  // The read timeout is 200 ms; without speculation this read would be a ReadTimeout
+  // (no bound on the time here: a loaded machine can stretch it, not fake an answer).
+  t.same(rowsOf(result), [[1, 'a']], `the read is answered (after ${elapsed.toFixed(0)} ms)`);
 });
 
 t.test('read repair fixes a stale replica', async (t) => {

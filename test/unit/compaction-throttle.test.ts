@@ -71,5 +71,6 @@ t.test('without a sleep of its own, a clock that follows real time waits on real
   const throttle = new Throttle(1_000_000, { nowMillis: () => performance.now() });
   const started = performance.now();
   await throttle.consume(100_000);
-  t.ok(performance.now() - started >= 95, 'about 100 ms at 1 MB/s');
+  // Not >= 100: timers count from the event loop's cached clock, a little behind real time.
+  t.ok(performance.now() - started >= 80, 'about 100 ms at 1 MB/s');
 });

@@ -125,7 +125,9 @@ t.test('memory: delivery is asynchronous and waits at least the minimum delay', 
   a.send(b.address, 'GOSSIP_ACK', bytes('x'));
   t.equal(receivedAt, 0, 'the handler did not run inside send');
   await eventually(() => receivedAt > 0);
-  t.ok(receivedAt - sentAt >= 39, `delivered after ${Math.round(receivedAt - sentAt)} ms`);
+  // Timers count from the event loop's cached clock, which lags real time by however
+  // long this turn has run: a few ms of slack keeps a busy machine from failing this.
+  t.ok(receivedAt - sentAt >= 30, `delivered after ${Math.round(receivedAt - sentAt)} ms`);
 
   const { network: fast, nodes: fastNodes } = cluster(2);
   let ran = false;

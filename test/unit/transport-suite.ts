@@ -131,7 +131,8 @@ export function transportSuite(t: Test, name: string, factory: HarnessFactory): 
     t.type(error, RequestTimeout);
     t.match(error, { to: b.address, verb: 'READ', timeoutMs: 150 });
     t.match((error as Error).message, /READ request to \/.* timed out after 150 ms/);
-    t.ok(elapsed >= 140 && elapsed < 1500, `timed out after ${elapsed} ms`);
+    // The lower bound has slack: timers count from the event loop's cached clock.
+    t.ok(elapsed >= 120 && elapsed < 1500, `timed out after ${elapsed} ms`);
   });
 
   t.test(`${name}: a request to an address where no node runs times out`, async (t) => {
