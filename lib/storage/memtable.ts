@@ -83,25 +83,38 @@ function measureUpdate(update: Partition): void {
 }
 
 /**
- * True when an update can be stored as it is: no deletion of any kind (so nothing in
- * it can shadow anything else in it) and rows strictly ascending. Most writes are
- * like that; they skip the merge and its allocations.
+ * For an update that can be stored as it is, the oldest timestamp in it; NaN for any
+ * other. It can when it has no deletion of any kind (so nothing in it can shadow
+ * anything else in it) and its rows are strictly ascending. Most writes are like that;
+ * they skip the merge and its allocations, and, kept as bytes, any measure of heap
+ * size (the arena counts their bytes): this one pass is all a new key's write costs.
  */
-function isSelfConsistent(comparator: ClusteringComparator, update: Partition): boolean {
-  if (update.deletion !== null || update.rangeTombstones.length > 0) return false;
+function oldestIfSelfConsistent(comparator: ClusteringComparator, update: Partition): number {
+  if (update.deletion !== null || update.rangeTombstones.length > 0) return NaN;
+  let oldest = Infinity;
   const rows = update.rows;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
-    if (row.deletion !== null) return false;
-    for (const complex of row.complex.values()) if (complex.deletion !== null || complex.cells.length > 1) return false;
-    if (i > 0 && comparator.compare(rows[i - 1].clustering, row.clustering) >= 0) return false;
+    if (i > 0 && comparator.compare(rows[i - 1].clustering, row.clustering) >= 0) return NaN;
+    oldest = oldestOfLiveRow(row, oldest);
   }
-  const staticRow = update.staticRow;
-  if (staticRow !== null) {
-    if (staticRow.deletion !== null) return false;
-    for (const complex of staticRow.complex.values()) if (complex.deletion !== null || complex.cells.length > 1) return false;
+  return update.staticRow === null ? oldest : oldestOfLiveRow(update.staticRow, oldest);
+}
+
+/** `oldest` lowered to the row's oldest timestamp; NaN if the row deletes anything. */
+function oldestOfLiveRow(row: Row, oldest: number): number {
+  if (row.deletion !== null) return NaN;
+  if (row.liveness !== null && row.liveness.timestamp < oldest) oldest = row.liveness.timestamp;
+  for (const cell of row.cells.values()) if (cell.timestamp < oldest) oldest = cell.timestamp;
+  for (const complex of row.complex.values()) {
+    if (complex.deletion !== null || complex.cells.length > 1) return NaN;
+    if (complex.cells.length === 1 && complex.cells[0].timestamp < oldest) oldest = complex.cells[0].timestamp;
   }
-  return true;
+  return oldest;
+}
+
+function isSelfConsistent(comparator: ClusteringComparator, update: Partition): boolean {
+  return !Number.isNaN(oldestIfSelfConsistent(comparator, update));
 }
 
 /**
@@ -237,9 +250,9 @@ export class Memtable {
     }
     const entry = this.index.get(update.key, high, low);
     if (entry < 0) {
-      measureUpdate(update);
+      const oldest = withBytes ? oldestIfSelfConsistent(comparator, update) : NaN;
       let created: number;
-      if (withBytes && isSelfConsistent(comparator, update)) {
+      if (!Number.isNaN(oldest)) {
         const offset = this.arena.lastOffset;
         const chunk = this.arena.lastChunk;
         // The key as the arena holds it: the update's own may be a view on a far larger
@@ -247,10 +260,12 @@ export class Memtable {
         readUpdateHeader(this.arena.chunk(chunk), offset, offset + (end - start));
         created = this.entries.add(chunk, updateHeader.keyStart, updateHeader.keyEnd, offset, offset + (end - start), high, low, null);
         this.bytes += ENTRY_OVERHEAD_BYTES;
+        if (oldest < this.minTimestamp) this.minTimestamp = oldest;
       } else {
+        measureUpdate(update);
         const partition = absorb(comparator, this.pathComparatorFor, undefined, update);
         created = this.entries.add(-1, 0, update.key.length, 0, 0, high, low, partition);
-        this.bytes += measuredBytes;
+        this.countMeasured();
       }
       this.index.add(created, low);
       this.order.add(created);
@@ -258,8 +273,13 @@ export class Memtable {
       const stored = this.entries.partitions[entry] ?? this.keepAsObjects(entry);
       measureUpdate(update);
       this.entries.partitions[entry] = absorb(comparator, this.pathComparatorFor, stored, update);
-      this.bytes += measuredBytes;
+      this.countMeasured();
     }
+  }
+
+  /** Adds what measureUpdate measured last to the heap bytes and the oldest timestamp. */
+  private countMeasured(): void {
+    this.bytes += measuredBytes;
     if (measuredMinTimestamp < this.minTimestamp) this.minTimestamp = measuredMinTimestamp;
   }
 

@@ -55,16 +55,21 @@ function utf8(text: string): Buffer {
   return bytes;
 }
 
+/** Slots for nested-message lengths the encoder starts with, and the most it keeps between calls. */
+const LENGTHS_FIRST = 1024;
+const LENGTHS_KEPT_MAX = 1 << 16;
+
 class MutationEncoder {
-  /** Lengths of the nested messages, in the order they are written. */
-  private lengths: number[] = [];
+  /** Lengths of the nested messages, in the order they are written: [0, reserved) used, kept between calls. */
+  private lengths = new Int32Array(LENGTHS_FIRST);
+  private reserved = 0;
   private next = 0;
   private buffer: Buffer = Buffer.alloc(0);
   private at = 0;
 
   /** `bodies`, when given, receives where each update's message lies: [start, end) pairs (encodeMutationLocated). */
   encode(updates: readonly PartitionUpdate[], bodies: Int32Array | null = null): Buffer {
-    this.lengths = [];
+    this.reserved = 0;
     let total = 0;
     for (const update of updates) total += delimitedSize(this.measureUpdate(update));
     this.buffer = Buffer.allocUnsafe(total);
@@ -76,9 +81,11 @@ class MutationEncoder {
       this.writeUpdate(updates[i]);
       if (bodies !== null) bodies[2 * i + 1] = this.at;
     }
-    assert(this.at === total && this.next === this.lengths.length, 'mutation encoder measured one size and wrote another');
+    assert(this.at === total && this.next === this.reserved, 'mutation encoder measured one size and wrote another');
     const out = this.buffer;
     this.buffer = Buffer.alloc(0);
+    // An exceptionally large mutation does not keep its lengths' memory for good.
+    if (this.lengths.length > LENGTHS_KEPT_MAX) this.lengths = new Int32Array(LENGTHS_FIRST);
     return out;
   }
 
@@ -86,8 +93,12 @@ class MutationEncoder {
 
   /** Keeps the place of a nested message's length, in writing order. */
   private reserve(): number {
-    this.lengths.push(0);
-    return this.lengths.length - 1;
+    if (this.reserved === this.lengths.length) {
+      const grown = new Int32Array(this.lengths.length * 2);
+      grown.set(this.lengths);
+      this.lengths = grown;
+    }
+    return this.reserved++;
   }
 
   /** Records the nested message's length; returns its field's bytes. */
