@@ -548,13 +548,49 @@ t.test('records appended in one event-loop turn go to disk as one write', async 
   const counting = new CountingFileSystem(new FaultInjectingFileSystem());
   const log = await openLog({ fs: counting, dir: '/cl' });
   await log.replay(() => []);
-  const payloads = makePayloads(100, 12, () => 'A', 100);
+  // Two rounds of 60 records stay under a quarter of the segment (see the next test).
+  const payloads = makePayloads(60, 12, () => 'A', 100);
   await Promise.all(payloads.map((payload) => log.append(payload, ['A'])));
-  t.equal(counting.writes, 2, 'the segment header, then one write of all 100 records');
+  t.equal(counting.writes, 2, 'the segment header, then one write of all 60 records');
   await Promise.all(payloads.map((payload) => log.append(payload, ['A'])));
   t.equal(counting.writes, 3);
   t.equal(counting.syncs, 1, 'periodic mode does not fsync on the append path (only the new segment header)');
   await log.close();
+});
+
+t.test('periodic mode syncs every quarter of a segment in the background, and a crash keeps what those syncs covered', async (t) => {
+  const fs = new FaultInjectingFileSystem();
+  const counting = new CountingFileSystem(fs);
+  const setup: Setup = { fs: counting, dir: '/cl' };
+  const log = await openLog(setup);
+  await log.replay(() => []);
+  // 40 records of ~1 KiB one at a time, each its own write: 40 KiB of a 64 KiB segment.
+  const payloads = makePayloads(40, 21, () => 'A', 1000);
+  for (const payload of payloads) await log.append(payload, ['A']);
+  await nextTurn();
+  t.equal(counting.syncs, 1 + 2, 'the header, then one sync at each quarter written (16 and 32 KiB)');
+  fs.crash();
+  await log.close().catch(() => undefined);
+  const { records, log: reopened } = await reopenAndReplay(setup);
+  t.ok(records.length >= 32, `the records the background syncs covered survive (${records.length} replayed)`);
+  t.ok(records.length < 40, 'the tail written since is lost, as periodic mode allows');
+  t.same(hexes(records), hexes(payloads.slice(0, records.length)), 'whole records, in order');
+  await reopened.close();
+});
+
+t.test('a background sync that fails fails the log', async (t) => {
+  const fs = new FaultInjectingFileSystem();
+  const log = await openLog({ fs, dir: '/cl' });
+  await log.replay(() => []);
+  await log.append(Buffer.from('fine'), ['A']);
+  fs.failNextSync(/CommitLog/);
+  const payloads = makePayloads(20, 22, () => 'A', 1000);
+  let refused = 0;
+  for (const payload of payloads) await log.append(payload, ['A']).catch(() => refused++);
+  await nextTurn();
+  t.ok(refused > 0 && refused < 20, `appends written before the failed sync went through, those after it were refused (${refused})`);
+  await t.rejects(log.append(Buffer.from('after'), ['A']), { code: 'EIO' }, 'later appends are refused');
+  await t.rejects(log.close(), { code: 'EIO' });
 });
 
 t.test('a mutation bigger than half a segment is refused', async (t) => {

@@ -137,6 +137,9 @@ export class CommitLog {
   // Writer side (the drain loop): what is on disk.
   private openSegment: Segment | null = null;
   private unsynced = false;
+  /** Periodic mode: a background fsync of the open segment (see syncAhead), and where the written data ended when it began. */
+  private aheadSync: Promise<void> | null = null;
+  private syncedAheadTo = 0;
   private round: { writes: PendingWrite[]; syncWaiters: Waiter[] } = { writes: [], syncWaiters: [] };
   private syncWaiters: Waiter[] = [];
   private draining = false;
@@ -352,6 +355,7 @@ export class CommitLog {
     try {
       await this.sync();
     } finally {
+      await this.aheadSync;
       await this.sweepTail;
       const segment = this.openSegment;
       if (segment?.handle) {
@@ -438,7 +442,10 @@ export class CommitLog {
           const segment = this.openSegment as Segment;
           await (segment.handle as NonNullable<Segment['handle']>).write(write.buffer.subarray(0, write.used), write.offset);
           this.unsynced = true;
-          if (this.mode === 'periodic') this.complete(write);
+          if (this.mode === 'periodic') {
+            this.complete(write);
+            this.syncAhead(segment, write.offset + write.used);
+          }
         }
         if (this.unsynced && (this.mode !== 'periodic' || syncWaiters.length > 0)) {
           await (this.openSegment?.handle as NonNullable<Segment['handle']>).sync();
@@ -471,6 +478,27 @@ export class CommitLog {
     });
   }
 
+  /**
+   * Periodic mode: once another quarter of the segment is written since the last such
+   * fsync began, starts one in the background. Writes go on meanwhile; the switch to
+   * the next segment, which must sync this one before writing there (see switchTo),
+   * then waits on the last quarter at most instead of the whole segment: a stall of
+   * tens of milliseconds at every segment's end, for every writer.
+   */
+  private syncAhead(segment: Segment, writtenTo: number): void {
+    if (this.aheadSync !== null || writtenTo - this.syncedAheadTo < this.segmentBytes / 4) return;
+    this.syncedAheadTo = writtenTo;
+    this.aheadSync = (segment.handle as NonNullable<Segment['handle']>).sync().then(
+      () => {
+        this.aheadSync = null;
+      },
+      (error: unknown) => {
+        this.aheadSync = null;
+        this.fail(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
   private complete(write: PendingWrite): void {
     write.resolve();
     if (write.buffer.length === WRITE_BUFFER_BYTES && this.bufferPool.length < WRITE_BUFFER_POOL_MAX) {
@@ -486,6 +514,7 @@ export class CommitLog {
   private async switchTo(segment: Segment): Promise<void> {
     const previous = this.openSegment;
     if (previous?.handle) {
+      await this.aheadSync;
       if (this.unsynced) await previous.handle.sync();
       this.unsynced = false;
       await previous.handle.close();
@@ -494,6 +523,7 @@ export class CommitLog {
     }
     await createSegmentFile(this.fs, this.dir, segment, this.segmentBytes);
     this.openSegment = segment;
+    this.syncedAheadTo = 0;
     // The finished segment may already be clean (its tables flushed while it filled).
     if (previous) this.sweep().catch((error) => this.logger.warn({ err: error }, 'Could not delete a clean commit log segment'));
   }
