@@ -89,18 +89,21 @@ export function startNode(network: MemoryNetwork, endpoint: Endpoint, endpoints:
   return { endpoint, storage, transport, view: new StaticClusterView(endpoint, endpoints) };
 }
 
-/** A coordinator on `node` with short timeouts, so tests of unanswered replicas stay quick. */
+/**
+ * A coordinator on `node` with short timeouts, so tests of unanswered replicas stay quick;
+ * a test that needs an answer in time despite a stalled machine passes a longer read timeout.
+ */
 export function coordinatorOn(
   node: ClusterNode,
   onReplicaMissed: ReplicaMissedHook,
-  options: { scanPagePartitionsMax?: number } = {},
+  options: { scanPagePartitionsMax?: number; readTimeoutMs?: number } = {},
 ): ClusterStorageProxy {
   return new ClusterStorageProxy({
     view: node.view,
     transport: node.transport,
     storage: node.storage,
     writeTimeoutMs: 200,
-    readTimeoutMs: 200,
+    readTimeoutMs: options.readTimeoutMs ?? 200,
     onReplicaMissed,
     scanPagePartitionsMax: options.scanPagePartitionsMax,
   });

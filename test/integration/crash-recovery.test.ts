@@ -14,11 +14,18 @@ import { SibylNode } from '../../lib/node.js';
 
 const writer = fileURLToPath(new URL('./fixtures/crash-writer.js', import.meta.url));
 
-/** Runs the writer until `killAfterMs` after it is ready, kills it, returns the acknowledged keys. */
+/**
+ * Runs the writer until `killAfterMs` after its first acknowledged write, kills it,
+ * returns the acknowledged keys. (Counted from the first acknowledgement, not from
+ * "ready": a cold process on a loaded machine can take longer than the shortest delay
+ * to finish its first batch-mode write, and a round that wrote nothing tests nothing.)
+ */
 function runAndKill(dataDir: string, killAfterMs: number): Promise<Set<number>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writer, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked = new Set<number>();
+    let ready = false;
+    let hang: NodeJS.Timeout | undefined;
     let buffer = '';
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -27,11 +34,20 @@ function runAndKill(dataDir: string, killAfterMs: number): Promise<Set<number>> 
       const lines = buffer.split('\n');
       buffer = lines.pop()!;
       for (const line of lines) {
-        if (line === 'ready') setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        else acked.add(Number(line));
+        if (line === 'ready') {
+          ready = true;
+          // Only against a writer that never acknowledges anything: the round then fails.
+          hang = setTimeout(() => child.kill('SIGKILL'), 30_000);
+          continue;
+        }
+        if (ready && acked.size === 0) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+        acked.add(Number(line));
       }
     });
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': after the stdio streams ended, so every acknowledgement the
+    // writer printed before it was killed has been read.
+    child.on('close', (code, signal) => {
+      clearTimeout(hang);
       if (signal === 'SIGKILL') resolve(acked);
       else reject(new Error(`writer exited with ${code}: ${stderr}`));
     });

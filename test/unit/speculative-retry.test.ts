@@ -32,11 +32,12 @@ t.test('speculative_retry values read as Cassandra reads them', async (t) => {
 /**
  * Three replicas, RF 3; the coordinator is cut off from the replica a QUORUM read asks
  * for a digest (it stays alive in every view), so only speculation can answer in time.
+ * The read times out after `readTimeoutMs`.
  */
-function slowReplicaRead(t: Test, policy: SpeculativeRetry) {
+function slowReplicaRead(t: Test, policy: SpeculativeRetry, readTimeoutMs = 200) {
   const { network, nodes } = replicas(t, 3, 5);
   const keyspace = eventsKeyspace({ class: 'SimpleStrategy', replicationFactor: 3 });
-  const coordinator = coordinatorOn(nodes[0], () => {});
+  const coordinator = coordinatorOn(nodes[0], () => {}, { readTimeoutMs });
   const withPolicy: TableMetadata = { ...table, options: { ...table.options, speculativeRetry: policy } };
   const pk = 5;
   const token = murmur3Token(int(pk));
@@ -57,9 +58,11 @@ t.test("speculative_retry 'NONE' never asks a spare replica", async (t) => {
 
 t.test("speculative_retry 'ALWAYS' and a fixed delay ask a spare replica in time", async (t) => {
   for (const policy of [{ kind: 'always' }, { kind: 'fixed', ms: 10 }] as SpeculativeRetry[]) {
-    const { result, elapsed } = await slowReplicaRead(t, policy)();
-    // The read timeout is 200 ms; without speculation this read would be a ReadTimeout
-    // (no bound on the time here: a loaded machine can stretch it, not fake an answer).
+    // Without speculation this read would be a ReadTimeout (the NONE test above). The read
+    // timeout is 2 s, far above the 10 ms delay: a machine stalled for a moment between
+    // the speculation and its answer (a loaded CI runner) must not turn it into one.
+    // No bound on the time either: a loaded machine can stretch it, not fake an answer.
+    const { result, elapsed } = await slowReplicaRead(t, policy, 2000)();
     t.notOk(result instanceof Error, `${formatSpeculativeRetry(policy)}: answered after ${elapsed.toFixed(0)} ms`);
   }
 });

@@ -74,15 +74,27 @@ t.test('batch mode: every acknowledged write survives a crash', async (t) => {
   let engine = await LsmStorageEngine.open(options(fs, '/data'), [table]);
   const acked: number[] = [];
   const writes: Promise<void>[] = [];
+  let firstAck!: () => void;
+  const someAcked = new Promise<void>((resolve) => (firstAck = resolve));
   for (let ck = 0; ck < 200; ck++) {
     writes.push(
       engine
         .apply([update(table, partitionOf(int(ck % 7), { rows: [row([int(ck)], { marker: 1, cells: { v: [1, `v${ck}`] } })] }))])
-        .then(() => void acked.push(ck)),
+        .then(() => {
+          acked.push(ck);
+          firstAck();
+        }),
     );
     if (ck === 120) void engine.flush(table.id).catch(() => undefined);
   }
-  await Promise.race([Promise.all(writes), new Promise((resolve) => setTimeout(resolve, 5))]);
+  // Crash once writes are being acknowledged (others may still be in flight). Not after a
+  // fixed 5 ms: timers count from the event loop's cached clock, which the loop above
+  // leaves behind by as long as it ran: on a slow machine such a timer can fire before
+  // the commit log's first write, with nothing acknowledged. The long timer only bounds
+  // a hang.
+  let hang: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(writes), someAcked, new Promise((resolve) => (hang = setTimeout(resolve, 10_000)))]);
+  clearTimeout(hang);
   fs.crash();
   engine = await LsmStorageEngine.open(options(fs, '/data'), [table]);
   const present = new Set<number>();

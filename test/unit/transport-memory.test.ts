@@ -1,5 +1,4 @@
 import t from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryNetwork, type MemoryNetworkOptions } from '../../lib/net/memory.js';
 import { RequestTimeout, type Transport } from '../../lib/net/transport.js';
 import { bytes, eventually, text, transportSuite } from './transport-suite.js';
@@ -33,24 +32,31 @@ function cluster(size: number, options: MemoryNetworkOptions = {}): { network: M
   return { network, nodes };
 }
 
-const reaches = (from: Transport, to: Transport): Promise<boolean> =>
-  from.request(to.address, 'ECHO', bytes('?'), 100).then(
+/**
+ * Whether an ECHO from `from` is answered by `to` within `timeoutMs`: short where the
+ * link is expected cut (the wait is the test's time), long where it is expected up, so
+ * that a machine stalled for a moment (a loaded CI runner) does not read as a cut link.
+ */
+const reaches = (from: Transport, to: Transport, timeoutMs: number): Promise<boolean> =>
+  from.request(to.address, 'ECHO', bytes('?'), timeoutMs).then(
     () => true,
     (error: unknown) => {
       if (!(error instanceof RequestTimeout)) throw error;
       return false;
     },
   );
+const CUT_MS = 100;
+const UP_MS = 5000;
 
 t.test('memory: a partition cuts both directions between the groups and nothing else', async (t) => {
   const { network, nodes } = cluster(4);
   const [a, b, c, d] = nodes;
   network.partition([a.address, b.address], [c.address]);
-  t.notOk(await reaches(a, c), 'a → c is cut');
-  t.notOk(await reaches(c, b), 'c → b is cut');
-  t.ok(await reaches(a, b), 'a → b stays: same side');
-  t.ok(await reaches(c, d), 'c → d stays: d is in neither group');
-  t.ok(await reaches(d, a), 'd → a stays');
+  t.notOk(await reaches(a, c, CUT_MS), 'a → c is cut');
+  t.notOk(await reaches(c, b, CUT_MS), 'c → b is cut');
+  t.ok(await reaches(a, b, UP_MS), 'a → b stays: same side');
+  t.ok(await reaches(c, d, UP_MS), 'c → d stays: d is in neither group');
+  t.ok(await reaches(d, a, UP_MS), 'd → a stays');
   t.ok(network.lost > 0, 'the lost messages are counted');
   await Promise.all(nodes.map((n) => n.close()));
 });
@@ -59,14 +65,14 @@ t.test('memory: an isolated node neither sends nor receives; heal restores every
   const { network, nodes } = cluster(3);
   const [a, b, c] = nodes;
   network.isolate(b.address);
-  t.notOk(await reaches(a, b));
-  t.notOk(await reaches(b, c));
-  t.ok(await reaches(a, c));
+  t.notOk(await reaches(a, b, CUT_MS));
+  t.notOk(await reaches(b, c, CUT_MS));
+  t.ok(await reaches(a, c, UP_MS));
   network.partition([a.address], [c.address]);
   network.heal();
-  t.ok(await reaches(a, b));
-  t.ok(await reaches(b, c));
-  t.ok(await reaches(c, a));
+  t.ok(await reaches(a, b, UP_MS));
+  t.ok(await reaches(b, c, UP_MS));
+  t.ok(await reaches(c, a, UP_MS));
   await Promise.all(nodes.map((n) => n.close()));
 });
 
@@ -79,7 +85,9 @@ t.test('memory: messages in flight when a partition starts are lost', async (t) 
   });
   a.send(b.address, 'GOSSIP_SYN', bytes('before'));
   network.partition([a.address], [b.address]);
-  await sleep(60);
+  // Heal once the message is lost, not after a fixed sleep: timers count from the event
+  // loop's cached clock, so the delivery timer, found early, can be re-armed past a sleep.
+  await eventually(() => network.lost === 1);
   network.heal();
   a.send(b.address, 'GOSSIP_SYN', bytes('after'));
   await eventually(() => seen.length > 0);
@@ -146,13 +154,13 @@ t.test('memory: a stopped node loses its messages and a restarted one at the sam
   const a = network.join('127.0.0.1:7000');
   let b = network.join('127.0.0.2:7000');
   b.onMessage('ECHO', () => bytes('first life'));
-  t.equal(text(await a.request(b.address, 'ECHO', bytes('?'), 500)), 'first life');
+  t.equal(text(await a.request(b.address, 'ECHO', bytes('?'), UP_MS)), 'first life');
   await b.close();
   t.throws(() => network.join('127.0.0.1:7000'), /already in use/);
   await t.rejects(a.request('127.0.0.2:7000', 'ECHO', bytes('?'), 50), RequestTimeout);
   b = network.join('127.0.0.2:7000');
   b.onMessage('ECHO', () => bytes('second life'));
-  t.equal(text(await a.request(b.address, 'ECHO', bytes('?'), 500)), 'second life');
+  t.equal(text(await a.request(b.address, 'ECHO', bytes('?'), UP_MS)), 'second life');
   await Promise.all([a.close(), b.close()]);
 });
 

@@ -43,8 +43,11 @@ export class RecordingLogger implements NetLogger {
 export const bytes = (text: string): Uint8Array => Buffer.from(text, 'utf8');
 export const text = (payload: Uint8Array): string => Buffer.from(payload).toString('utf8');
 
-/** Resolves once `condition` holds, polling; fails the test after `timeoutMs`. */
-export async function eventually(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+/**
+ * Resolves once `condition` holds, polling; fails the test after `timeoutMs` (10 s by
+ * default: a bound on a hang, not on speed, which a loaded machine must not trip).
+ */
+export async function eventually(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
