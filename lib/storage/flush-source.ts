@@ -16,7 +16,7 @@ import type { TableMetadata } from '../schema/metadata.js';
 import { absorb } from './memtable.js';
 import { FlatRow } from './flat-row.js';
 import { decodeUpdate, readFlatRow, readUpdateHeader, updateHeader } from './mutation-decoder.js';
-import { type ArenaChunk, forEachArenaUpdate } from './update-arena.js';
+import { type ArenaContents, forEachArenaUpdate } from './update-arena.js';
 
 // Where each update lies, one record of STRIDE int32s per update (in write order), so
 // that the sort and the merge, which visit updates in token order, read one cache line
@@ -69,7 +69,7 @@ function compareUpdates(chunks: readonly Buffer[], fields: Int32Array, a: number
 const PACKED_INDEX_LIMIT = 2 ** 21;
 
 /** Where each update of the arena lies. */
-export function locateUpdates(arena: readonly ArenaChunk[]): UpdateTable {
+export function locateUpdates(arena: ArenaContents): UpdateTable {
   const updates = new UpdateTable();
   forEachArenaUpdate(arena, (bytes, chunk, start, end, high, low) => {
     readUpdateHeader(bytes, start, end);
@@ -109,8 +109,8 @@ export function sortedOrder(chunks: readonly Buffer[], updates: UpdateTable, pac
 }
 
 /** Every chunk's bytes (a view on its shared memory). */
-export function arenaBytes(arena: readonly ArenaChunk[]): Buffer[] {
-  return arena.map((chunk) => Buffer.from(chunk.buffer, 0, chunk.length));
+export function arenaBytes(arena: ArenaContents): Buffer[] {
+  return arena.chunks.map((chunk) => Buffer.from(chunk.buffer, 0, chunk.length));
 }
 
 /** Updates whose bytes are touched together before they are decoded (see touch). */
@@ -152,9 +152,9 @@ function inOrder(fields: Int32Array, order: Int32Array): Int32Array {
  * memtable writes. With `flat`, a key written once in one plain row comes as a FlatRow
  * (one reused instance, valid until the next item) instead of a decoded partition.
  */
-export function partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[]): Generator<Partition>;
-export function partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[], flat: boolean): Generator<Partition | FlatRow>;
-export function* partitionsFromUpdates(table: TableMetadata, arena: readonly ArenaChunk[], flat = false): Generator<Partition | FlatRow> {
+export function partitionsFromUpdates(table: TableMetadata, arena: ArenaContents): Generator<Partition>;
+export function partitionsFromUpdates(table: TableMetadata, arena: ArenaContents, flat: boolean): Generator<Partition | FlatRow>;
+export function* partitionsFromUpdates(table: TableMetadata, arena: ArenaContents, flat = false): Generator<Partition | FlatRow> {
   const chunks = arenaBytes(arena);
   const updates = locateUpdates(arena);
   const size = updates.size;

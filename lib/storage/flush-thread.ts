@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { ServerError } from '../errors.js';
 import type { StoredTable } from '../system/schema-codec.js';
-import type { ArenaChunk } from './update-arena.js';
+import type { ArenaContents } from './update-arena.js';
 
 /** What the worker needs to write one SSTable. */
 export interface FlushTask {
@@ -21,8 +21,8 @@ export interface FlushTask {
   readonly generation: number;
   /** Sizes the bloom filter: the memtable's partition count. */
   readonly expectedPartitions: number;
-  /** Shared memory: the worker reads them without a copy. */
-  readonly chunks: readonly ArenaChunk[];
+  /** The memtable's updates, in shared memory: the worker reads them without a copy. */
+  readonly updates: ArenaContents;
 }
 
 export interface FlushOutcome {

@@ -18,7 +18,7 @@ async function write(task: FlushTask): Promise<void> {
   const table = decodeTable(task.keyspace, task.table, 'flushed table');
   const writer = await SSTableWriter.create(fs, task.dir, task.generation, table, { expectedPartitions: task.expectedPartitions, level: 0 });
   try {
-    for (const item of partitionsFromUpdates(table, task.chunks, true)) {
+    for (const item of partitionsFromUpdates(table, task.updates, true)) {
       if (!(item instanceof FlatRow)) await writer.append(item);
       else if (writer.appendFlat(item)) await writer.writesDone();
     }

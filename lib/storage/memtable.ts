@@ -229,9 +229,23 @@ export class Memtable {
   }
 
   /**
+   * Space in the arena for a mutation to be encoded into (see UpdateArena.reserve), so
+   * that `apply` records its updates where they lie instead of copying them; null when
+   * the arena takes no bytes (see `updates`) or the mutation is too large for it.
+   */
+  reservePayload(length: number): Buffer | null {
+    if (!this.updatesComplete) return null;
+    const before = this.arena.sizeBytes;
+    const space = this.arena.reserve(length);
+    this.bytes += this.arena.sizeBytes - before;
+    return space;
+  }
+
+  /**
    * Merges one partition update in. `payload` is the encoded mutation the update came
    * in (the commit-log record) and [start, end) the update's message in it
-   * (encodeMutationLocated); those bytes are copied into the arena. A new key whose
+   * (encodeMutationLocated); those bytes are kept in the arena (where they lie, if the
+   * payload is space reservePayload gave, else copied). A new key whose
    * update needs no merging is kept as them; otherwise the update's objects become the
    * memtable's. A write without its bytes (commit-log replay keeps no record of which
    * updates it skipped) is kept as objects, and the arena no longer describes the

@@ -67,12 +67,15 @@ class MutationEncoder {
   private buffer: Buffer = Buffer.alloc(0);
   private at = 0;
 
-  /** `bodies`, when given, receives where each update's message lies: [start, end) pairs (encodeMutationLocated). */
-  encode(updates: readonly PartitionUpdate[], bodies: Int32Array | null = null): Buffer {
+  /**
+   * `bodies`, when given, receives where each update's message lies: [start, end) pairs
+   * (encodeMutationLocated); `space`, when given, may provide the buffer to write into.
+   */
+  encode(updates: readonly PartitionUpdate[], bodies: Int32Array | null = null, space: PayloadSpace | null = null): Buffer {
     this.reserved = 0;
     let total = 0;
     for (const update of updates) total += delimitedSize(this.measureUpdate(update));
-    this.buffer = Buffer.allocUnsafe(total);
+    this.buffer = space?.(total) ?? Buffer.allocUnsafe(total);
     this.at = 0;
     this.next = 0;
     for (let i = 0; i < updates.length; i++) {
@@ -327,13 +330,22 @@ export function encodeMutation(updates: readonly PartitionUpdate[]): Buffer {
 }
 
 /**
+ * Where a mutation may be encoded: a buffer of exactly `length` bytes, or null to leave
+ * the allocation to the encoder (a memtable's arena, see UpdateArena.reserve).
+ */
+export type PayloadSpace = (length: number) => Buffer | null;
+
+/**
  * The mutation's bytes and where each update's PartitionUpdate message lies in them:
  * [start, end) of update i at bodies[2i], bodies[2i + 1] (a memtable keeps an update
- * as those bytes, decodeUpdate reads it back).
+ * as those bytes, decodeUpdate reads it back). Written into `space` if it provides one.
  */
-export function encodeMutationLocated(updates: readonly PartitionUpdate[]): { bytes: Buffer; bodies: Int32Array } {
+export function encodeMutationLocated(
+  updates: readonly PartitionUpdate[],
+  space: PayloadSpace | null = null,
+): { bytes: Buffer; bodies: Int32Array } {
   const bodies = new Int32Array(2 * updates.length);
-  return { bytes: encoder.encode(updates, bodies), bodies };
+  return { bytes: encoder.encode(updates, bodies, space), bodies };
 }
 
 // Decoding is written by hand too, in a module of its own.

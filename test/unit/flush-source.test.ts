@@ -21,7 +21,7 @@ import { encodeMutation, encodeMutationLocated } from '../../lib/storage/mutatio
 import { NodeFileSystem } from '../../lib/storage/node-fs.js';
 import { COMPONENTS, componentPath } from '../../lib/storage/sstable/descriptor.js';
 import { SSTableWriter } from '../../lib/storage/sstable/writer.js';
-import { type ArenaChunk, UpdateArena, forEachArenaUpdate } from '../../lib/storage/update-arena.js';
+import { type ArenaContents, UpdateArena, forEachArenaUpdate } from '../../lib/storage/update-arena.js';
 import { propertyHolds } from '../helpers/property.js';
 import { plain } from '../helpers/plain.js';
 import { bound, deletion, eventsTable, int, intType, makeTable, partitionOf, row, type RowSpec, text, textType, update } from './fixtures/tables.js';
@@ -126,16 +126,19 @@ t.test('partitions rebuilt from the update arena are exactly what the memtable f
   propertyHolds(
     t,
     await fc.check(
-      fc.asyncProperty(batches, fc.boolean(), async (history, colliding) => {
+      fc.asyncProperty(batches, fc.boolean(), fc.boolean(), async (history, colliding, inPlace) => {
         const memtable = new Memtable(table);
+        // inPlace: each mutation is encoded into the memtable's arena (as the engine does
+        // for one table's), the other table's updates left there unrecorded.
+        const space = inPlace ? (length: number) => memtable.reservePayload(length) : null;
         for (const [ours, theirs] of history) {
           const updates = [...ours.map((spec) => update(table, build(spec, colliding))), ...theirs.map((spec) => update(other, build(spec, colliding)))];
-          const { bytes: payload, bodies } = encodeMutationLocated(updates);
+          const { bytes: payload, bodies } = encodeMutationLocated(updates, space);
           updates.forEach((u, i) => {
             if (u.tableId === table.id) memtable.apply(u.partition, payload, bodies[2 * i], bodies[2 * i + 1]);
           });
         }
-        const rebuilt = normal(partitionsFromUpdates(table, memtable.updates!.chunks()));
+        const rebuilt = normal(partitionsFromUpdates(table, memtable.updates!.contents()));
         return normal(memtable.partitions()) === rebuilt && normal(await readBack(memtable)) === rebuilt;
       }),
       { numRuns: 400 },
@@ -170,14 +173,41 @@ t.test('the arena keeps updates in order with their token words, a large one in 
   ];
   for (const [start, end, high, low] of updates) arena.append(framed, start, end, high, low);
   const seen: [Buffer, number, number][] = [];
-  forEachArenaUpdate(arena.chunks(), (bytes, _chunk, start, end, high, low) => seen.push([Buffer.from(bytes.subarray(start, end)), high, low]));
+  forEachArenaUpdate(arena.contents(), (bytes, _chunk, start, end, high, low) => seen.push([Buffer.from(bytes.subarray(start, end)), high, low]));
   t.same(
     seen.map(([bytes, high, low]) => [bytes.length, high, low]),
     updates.map(([start, end, high, low]) => [end - start, high, low]),
   );
   t.ok(seen[0][0].toString() === 'a' && seen[1][0].every((byte) => byte === 7) && seen[2][0].toString() === 'bc', 'bytes intact');
-  t.equal(arena.chunks().length, 3, 'a small chunk, the large one, a new small one');
+  t.equal(arena.contents().chunks.length, 3, 'a small chunk, the large one, a new small one');
   t.ok(arena.sizeBytes >= 3 << 20, 'its size counts every chunk');
+});
+
+t.test('a mutation encoded into space the arena reserved is recorded where it lies; any other is copied', async (t) => {
+  const arena = new UpdateArena();
+  const bytesOf = (contents: ReturnType<UpdateArena['contents']>) => {
+    const seen: string[] = [];
+    forEachArenaUpdate(contents, (bytes, _chunk, start, end) => seen.push(bytes.toString('latin1', start, end)));
+    return seen;
+  };
+  const reserved = arena.reserve(6)!;
+  reserved.write('abcdef', 'latin1');
+  arena.append(reserved, 0, 2, 1, 1);
+  arena.append(reserved, 3, 6, 2, 2);
+  const elsewhere = Buffer.from('xyz');
+  arena.append(elsewhere, 0, 3, 3, 3);
+  t.same(bytesOf(arena.contents()), ['ab', 'def', 'xyz'], 'the updates, in order; the unrecorded byte is never read');
+  reserved.write('AB', 0, 'latin1');
+  elsewhere.write('XYZ', 0, 'latin1');
+  t.same(bytesOf(arena.contents()), ['AB', 'def', 'xyz'], 'the reserved space is the arena itself; other bytes were copied');
+
+  const older = arena.reserve(4)!;
+  older.write('1234', 'latin1');
+  arena.reserve((1 << 20) - 4); // a new chunk: `older` is no longer in the last one
+  arena.append(older, 0, 4, 4, 4);
+  older.write('5678', 'latin1');
+  t.equal(bytesOf(arena.contents()).at(-1), '1234', 'space in an earlier chunk is copied, so nothing depends on which chunk is last');
+  t.equal(arena.reserve((1 << 20) + 1), null, 'a mutation larger than a chunk gets no space');
 });
 
 t.test('the packed sort orders updates as the comparison sort does, high words shared or not', async (t) => {
@@ -193,8 +223,8 @@ t.test('the packed sort orders updates as the comparison sort does, high words s
           const { bytes, bodies } = encodeMutationLocated([update(table, { ...partitionOf(int(key)), token })]);
           arena.append(bytes, bodies[0], bodies[1], tokenHigh, tokenLow);
         }
-        const chunks = arenaBytes(arena.chunks());
-        const located = locateUpdates(arena.chunks());
+        const chunks = arenaBytes(arena.contents());
+        const located = locateUpdates(arena.contents());
         return Buffer.from(sortedOrder(chunks, located).buffer).equals(Buffer.from(sortedOrder(chunks, located, false).buffer));
       }),
       { numRuns: 300 },
@@ -216,7 +246,7 @@ t.test('a wide partition kept as bytes turns into objects at its first read; rea
   t.ok(grown > before + 200 * 100, `its objects are accounted once read (${before} → ${grown} B)`);
   t.equal(normal(await readBack(memtable)), first, 'a second read sees the same');
   t.equal(memtable.sizeBytes, grown, 'and costs nothing more');
-  t.equal(normal(partitionsFromUpdates(table, memtable.updates!.chunks())), first, 'the flush writes the same');
+  t.equal(normal(partitionsFromUpdates(table, memtable.updates!.contents())), first, 'the flush writes the same');
 });
 
 t.test('an SSTable written with flat rows is, byte for byte, the one written from decoded partitions', async (t) => {
@@ -226,7 +256,7 @@ t.test('an SSTable written with flat rows is, byte for byte, the one written fro
   const keyOnly = makeTable({ name: 'kv', partitionKey: [['k', intType]], regular: [['v', textType], ['w', textType]] });
   let generation = 0;
   let flatRows = 0;
-  const write = async (target: TableMetadata, chunks: ArenaChunk[], flat: boolean): Promise<Buffer[]> => {
+  const write = async (target: TableMetadata, chunks: ArenaContents, flat: boolean): Promise<Buffer[]> => {
     const written = ++generation;
     const writer = await SSTableWriter.create(fs, dir, written, target, { expectedPartitions: 16, level: 0 });
     for (const item of partitionsFromUpdates(target, chunks, flat)) {
@@ -284,7 +314,7 @@ t.test('an SSTable written with flat rows is, byte for byte, the one written fro
           const { bytes, bodies } = encodeMutationLocated(updates);
           updates.forEach((u, i) => memtable.apply(u.partition, bytes, bodies[2 * i], bodies[2 * i + 1]));
         }
-        const chunks = memtable.updates!.chunks();
+        const chunks = memtable.updates!.contents();
         const [flat, decoded] = [await write(target, chunks, true), await write(target, chunks, false)];
         return flat.every((component, i) => component.equals(decoded[i]));
       }),

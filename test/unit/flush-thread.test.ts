@@ -48,7 +48,7 @@ t.test('an SSTable written on the flush thread holds every partition; a failed f
     dir: into,
     generation,
     expectedPartitions: memtable.partitionCount,
-    chunks: memtable.updates!.chunks(),
+    updates: memtable.updates!.contents(),
   });
 
   // A file where the table's directory should be: the writer cannot start.

@@ -39,6 +39,6 @@ t.test('a flush rebuilt from the update arena keeps the longest TTL', async (t) 
   const memtable = new Memtable(table);
   const { bytes, bodies } = encodeMutationLocated([update(table, longLived())]);
   memtable.apply(longLived(), bytes, bodies[0], bodies[1]);
-  const [flushed] = [...partitionsFromUpdates(table, memtable.updates!.chunks())];
+  const [flushed] = [...partitionsFromUpdates(table, memtable.updates!.contents())];
   t.equal(flushed.rows[0].cells.get('v')?.localDeletionTime, NOW + MAX_TTL_SECONDS);
 });

@@ -19,7 +19,7 @@ import { encodeMutationLocated } from '../../lib/storage/mutation-codec.js';
 import { NodeFileSystem } from '../../lib/storage/node-fs.js';
 import { COMPONENTS, componentPath } from '../../lib/storage/sstable/descriptor.js';
 import { SSTableWriter } from '../../lib/storage/sstable/writer.js';
-import type { ArenaChunk } from '../../lib/storage/update-arena.js';
+import type { ArenaContents } from '../../lib/storage/update-arena.js';
 import { makeTable, intType, textType, partitionOf, update } from './fixtures/tables.js';
 
 const fs = new NodeFileSystem();
@@ -36,7 +36,7 @@ t.test('flat and decoded flushes write identical SSTables for varied plain rows'
   });
   let generation = 0;
   let flatRows = 0;
-  const write = async (chunks: ArenaChunk[], flat: boolean): Promise<Buffer[]> => {
+  const write = async (chunks: ArenaContents, flat: boolean): Promise<Buffer[]> => {
     const written = ++generation;
     const writer = await SSTableWriter.create(fs, dir, written, table, { expectedPartitions: 16, level: 0 });
     for (const item of partitionsFromUpdates(table, chunks, flat)) {
@@ -79,7 +79,7 @@ t.test('flat and decoded flushes write identical SSTables for varied plain rows'
       const { bytes, bodies } = encodeMutationLocated([u]);
       memtable.apply(p, bytes, bodies[0], bodies[1]);
     }
-    const chunks = memtable.updates!.chunks();
+    const chunks = memtable.updates!.contents();
     const [flat, decoded] = [await write(chunks, true), await write(chunks, false)];
     if (!flat.every((c, i) => c.equals(decoded[i]))) {
       mismatches++;

@@ -318,7 +318,10 @@ export class LsmStorageEngine implements StorageEngine {
       return state;
     });
     const started = performance.now();
-    const { bytes: payload, bodies } = encodeMutationLocated(updates);
+    // A mutation of one table is encoded straight into its memtable's arena, which
+    // then keeps its updates where they lie instead of copying each.
+    const single = states.every((s) => s === states[0]) ? states[0] : undefined;
+    const { bytes: payload, bodies } = encodeMutationLocated(updates, single === undefined ? null : (length) => single.store.reservePayload(length));
     const tableIds = [...new Set(updates.map((u) => u.tableId))];
     // Refuse now what the log would refuse (too large, log failed): nothing applied yet.
     this.commitlog.checkAppendable(payload);
@@ -557,7 +560,7 @@ export class LsmStorageEngine implements StorageEngine {
       dir: state.dir,
       generation,
       expectedPartitions: memtable.partitionCount,
-      chunks: updates.chunks(),
+      updates: updates.contents(),
     });
     try {
       return await SSTableReader.open(fs, state.dir, generation, table, { chunkCache: this.chunkCache });

@@ -117,6 +117,11 @@ export class LsmTableStore implements TableStore {
   }
 
   /** `payload`: the encoded mutation the update came in, null when there is none; [start, end) the update's place in it (see Memtable.apply). */
+  /** See Memtable.reservePayload (of the active memtable; call `applyToMemtable` in the same turn). */
+  reservePayload(length: number): Buffer | null {
+    return this.active.reservePayload(length);
+  }
+
   applyToMemtable(update: Partition, payload: Uint8Array | null = null, start = 0, end = 0): void {
     this.active.apply(update, payload, start, end);
   }
