@@ -89,6 +89,8 @@ const SEGMENT_BYTES_MIN = 4096;
 const SEGMENT_BYTES_MAX = 1024 * MIB;
 /** Size of a pooled write buffer: the most one coalesced write carries unless a single record is bigger. */
 const WRITE_BUFFER_BYTES = 1 * MIB;
+/** Periodic mode: a record this large starts its write at once rather than after the turn (see append). */
+const WRITE_NOW_BYTES_MIN = 64 * 1024;
 /** Free write buffers kept for reuse (two: one filling while one is written, plus a spare). */
 const WRITE_BUFFER_POOL_MAX = 3;
 
@@ -288,7 +290,14 @@ export class CommitLog {
     for (const tableId of tableIds) segment.dirty.set(tableId, end);
     if (this.pendingRecords++ === 0) this.firstPendingAt = performance.now();
     if (this.groupAssembled !== null && this.pendingRecords >= this.groupExpected) this.groupAssembled();
-    this.scheduleDrain();
+    if (this.mode === 'periodic' && recordBytes >= WRITE_NOW_BYTES_MIN && !this.draining && !this.drainScheduled) {
+      // A large record in periodic mode (which shares no fsync) is worth a write of its
+      // own, started now while the caller goes on: the engine applies the mutation to
+      // its memtables meanwhile. Records appended before it completes join the next.
+      void this.drain();
+    } else {
+      this.scheduleDrain();
+    }
     const position: CommitLogPosition = { segmentId: segment.id, offset: end };
     return write.done.then(() => position);
   }

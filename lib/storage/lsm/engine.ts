@@ -2,9 +2,11 @@
  * The durable storage engine: a commit log plus, per table, memtables that flush to
  * SSTables, compacted in the background.
  *
- * Write path: a mutation is applied to the memtables and appended to the commit log
+ * Write path: a mutation is appended to the commit log and applied to the memtables
  * in the same synchronous step, then acknowledged when the commit log says it is
- * durable enough for the sync mode. Because nothing awaits between the two, every
+ * durable enough for the sync mode. The log comes first, as in Cassandra: in periodic
+ * mode its write is then under way while the memtables take the updates. Because
+ * nothing awaits between the two, every
  * write that went into a memtable has a commit-log position below the position
  * recorded when that memtable is switched out; a flush can therefore mark the log
  * clean up to that position. Flushes of one table run one at a time and in order,
@@ -325,10 +327,10 @@ export class LsmStorageEngine implements StorageEngine {
     const tableIds = [...new Set(updates.map((u) => u.tableId))];
     // Refuse now what the log would refuse (too large, log failed): nothing applied yet.
     this.commitlog.checkAppendable(payload);
-    // Memtables and commit log in one synchronous step (see the module comment).
+    // Commit log and memtables in one synchronous step (see the module comment).
+    const durable = this.commitlog.append(payload, tableIds);
     for (let i = 0; i < updates.length; i++) states[i].store.touchMemtable(updates[i].partition);
     for (let i = 0; i < updates.length; i++) states[i].store.applyToMemtable(updates[i].partition, payload, bodies[2 * i], bodies[2 * i + 1]);
-    const durable = this.commitlog.append(payload, tableIds);
     this.checkMemory();
     await durable;
     const elapsed = performance.now() - started;
