@@ -339,6 +339,7 @@ export class Memtable {
     return tokenOfWords(this.entries.high[entry], this.entries.low[entry]);
   }
 
+  /** The key where the entry holds it: for comparisons only, never handed out (see decode). */
   private keyOf(entry: number): Buffer {
     return this.keyBytes(entry).subarray(this.entries.keyStart[entry], this.entries.keyEnd[entry]);
   }
@@ -361,10 +362,24 @@ export class Memtable {
     return decoded;
   }
 
-  /** An entry's bytes as a partition: a fresh copy each time, never changed by later writes. */
+  /**
+   * An entry's bytes as a partition: a fresh copy each time, never changed by later
+   * writes, and decoded from a copy of the bytes: nothing handed out refers to the
+   * arena, whose memory goes to another memtable once this one retires (recycle).
+   */
   private decode(entry: number): Partition {
     const { chunk, start, end } = this.entries;
-    return decodeUpdate(this.arena.chunk(chunk[entry]), start[entry], end[entry], this.tokenOf(entry)).partition;
+    const bytes = Buffer.from(this.arena.chunk(chunk[entry]).subarray(start[entry], end[entry]));
+    return decodeUpdate(bytes, 0, bytes.length, this.tokenOf(entry)).partition;
+  }
+
+  /**
+   * Gives the arena's memory to new memtables; this one is unusable afterwards. Only
+   * once its flush is done and no read can reach it any more (LsmTableStore counts the
+   * views holding it).
+   */
+  recycle(): void {
+    this.arena.recycle();
   }
 
   private source(entry: number): PartitionSource {

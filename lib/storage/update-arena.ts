@@ -25,6 +25,19 @@ const CHUNK_BYTES_MAX = 1 << 20;
 /** Updates shorter than this are copied by a loop: cheaper than a native copy's call. */
 const LOOP_COPY_BYTES_MAX = 64;
 
+/**
+ * Full-size chunks of arenas whose memtables are gone (see `recycle`), for new arenas:
+ * fresh shared memory costs a page fault per 4 KiB on first write, which was the
+ * largest part of a heavy write load's encoding. At most this many are kept (64 MiB).
+ */
+const RECYCLED_CHUNKS_MAX = 64;
+const recycledChunks: Buffer[] = [];
+
+/** Chunks waiting for a new arena (for tests: recycling happens, and when). */
+export function recycledChunksHeld(): number {
+  return recycledChunks.length;
+}
+
 /** Int32s per update in the directory, and where each field is. */
 const DIRECTORY_STRIDE = 5;
 const DIR_CHUNK = 0;
@@ -63,6 +76,8 @@ export class UpdateArena {
   private count = 0;
   private pageCount = 0;
   private total = 0;
+
+  private recycled = false;
 
   /** The chunk (an index for `chunk`) holding the last appended update, and the offset its bytes start at. */
   lastChunk = -1;
@@ -129,6 +144,22 @@ export class UpdateArena {
     };
   }
 
+  /**
+   * Gives the chunks to new arenas and empties this one for good. Only for an arena
+   * nothing reads any more: its memtable retired, its flush done, and no view of its
+   * bytes handed out (a memtable decodes from copies for that reason).
+   */
+  recycle(): void {
+    this.recycled = true;
+    for (const view of this.views) {
+      if (view.length === CHUNK_BYTES_MAX && recycledChunks.length < RECYCLED_CHUNKS_MAX) recycledChunks.push(view);
+    }
+    this.views.length = 0;
+    this.sealedLengths.length = 0;
+    this.pages.length = 0;
+    this.used = this.count = this.pageCount = this.total = 0;
+  }
+
   private record(chunk: number, start: number, end: number, high: number, low: number): void {
     let page = this.pages[this.pages.length - 1];
     if (page === undefined || this.pageCount * DIRECTORY_STRIDE === page.length) {
@@ -148,9 +179,11 @@ export class UpdateArena {
   }
 
   private startChunk(needed: number): Buffer {
+    if (this.recycled) throw new Error('A recycled update arena takes no more updates');
     if (this.views.length > 0) this.sealedLengths.push(this.used);
     const size = Math.max(needed, Math.min(CHUNK_BYTES_MAX, Math.max(CHUNK_BYTES_FIRST, this.total)));
-    const chunk = Buffer.from(new SharedArrayBuffer(size));
+    // A recycled chunk holds an old arena's bytes: only those recorded here are ever read.
+    const chunk = (size === CHUNK_BYTES_MAX ? recycledChunks.pop() : undefined) ?? Buffer.from(new SharedArrayBuffer(size));
     this.views.push(chunk);
     this.used = 0;
     this.total += size;

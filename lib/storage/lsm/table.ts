@@ -43,6 +43,10 @@ export class LsmTableStore implements TableStore {
   /** Per SSTable, the views in use (with users) that hold it: a read costs a count on
    *  its view, and only a view's first user and its last touch these. */
   private readonly refs = new Map<SSTableReader, number>();
+  /** The same count per memtable, and the flushed memtables waiting for it to reach
+   *  zero: their memory then goes to new memtables (Memtable.recycle). */
+  private readonly memtableRefs = new Map<Memtable, number>();
+  private readonly flushed = new Set<Memtable>();
   /** Replaced SSTables waiting for their last reader before their files go, with
    *  what to call once they are gone. */
   private readonly retired = new Map<SSTableReader, () => void>();
@@ -88,12 +92,24 @@ export class LsmTableStore implements TableStore {
 
   private acquire(): View {
     const view = this.view;
-    if (view.users++ === 0) for (const s of view.sstables) this.refs.set(s, (this.refs.get(s) ?? 0) + 1);
+    if (view.users++ === 0) {
+      for (const s of view.sstables) this.refs.set(s, (this.refs.get(s) ?? 0) + 1);
+      for (const m of view.memtables) this.memtableRefs.set(m, (this.memtableRefs.get(m) ?? 0) + 1);
+    }
     return view;
   }
 
   private release(view: View): void {
     if (--view.users > 0) return;
+    for (const m of view.memtables) {
+      const n = (this.memtableRefs.get(m) ?? 1) - 1;
+      if (n > 0) {
+        this.memtableRefs.set(m, n);
+        continue;
+      }
+      this.memtableRefs.delete(m);
+      if (this.flushed.delete(m)) m.recycle();
+    }
     for (const s of view.sstables) {
       const n = (this.refs.get(s) ?? 1) - 1;
       if (n > 0) {
@@ -116,11 +132,12 @@ export class LsmTableStore implements TableStore {
     this.active.touch(update);
   }
 
-  /** `payload`: the encoded mutation the update came in, null when there is none; [start, end) the update's place in it (see Memtable.apply). */
   /** See Memtable.reservePayload (of the active memtable; call `applyToMemtable` in the same turn). */
   reservePayload(length: number): Buffer | null {
     return this.active.reservePayload(length);
   }
+
+  /** `payload`: the encoded mutation the update came in, null when there is none; [start, end) the update's place in it (see Memtable.apply). */
 
   applyToMemtable(update: Partition, payload: Uint8Array | null = null, start = 0, end = 0): void {
     this.active.apply(update, payload, start, end);
@@ -146,6 +163,9 @@ export class LsmTableStore implements TableStore {
   /** A flush finished: its SSTable (if it wrote one) replaces the memtable. */
   completeFlush(memtable: Memtable, sstable: SSTableReader | null): void {
     this.flushing = this.flushing.filter((m) => m !== memtable);
+    // One no view holds any more (TRUNCATE dropped it while it flushed) is unreachable already.
+    if (this.memtableRefs.has(memtable)) this.flushed.add(memtable);
+    else memtable.recycle();
     if (sstable !== null) this.live.push(sstable);
     this.refreshView();
   }
