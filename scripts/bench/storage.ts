@@ -4,7 +4,11 @@
  *
  * 1. Load: ROWS rows (16-byte keys, 100-byte values) in batches of BATCH rows —
  *    engine.apply of BATCH partition updates (periodic commit log) vs a classic-level
- *    batch of BATCH puts. Rows/s and the ratio; bytes on disk after flushing.
+ *    batch of BATCH puts, each into a fresh store, ROUNDS times, the two taking turns
+ *    at going first; each store flushed and compacted before the next load starts.
+ *    The best rows/s of each and their ratio (this machine's speed drifts by 10-20%
+ *    within a minute: one load each would measure the drift as much as the stores);
+ *    bytes on disk of the first round's stores, which the next steps read.
  * 2. Point reads: READS random keys, CONCURRENCY in flight, on both. Reads/s, ratio.
  * 3. Range scan: SCAN consecutive rows from a random start on both (token order for
  *    sibyl, key order for LevelDB: each store's natural order).
@@ -17,7 +21,7 @@
  * LevelDB through its block cache (8 MiB default) and the OS page cache.
  *
  * Flags: --rows N (1000000) --reads N (200000) --scan N (10000) --batch N (1000)
- *        --concurrency N (64) --dir DIR (a temp dir, removed afterwards)
+ *        --concurrency N (64) --rounds N (3) --dir DIR (a temp dir, removed afterwards)
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,6 +43,7 @@ const { values: flags } = parseArgs({
     scan: { type: 'string', default: '10000' },
     batch: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
     dir: { type: 'string' },
   },
 });
@@ -47,6 +52,7 @@ const READS = Number(flags.reads);
 const SCAN = Number(flags.scan);
 const BATCH = Number(flags.batch);
 const CONCURRENCY = Number(flags.concurrency);
+const ROUNDS = Number(flags.rounds);
 
 async function duBytes(dir: string): Promise<number> {
   let total = 0;
@@ -69,6 +75,39 @@ async function concurrently(count: number, concurrency: number, op: (i: number) 
   return count / ((performance.now() - started) / 1000);
 }
 
+/** Loads ROWS rows into a fresh engine in `dir`: the engine (flushed, quiet) and rows/s. */
+async function loadSibyl(dir: string): Promise<{ engine: LsmStorageEngine; rowsPerSecond: number }> {
+  const engine = await LsmStorageEngine.open(engineOptions(dir), [table]);
+  engine.openTable(table);
+  const started = performance.now();
+  for (let i = 0; i < ROWS; i += BATCH) {
+    const micros = clock.nowMicros();
+    const seconds = clock.nowSeconds();
+    const updates: PartitionUpdate[] = [];
+    for (let j = i; j < Math.min(ROWS, i + BATCH); j++) updates.push(updateOf(j, micros, seconds));
+    await engine.apply(updates);
+  }
+  const rowsPerSecond = ROWS / ((performance.now() - started) / 1000);
+  await engine.flush(table.id);
+  await engine.quiesce();
+  return { engine, rowsPerSecond };
+}
+
+/** The same rows into a fresh LevelDB in `dir`: the database (compacted) and rows/s. */
+async function loadLevel(dir: string): Promise<{ level: ClassicLevel<Buffer, Buffer>; rowsPerSecond: number }> {
+  const level = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await level.open();
+  const started = performance.now();
+  for (let i = 0; i < ROWS; i += BATCH) {
+    const ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+    for (let j = i; j < Math.min(ROWS, i + BATCH); j++) ops.push({ type: 'put', key: keyOf(j), value: valueOf(j) });
+    await level.batch(ops);
+  }
+  const rowsPerSecond = ROWS / ((performance.now() - started) / 1000);
+  await level.compactRange(keyOf(0), Buffer.alloc(16, 0xff)).catch(() => undefined);
+  return { level, rowsPerSecond };
+}
+
 const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
@@ -77,34 +116,31 @@ async function main(): Promise<void> {
   const results: [string, string, string, string][] = [];
   try {
     // ---- 1. load ----
-    const engine = await LsmStorageEngine.open(engineOptions(join(root, 'sibyl')), [table]);
-    engine.openTable(table);
-    let started = performance.now();
-    for (let i = 0; i < ROWS; i += BATCH) {
-      const micros = clock.nowMicros();
-      const seconds = clock.nowSeconds();
-      const updates: PartitionUpdate[] = [];
-      for (let j = i; j < Math.min(ROWS, i + BATCH); j++) updates.push(updateOf(j, micros, seconds));
-      await engine.apply(updates);
+    let engine: LsmStorageEngine | undefined;
+    let level: ClassicLevel<Buffer, Buffer> | undefined;
+    let sibylWrite = 0;
+    let levelWrite = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const which of round % 2 === 0 ? ['sibyl', 'level'] : ['level', 'sibyl']) {
+        const dir = join(root, `${which}-${round}`);
+        if (which === 'sibyl') {
+          const loaded = await loadSibyl(dir);
+          sibylWrite = Math.max(sibylWrite, loaded.rowsPerSecond);
+          if (round === 0) engine = loaded.engine;
+          else await loaded.engine.close();
+        } else {
+          const loaded = await loadLevel(dir);
+          levelWrite = Math.max(levelWrite, loaded.rowsPerSecond);
+          if (round === 0) level = loaded.level;
+          else await loaded.level.close();
+        }
+        if (round > 0) await rm(dir, { recursive: true, force: true });
+      }
     }
-    const sibylWrite = ROWS / ((performance.now() - started) / 1000);
-
-    const level = new ClassicLevel<Buffer, Buffer>(join(root, 'level'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await level.open();
-    started = performance.now();
-    for (let i = 0; i < ROWS; i += BATCH) {
-      const ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
-      for (let j = i; j < Math.min(ROWS, i + BATCH); j++) ops.push({ type: 'put', key: keyOf(j), value: valueOf(j) });
-      await level.batch(ops);
-    }
-    const levelWrite = ROWS / ((performance.now() - started) / 1000);
-    results.push(['writes (rows/s)', rate(sibylWrite), rate(levelWrite), (sibylWrite / levelWrite).toFixed(2)]);
-
-    await engine.flush(table.id);
-    await engine.quiesce();
-    await level.compactRange(keyOf(0), Buffer.alloc(16, 0xff)).catch(() => undefined);
-    const sibylBytes = await duBytes(join(root, 'sibyl', 'data'));
-    const levelBytes = await duBytes(join(root, 'level'));
+    if (engine === undefined || level === undefined) throw new Error('--rounds must be at least 1');
+    results.push([`writes (rows/s, best of ${ROUNDS})`, rate(sibylWrite), rate(levelWrite), (sibylWrite / levelWrite).toFixed(2)]);
+    const sibylBytes = await duBytes(join(root, 'sibyl-0', 'data'));
+    const levelBytes = await duBytes(join(root, 'level-0'));
     results.push(['bytes on disk', mib(sibylBytes), mib(levelBytes), (sibylBytes / levelBytes).toFixed(2)]);
 
     // ---- 2. point reads ----
@@ -124,7 +160,7 @@ async function main(): Promise<void> {
 
     // ---- 3. range scan ----
     const startKey = keyOf(Math.floor(Math.random() * ROWS));
-    started = performance.now();
+    let started = performance.now();
     let scanned = 0;
     for await (const _ of store.scan(
       { start: { token: murmur3Token(startKey), key: null }, startInclusive: true, end: null, endInclusive: true },
