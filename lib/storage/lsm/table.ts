@@ -33,6 +33,18 @@ class View {
   ) {}
 }
 
+function addRef<K>(counts: Map<K, number>, key: K): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/** Takes one count off `key`; true when that was its last (it is then gone from `counts`). */
+function dropRef<K>(counts: Map<K, number>, key: K): boolean {
+  const n = (counts.get(key) ?? 1) - 1;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
+  return n <= 0;
+}
+
 export class LsmTableStore implements TableStore {
   private table: TableMetadata;
   private active: Memtable;
@@ -93,30 +105,17 @@ export class LsmTableStore implements TableStore {
   private acquire(): View {
     const view = this.view;
     if (view.users++ === 0) {
-      for (const s of view.sstables) this.refs.set(s, (this.refs.get(s) ?? 0) + 1);
-      for (const m of view.memtables) this.memtableRefs.set(m, (this.memtableRefs.get(m) ?? 0) + 1);
+      for (const s of view.sstables) addRef(this.refs, s);
+      for (const m of view.memtables) addRef(this.memtableRefs, m);
     }
     return view;
   }
 
   private release(view: View): void {
     if (--view.users > 0) return;
-    for (const m of view.memtables) {
-      const n = (this.memtableRefs.get(m) ?? 1) - 1;
-      if (n > 0) {
-        this.memtableRefs.set(m, n);
-        continue;
-      }
-      this.memtableRefs.delete(m);
-      if (this.flushed.delete(m)) m.recycle();
-    }
+    for (const m of view.memtables) if (dropRef(this.memtableRefs, m) && this.flushed.delete(m)) m.recycle();
     for (const s of view.sstables) {
-      const n = (this.refs.get(s) ?? 1) - 1;
-      if (n > 0) {
-        this.refs.set(s, n);
-        continue;
-      }
-      this.refs.delete(s);
+      if (!dropRef(this.refs, s)) continue;
       const deleted = this.retired.get(s);
       if (deleted !== undefined) {
         this.retired.delete(s);
