@@ -558,26 +558,6 @@ t.test('records appended in one event-loop turn go to disk as one write', async 
   await log.close();
 });
 
-t.test('periodic mode: a large record starts its write at once, small ones wait for the turn to end', async (t) => {
-  const counting = new CountingFileSystem(new FaultInjectingFileSystem());
-  const log = await openLog({ fs: counting, dir: '/cl' }, { segmentBytes: 1 << 20 });
-  await log.replay(() => []);
-  await log.append(Buffer.from('opens the segment'), ['A']);
-  const before = counting.writes;
-  const small = log.append(Buffer.alloc(1000, 1), ['A']);
-  t.equal(counting.writes, before, 'a small record waits for others of the same turn');
-  await small;
-  const large = log.append(Buffer.alloc(100_000, 2), ['A']);
-  t.equal(counting.writes, before + 2, 'a large one is being written before append returns');
-  const joining = log.append(Buffer.alloc(1000, 3), ['A']);
-  await Promise.all([large, joining]);
-  t.equal(counting.writes, before + 3, 'a record appended meanwhile goes in the next write');
-  await log.close();
-  const { records, log: reopened } = await reopenAndReplay({ fs: counting, dir: '/cl' }, { segmentBytes: 1 << 20 });
-  t.same(records.map((r) => [r.length, r[0]]), [[17, 0x6f], [1000, 1], [100_000, 2], [1000, 3]], 'all four, in order');
-  await reopened.close();
-});
-
 t.test('periodic mode syncs every quarter of a segment in the background, and a crash keeps what those syncs covered', async (t) => {
   const fs = new FaultInjectingFileSystem();
   const counting = new CountingFileSystem(fs);

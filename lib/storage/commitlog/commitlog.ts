@@ -89,8 +89,6 @@ const SEGMENT_BYTES_MIN = 4096;
 const SEGMENT_BYTES_MAX = 1024 * MIB;
 /** Size of a pooled write buffer: the most one coalesced write carries unless a single record is bigger. */
 const WRITE_BUFFER_BYTES = 1 * MIB;
-/** Periodic mode: a record this large starts its write at once rather than after the turn (see append). */
-const WRITE_NOW_BYTES_MIN = 64 * 1024;
 /** Free write buffers kept for reuse (two: one filling while one is written, plus a spare). */
 const WRITE_BUFFER_POOL_MAX = 3;
 
@@ -251,6 +249,20 @@ export class CommitLog {
   }
 
   /**
+   * Throws now what append() would reject a payload of `length` bytes with (failed or
+   * closed log, empty or oversized payload), so a caller can refuse a write before
+   * changing anything else.
+   */
+  checkAppendable(length: number): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('The commit log is closed');
+    if (length === 0) throw new Error('A commit log record needs a non-empty payload');
+    if (length > this.mutationBytesMax) {
+      throw new InvalidRequest(`Mutation of ${length} bytes is too large for the maximum size of ${this.mutationBytesMax}`);
+    }
+  }
+
+  /**
    * Appends one record (`payload`: an encoded mutation, at least one byte, at most half
    * a segment; `tableIds`: the tables it dirties) and resolves with the position just
    * after it, per sync mode: periodic once written to the OS, batch and group once an
@@ -258,22 +270,9 @@ export class CommitLog {
    * call order and `currentPosition()` right after the call already includes this one.
    * A too-large mutation rejects with InvalidRequest, like Cassandra's max_mutation_size.
    */
-  /**
-   * Throws now what append() would reject with (failed or closed log, empty or
-   * oversized payload), so a caller can refuse a write before changing anything else.
-   */
-  checkAppendable(payload: Buffer): void {
-    if (this.failure) throw this.failure;
-    if (this.closed) throw new Error('The commit log is closed');
-    if (payload.length === 0) throw new Error('A commit log record needs a non-empty payload');
-    if (payload.length > this.mutationBytesMax) {
-      throw new InvalidRequest(`Mutation of ${payload.length} bytes is too large for the maximum size of ${this.mutationBytesMax}`);
-    }
-  }
-
   append(payload: Buffer, tableIds: readonly string[]): Promise<CommitLogPosition> {
     try {
-      this.checkAppendable(payload);
+      this.checkAppendable(payload.length);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -290,14 +289,7 @@ export class CommitLog {
     for (const tableId of tableIds) segment.dirty.set(tableId, end);
     if (this.pendingRecords++ === 0) this.firstPendingAt = performance.now();
     if (this.groupAssembled !== null && this.pendingRecords >= this.groupExpected) this.groupAssembled();
-    if (this.mode === 'periodic' && recordBytes >= WRITE_NOW_BYTES_MIN && !this.draining && !this.drainScheduled) {
-      // A large record in periodic mode (which shares no fsync) is worth a write of its
-      // own, started now while the caller goes on: the engine applies the mutation to
-      // its memtables meanwhile. Records appended before it completes join the next.
-      void this.drain();
-    } else {
-      this.scheduleDrain();
-    }
+    this.scheduleDrain();
     const position: CommitLogPosition = { segmentId: segment.id, offset: end };
     return write.done.then(() => position);
   }
@@ -447,6 +439,8 @@ export class CommitLog {
         this.syncWaiters = [];
         const { writes, syncWaiters } = this.round;
         for (const write of writes) {
+          // A background sync failed meanwhile (syncAhead): its writers were told so; write nothing more.
+          if (this.failure) throw this.failure;
           if (write.segment !== this.openSegment) await this.switchTo(write.segment);
           const segment = this.openSegment as Segment;
           await (segment.handle as NonNullable<Segment['handle']>).write(write.buffer.subarray(0, write.used), write.offset);

@@ -2,11 +2,11 @@
  * The durable storage engine: a commit log plus, per table, memtables that flush to
  * SSTables, compacted in the background.
  *
- * Write path: a mutation is appended to the commit log and applied to the memtables
+ * Write path: a mutation is applied to the memtables and appended to the commit log
  * in the same synchronous step, then acknowledged when the commit log says it is
- * durable enough for the sync mode. The log comes first, as in Cassandra: in periodic
- * mode its write is then under way while the memtables take the updates. Because
- * nothing awaits between the two, every
+ * durable enough for the sync mode. The memtables go first: a mutation they refuse (an
+ * exception in their code) must not reach the log, whose replay would refuse it again
+ * at every start. Because nothing awaits between the two, every
  * write that went into a memtable has a commit-log position below the position
  * recorded when that memtable is switched out; a flush can therefore mark the log
  * clean up to that position. Flushes of one table run one at a time and in order,
@@ -321,16 +321,19 @@ export class LsmStorageEngine implements StorageEngine {
     });
     const started = performance.now();
     // A mutation of one table is encoded straight into its memtable's arena, which
-    // then keeps its updates where they lie instead of copying each.
+    // then keeps its updates where they lie instead of copying each. What the log would
+    // refuse (too large, log failed) is refused first, nothing reserved or applied yet.
     const single = states.every((s) => s === states[0]) ? states[0] : undefined;
-    const { bytes: payload, bodies } = encodeMutationLocated(updates, single === undefined ? null : (length) => single.store.reservePayload(length));
+    const space = (length: number): Buffer | null => {
+      this.commitlog.checkAppendable(length);
+      return single === undefined ? null : single.store.reservePayload(length);
+    };
+    const { bytes: payload, bodies } = encodeMutationLocated(updates, space);
     const tableIds = [...new Set(updates.map((u) => u.tableId))];
-    // Refuse now what the log would refuse (too large, log failed): nothing applied yet.
-    this.commitlog.checkAppendable(payload);
-    // Commit log and memtables in one synchronous step (see the module comment).
-    const durable = this.commitlog.append(payload, tableIds);
+    // Memtables and commit log in one synchronous step (see the module comment).
     for (let i = 0; i < updates.length; i++) states[i].store.touchMemtable(updates[i].partition);
     for (let i = 0; i < updates.length; i++) states[i].store.applyToMemtable(updates[i].partition, payload, bodies[2 * i], bodies[2 * i + 1]);
+    const durable = this.commitlog.append(payload, tableIds);
     this.checkMemory();
     await durable;
     const elapsed = performance.now() - started;
@@ -372,8 +375,10 @@ export class LsmStorageEngine implements StorageEngine {
   private largestActiveMemtable(): string | null {
     let largest: [string, number] | null = null;
     for (const [id, s] of this.tables) {
+      // An empty one may still count bytes (space reserved for a write it then refused): flushing it frees nothing.
+      if (s.store.activeMemtable.isEmpty) continue;
       const bytes = s.store.activeMemtable.sizeBytes;
-      if (bytes > 0 && (largest === null || bytes > largest[1])) largest = [id, bytes];
+      if (largest === null || bytes > largest[1]) largest = [id, bytes];
     }
     return largest === null ? null : largest[0];
   }
@@ -467,7 +472,10 @@ export class LsmStorageEngine implements StorageEngine {
     const run = async (): Promise<void> => {
       state.queuedFlush = null;
       const store = state.store;
-      if (store.activeMemtable.isEmpty && store.pendingFlushes().length === 0) return;
+      if (store.activeMemtable.isEmpty && store.pendingFlushes().length === 0) {
+        this.wakeWriters(); // a writer waiting for memory looks again
+        return;
+      }
       this.flushesRunning++;
       try {
         await this.flushMemtable(tableId, state);

@@ -137,7 +137,6 @@ export class LsmTableStore implements TableStore {
   }
 
   /** `payload`: the encoded mutation the update came in, null when there is none; [start, end) the update's place in it (see Memtable.apply). */
-
   applyToMemtable(update: Partition, payload: Uint8Array | null = null, start = 0, end = 0): void {
     this.active.apply(update, payload, start, end);
   }
@@ -162,7 +161,8 @@ export class LsmTableStore implements TableStore {
   /** A flush finished: its SSTable (if it wrote one) replaces the memtable. */
   completeFlush(memtable: Memtable, sstable: SSTableReader | null): void {
     this.flushing = this.flushing.filter((m) => m !== memtable);
-    // One no view holds any more (TRUNCATE dropped it while it flushed) is unreachable already.
+    // The current view holds every flushing memtable, so this one is recycled when the
+    // last view holding it goes; one held by none could be recycled at once.
     if (this.memtableRefs.has(memtable)) this.flushed.add(memtable);
     else memtable.recycle();
     if (sstable !== null) this.live.push(sstable);
