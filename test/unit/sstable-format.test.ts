@@ -12,6 +12,7 @@ import {
   ByteReader,
   ByteWriter,
   ColumnIds,
+  compareHeaderKeyAt,
   decodeFilter,
   decodeStatistics,
   decodeToc,
@@ -312,4 +313,25 @@ t.test('the bloom filter positions come from the x64 128-bit MurmurHash3 that mu
     }),
     { numRuns: 500 },
   ), 'the property holds');
+});
+
+t.test('a partition header compares with a key by token, then key bytes, as Buffer.compare orders them', async (t) => {
+  const columns = new ColumnIds();
+  const keyOf = fc.oneof(fc.uint8Array({ maxLength: 8 }), fc.uint8Array({ minLength: 60, maxLength: 80 }));
+  propertyHolds(
+    t,
+    fc.check(
+      fc.property(keyOf, keyOf, fc.integer({ min: -2, max: 2 }), fc.boolean(), (stored, probe, high, shareToken) => {
+        const writer = new ByteWriter();
+        const token = tokenOfWords(high, 5);
+        writePartitionHeader(writer, { key: Buffer.from(stored), token, deletion: null, staticRow: null, rangeTombstones: [] }, columns);
+        const record = Buffer.concat([Buffer.from('pad'), writer.toBuffer()]);
+        const [probeHigh, probeLow] = shareToken ? [high, 5] : [high + 1, 5];
+        const expected = shareToken ? Math.sign(Buffer.from(stored).compare(Buffer.from(probe))) : -1;
+        return compareHeaderKeyAt(record, 3, record.length - 3, probeHigh, probeLow, Buffer.from(probe), 'f') === expected;
+      }),
+      { numRuns: 500 },
+    ),
+    'the property holds',
+  );
 });
