@@ -5,7 +5,6 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { decodeTable } from '../system/schema-codec.js';
-import { FlatRow } from './flat-row.js';
 import { partitionsFromUpdates } from './flush-source.js';
 import type { FlushTask, FlushOutcome } from './flush-thread.js';
 import { NodeFileSystem } from './node-fs.js';
@@ -18,10 +17,7 @@ async function write(task: FlushTask): Promise<void> {
   const table = decodeTable(task.keyspace, task.table, 'flushed table');
   const writer = await SSTableWriter.create(fs, task.dir, task.generation, table, { expectedPartitions: task.expectedPartitions, level: 0 });
   try {
-    for (const item of partitionsFromUpdates(table, task.updates, true)) {
-      if (!(item instanceof FlatRow)) await writer.append(item);
-      else if (writer.appendFlat(item)) await writer.writesDone();
-    }
+    await writer.appendAll(partitionsFromUpdates(table, task.updates, true));
     await writer.finishFiles();
   } catch (error) {
     await writer.abort().catch(() => undefined);

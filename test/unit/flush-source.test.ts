@@ -14,7 +14,6 @@ import { ALL_ROWS } from '../../lib/model/clustering.js';
 import type { Partition, Row } from '../../lib/model/partition.js';
 import { tokenOfWords } from '../../lib/model/token.js';
 import type { TableMetadata } from '../../lib/schema/metadata.js';
-import { FlatRow } from '../../lib/storage/flat-row.js';
 import { arenaBytes, locateUpdates, partitionsFromUpdates, sortedOrder } from '../../lib/storage/flush-source.js';
 import { Memtable } from '../../lib/storage/memtable.js';
 import { encodeMutation, encodeMutationLocated } from '../../lib/storage/mutation-codec.js';
@@ -259,14 +258,7 @@ t.test('an SSTable written with flat rows is, byte for byte, the one written fro
   const write = async (target: TableMetadata, chunks: ArenaContents, flat: boolean): Promise<Buffer[]> => {
     const written = ++generation;
     const writer = await SSTableWriter.create(fs, dir, written, target, { expectedPartitions: 16, level: 0 });
-    for (const item of partitionsFromUpdates(target, chunks, flat)) {
-      if (item instanceof FlatRow) {
-        flatRows++;
-        if (writer.appendFlat(item)) await writer.writesDone();
-      } else {
-        await writer.append(item);
-      }
-    }
+    flatRows += await writer.appendAll(partitionsFromUpdates(target, chunks, flat));
     await writer.finishFiles();
     return Promise.all(COMPONENTS.map((component) => readFile(componentPath(dir, written, component))));
   };

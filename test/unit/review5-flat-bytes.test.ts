@@ -12,7 +12,6 @@ import { NO_DELETION_TIME, type Cell } from '../../lib/model/cell.js';
 import { emptyRow, type Partition } from '../../lib/model/partition.js';
 import { seededRandom } from '../../lib/model/random.js';
 import type { TableMetadata } from '../../lib/schema/metadata.js';
-import { FlatRow } from '../../lib/storage/flat-row.js';
 import { partitionsFromUpdates } from '../../lib/storage/flush-source.js';
 import { Memtable } from '../../lib/storage/memtable.js';
 import { encodeMutationLocated } from '../../lib/storage/mutation-codec.js';
@@ -39,12 +38,7 @@ t.test('flat and decoded flushes write identical SSTables for varied plain rows'
   const write = async (chunks: ArenaContents, flat: boolean): Promise<Buffer[]> => {
     const written = ++generation;
     const writer = await SSTableWriter.create(fs, dir, written, table, { expectedPartitions: 16, level: 0 });
-    for (const item of partitionsFromUpdates(table, chunks, flat)) {
-      if (item instanceof FlatRow) {
-        flatRows++;
-        if (writer.appendFlat(item)) await writer.writesDone();
-      } else await writer.append(item);
-    }
+    flatRows += await writer.appendAll(partitionsFromUpdates(table, chunks, flat));
     await writer.finishFiles();
     return Promise.all(COMPONENTS.map((c) => readFile(componentPath(dir, written, c))));
   };
