@@ -16,7 +16,7 @@ import type { TableMetadata } from '../schema/metadata.js';
 import { absorb } from './memtable.js';
 import { FlatRow } from './flat-row.js';
 import { decodeUpdate, readFlatRow, readUpdateHeader, updateHeader } from './mutation-decoder.js';
-import { type ArenaContents, forEachArenaUpdate } from './update-arena.js';
+import { type ArenaContents, arenaBytes, forEachArenaUpdate } from './update-arena.js';
 
 // Where each update lies, one record of STRIDE int32s per update (in write order), so
 // that the sort and the merge, which visit updates in token order, read one cache line
@@ -106,11 +106,6 @@ export function sortedOrder(chunks: readonly Buffer[], updates: UpdateTable, pac
     n = stop;
   }
   return order;
-}
-
-/** Every chunk's bytes (a view on its shared memory). */
-export function arenaBytes(arena: ArenaContents): Buffer[] {
-  return arena.chunks.map((chunk) => Buffer.from(chunk.buffer, 0, chunk.length));
 }
 
 /** Updates whose bytes are touched together before they are decoded (see touch). */

@@ -191,6 +191,11 @@ export class UpdateArena {
   }
 }
 
+/** Every chunk's bytes (a view on its shared memory). */
+export function arenaBytes(arena: ArenaContents): Buffer[] {
+  return arena.chunks.map((chunk) => Buffer.from(chunk.buffer, 0, chunk.length));
+}
+
 /**
  * Calls `visit` with every update of the arena, in the order they were applied: the
  * chunk's bytes (its index among the chunks too), where the update lies in them and
@@ -200,7 +205,7 @@ export function forEachArenaUpdate(
   contents: ArenaContents,
   visit: (bytes: Buffer, chunk: number, start: number, end: number, high: number, low: number) => void,
 ): void {
-  const chunks = contents.chunks.map((chunk) => Buffer.from(chunk.buffer, 0, chunk.length));
+  const chunks = arenaBytes(contents);
   for (let p = 0, left = contents.count; left > 0; p++) {
     const page = new Int32Array(contents.directory[p]);
     const end = Math.min(left * DIRECTORY_STRIDE, page.length);
