@@ -240,14 +240,15 @@ export class LsmTableStore implements TableStore {
         // Sorted newest first: once one is older than a partition deletion, all the rest are.
         if (sstable.stats.maxTimestamp <= deletedAt) break;
         if (!sstable.admits(key, token)) continue;
-        const source = await sstable.find(key, token);
+        let source = sstable.findIfLoaded(key, token);
+        if (source === undefined) source = await sstable.find(key, token);
         if (source === null) continue;
         sources.push(source);
         if (source.deletion !== null) deletedAt = Math.max(deletedAt, source.deletion.markedForDeleteAt);
       }
       if (sources.length === 0) return null;
       const merged = sources.length === 1 ? sources[0] : mergeSources(this.table, sources);
-      return await this.materialize(merged, filter);
+      return this.materializeIfLoaded(merged, filter) ?? (await this.materialize(merged, filter));
     } finally {
       this.release(view);
       this.readLatency.record(performance.now() - started);
@@ -287,21 +288,46 @@ export class LsmTableStore implements TableStore {
   }
 
   /** A merged source as a partition: its header and the filter's rows, stopping at the
-   *  row limit. Dropped columns are hidden row by row before liveness is counted, so a
-   *  row alive only through a dropped column does not use up the limit. */
+   *  row limit. */
   private async materialize(source: PartitionSource, filter: ReadFilter): Promise<Partition> {
-    const dropped = this.table.droppedColumns;
     const rows: Row[] = [];
-    let live = 0;
     if (filter.rowLimit > 0) {
+      let live = 0;
       for await (const stored of source.rows(filter.slices, filter.reversed)) {
-        const row = rowWithoutDroppedColumns(stored, dropped);
-        if (row === null) continue;
-        rows.push(row);
-        if (isRowLive(row, filter.nowSeconds) && ++live >= filter.rowLimit) break;
+        live = this.keepRow(stored, rows, live, filter);
+        if (live >= filter.rowLimit) break;
       }
     }
-    const staticRow = source.staticRow === null ? null : rowWithoutDroppedColumns(source.staticRow, dropped);
+    return this.partitionWith(source, rows, filter);
+  }
+
+  /** materialize() without waiting, when the source has its rows at hand; else undefined. */
+  private materializeIfLoaded(source: PartitionSource, filter: ReadFilter): Partition | undefined {
+    const rows: Row[] = [];
+    if (filter.rowLimit > 0) {
+      const stored = source.rowsIfLoaded?.(filter.slices, filter.reversed);
+      if (stored === undefined) return undefined;
+      let live = 0;
+      for (const row of stored) {
+        live = this.keepRow(row, rows, live, filter);
+        if (live >= filter.rowLimit) break;
+      }
+    }
+    return this.partitionWith(source, rows, filter);
+  }
+
+  /** Adds a stored row to `rows` as a read returns it; the count of live rows after it.
+   *  Dropped columns are hidden before liveness is counted, so a row alive only
+   *  through a dropped column does not use up the limit. */
+  private keepRow(stored: Row, rows: Row[], live: number, filter: ReadFilter): number {
+    const row = rowWithoutDroppedColumns(stored, this.table.droppedColumns);
+    if (row === null) return live;
+    rows.push(row);
+    return isRowLive(row, filter.nowSeconds) ? live + 1 : live;
+  }
+
+  private partitionWith(source: PartitionSource, rows: Row[], filter: ReadFilter): Partition {
+    const staticRow = source.staticRow === null ? null : rowWithoutDroppedColumns(source.staticRow, this.table.droppedColumns);
     return {
       key: source.key,
       token: source.token,

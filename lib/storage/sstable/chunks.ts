@@ -19,33 +19,35 @@ const SPARE_BUFFERS_MAX = 4;
 class CachedChunk {
   /** The chunk's bytes once its read succeeded: a cursor takes them without awaiting. */
   value: Buffer | null = null;
+  /** Read again since it was added or since eviction last passed it. */
+  used = false;
   constructor(
     /** The reader's chunks this belongs to, by index. */
     readonly owner: Map<number, CachedChunk>,
     readonly index: number,
     readonly chunk: Promise<Buffer>,
     readonly bytes: number,
-    /** The cache's use count when this was last made most recent. */
-    public stamp: number,
   ) {}
 }
 
 /**
- * Decompressed chunks within a byte budget, least recently used evicted first. One
- * cache can serve every SSTable of a node (Cassandra's chunk cache, `file_cache_size`),
- * so hot data is read and decompressed once whichever SSTable holds it. Concurrent
- * readers of one chunk share one read.
+ * Decompressed chunks within a byte budget. One cache can serve every SSTable of a
+ * node (Cassandra's chunk cache, `file_cache_size`), so hot data is read and
+ * decompressed once whichever SSTable holds it. Concurrent readers of one chunk share
+ * one read.
  *
  * Each reader looks its chunks up by index in a map of its own (`space()`); the cache
- * keeps them all in one recency order. A chunk found in the more recent half of that
- * order is left where it is: a point read finds its chunk with one lookup instead of
- * a deletion and an insertion, and eviction still takes chunks nobody used lately.
+ * keeps them all in one order for eviction, which is CLOCK, an approximation of least
+ * recently used: a hit only marks its chunk used, and eviction walks the order from
+ * the oldest, giving each used chunk a second chance (unmarked, moved to the back)
+ * and evicting the first one not used since it was added or last passed. So a hit,
+ * what every point read does, costs a map lookup; the reordering is paid only when
+ * the cache is full, once per chunk read. Chunks read once (a scan's) go first.
  */
 export class ChunkCache {
-  /** Least recently used first. */
+  /** Eviction order: the next chunk to consider first. */
   private readonly order = new Set<CachedChunk>();
   private held = 0;
-  private uses = 0;
 
   constructor(readonly bytesMax: number) {}
 
@@ -61,25 +63,33 @@ export class ChunkCache {
 
   get(space: Map<number, CachedChunk>, index: number): CachedChunk | undefined {
     const entry = space.get(index);
-    if (entry === undefined) return undefined;
-    if (this.uses - entry.stamp > this.order.size >>> 1) {
-      this.order.delete(entry);
-      this.order.add(entry);
-      entry.stamp = ++this.uses;
-    }
+    if (entry !== undefined) entry.used = true;
     return entry;
   }
 
   add(space: Map<number, CachedChunk>, index: number, chunk: Promise<Buffer>, bytes: number): CachedChunk {
     const previous = space.get(index);
     if (previous !== undefined) this.remove(previous);
-    const entry = new CachedChunk(space, index, chunk, bytes, ++this.uses);
+    const entry = new CachedChunk(space, index, chunk, bytes);
     space.set(index, entry);
     this.order.add(entry);
     this.held += bytes;
     // The newest entry always stays, even alone over the budget.
-    while (this.held > this.bytesMax && this.order.size > 1) this.remove(this.order.values().next().value!);
+    while (this.held > this.bytesMax && this.order.size > 1) this.evictOne(entry);
     return entry;
+  }
+
+  private evictOne(newest: CachedChunk): void {
+    for (const entry of this.order) {
+      if (entry.used && entry !== newest) {
+        entry.used = false;
+        this.order.delete(entry);
+        this.order.add(entry);
+      } else if (entry !== newest) {
+        this.remove(entry);
+        return;
+      }
+    }
   }
 
   /** Removes the entry if the cache still holds it. */
@@ -255,11 +265,71 @@ export class DataCursor {
     return this.current!.subarray(this.loadedStart, this.loadedStart + this.loadedLength);
   }
 
-  /** compareHeaderKey of the partition header record at the position, read in place
-   *  without moving; undefined when the record is not all in the current chunk. */
-  compareHeaderIfLoaded(tokenHigh: number, tokenLow: number, key: Buffer): number | undefined {
-    if (!this.locateLoaded()) return undefined;
-    return compareHeaderKeyAt(this.current!, this.loadedStart, this.loadedLength, tokenHigh, tokenLow, key, this.chunks.path);
+  /**
+   * A point read's walk over the partitions that start in one chunk, from the
+   * position up to `end` (the next sample's position), without leaving the chunk:
+   * headers are compared where they lie and the other partitions' records skipped by
+   * their lengths alone. Returns 0 with the position at the header of the key's
+   * partition, 1 when the key is absent (a later header, `end`, or a partition that
+   * runs past the chunk: every partition between two samples starts in the first's
+   * chunk, so that one is the last), and undefined, with the position at the record,
+   * when the record there is not whole in a chunk the cache holds (next() reads it).
+   */
+  walkHeadersIfLoaded(tokenHigh: number, tokenLow: number, key: Buffer, end: number): number | undefined {
+    if (!this.holds(this.position) && !this.takeIfCached(this.position)) return undefined;
+    const chunk = this.current!;
+    const stop = Math.min(chunk.length, end - this.currentStart);
+    let offset = this.position - this.currentStart;
+    while (offset < stop) {
+      // Nearly every length is one byte: read it here; peekVarint for the others.
+      let length = chunk[offset];
+      let prefix = 1;
+      if (length >= 0x80) {
+        length = peekVarint(chunk, offset);
+        prefix = varintBytes;
+      }
+      if (length < 0 || offset + prefix + length > chunk.length) break;
+      const order = compareHeaderKeyAt(chunk, offset + prefix, length, tokenHigh, tokenLow, key, this.chunks.path);
+      if (order >= 0) {
+        this.position = this.currentStart + offset;
+        return order;
+      }
+      offset += prefix + length;
+      // The partition's rows and its end marker (length 0).
+      do {
+        if (offset >= chunk.length) return 1;
+        length = chunk[offset];
+        prefix = 1;
+        if (length >= 0x80) {
+          length = peekVarint(chunk, offset);
+          if (length < 0) return 1;
+          prefix = varintBytes;
+        }
+        offset += prefix + length;
+      } while (length !== 0);
+    }
+    this.position = this.currentStart + offset;
+    return offset < stop ? undefined : 1;
+  }
+
+  /** The records from the position through the end of the partition (its end marker
+   *  not included), without moving, when they lie whole in the current chunk and are
+   *  at most `max`; undefined otherwise. */
+  partitionRecordsIfLoaded(max: number): Buffer[] | undefined {
+    if (!this.holds(this.position)) return undefined;
+    const chunk = this.current!;
+    const records: Buffer[] = [];
+    let offset = this.position - this.currentStart;
+    for (;;) {
+      if (offset >= chunk.length) return undefined;
+      const length = peekVarint(chunk, offset);
+      if (length < 0 || offset + varintBytes + length > chunk.length) return undefined;
+      offset += varintBytes;
+      if (length === 0) return records;
+      if (records.length === max) return undefined;
+      records.push(chunk.subarray(offset, offset + length));
+      offset += length;
+    }
   }
 
   /** Whether the record at the position lies whole in the current chunk (made the one

@@ -850,30 +850,62 @@ export interface Samples {
   readonly positions: readonly number[];
 }
 
-/** Samples as a reader searches them: the tokens also as 32-bit words, so a lookup
- *  compares without allocating a bigint per step. */
-export class SampleIndex implements Samples {
+/**
+ * Samples as a reader keeps and searches them. The keys lie end to end in one buffer
+ * and the tokens are kept as 32-bit words, so a sample costs its key's bytes and 20
+ * more (not a Buffer object and a bigint each: summaries are held for every SSTable
+ * for as long as it is open), and a lookup compares without allocating.
+ */
+export class SampleIndex {
+  readonly length: number;
+  private readonly keyBytes: Buffer;
+  /** Key i is keyBytes[keyEnds[i - 1] (0 for the first), keyEnds[i]). */
+  private readonly keyEnds: Uint32Array;
   private readonly highs: Int32Array;
   private readonly lows: Uint32Array;
+  readonly positions: Float64Array;
 
-  constructor(
-    readonly keys: readonly Buffer[],
-    readonly tokens: BigInt64Array,
-    readonly positions: readonly number[],
-  ) {
-    this.highs = new Int32Array(tokens.length);
-    this.lows = new Uint32Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) [this.highs[i], this.lows[i]] = tokenWords(tokens[i]);
+  constructor(reader: ByteReader) {
+    const count = reader.varint();
+    const keyStarts = new Uint32Array(count);
+    this.keyEnds = new Uint32Array(count);
+    this.highs = new Int32Array(count);
+    this.lows = new Uint32Array(count);
+    this.positions = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const length = reader.varint();
+      keyStarts[i] = reader.position;
+      reader.raw(length);
+      this.keyEnds[i] = reader.position;
+      this.highs[i] = reader.u32() | 0;
+      this.lows[i] = reader.u32();
+      this.positions[i] = reader.varint();
+    }
+    // Copied out of the component's buffer, keys only, so that buffer can be freed.
+    let packed = 0;
+    for (let i = 0; i < count; i++) packed += this.keyEnds[i] - keyStarts[i];
+    this.keyBytes = Buffer.allocUnsafeSlow(packed);
+    const source = reader.buffer;
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      at += source.copy(this.keyBytes, at, keyStarts[i], this.keyEnds[i]);
+      this.keyEnds[i] = at;
+    }
+    this.length = count;
   }
 
-  get length(): number {
-    return this.keys.length;
+  key(i: number): Buffer {
+    return this.keyBytes.subarray(i === 0 ? 0 : this.keyEnds[i - 1], this.keyEnds[i]);
+  }
+
+  token(i: number): bigint {
+    return (BigInt(this.highs[i]) << 32n) | BigInt(this.lows[i]);
   }
 
   /** The last sample at or before (token words, key); -1 when the key is before all. */
   lastAtOrBefore(tokenHigh: number, tokenLow: number, key: Buffer): number {
     let low = 0;
-    let high = this.keys.length;
+    let high = this.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
       if (this.compare(middle, tokenHigh, tokenLow, key) > 0) high = middle;
@@ -885,7 +917,7 @@ export class SampleIndex implements Samples {
   private compare(i: number, tokenHigh: number, tokenLow: number, key: Buffer): number {
     if (this.highs[i] !== tokenHigh) return this.highs[i] < tokenHigh ? -1 : 1;
     if (this.lows[i] !== tokenLow) return this.lows[i] < tokenLow ? -1 : 1;
-    return Buffer.compare(this.keys[i], key);
+    return -key.compare(this.keyBytes, i === 0 ? 0 : this.keyEnds[i - 1], this.keyEnds[i]);
   }
 }
 
@@ -907,19 +939,6 @@ function writeSamples(writer: ByteWriter, samples: Samples): void {
   }
 }
 
-function readSamples(reader: ByteReader): SampleIndex {
-  const count = reader.varint();
-  const tokens = new BigInt64Array(count);
-  const keys: Buffer[] = new Array(count);
-  const positions: number[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    keys[i] = reader.bytes();
-    tokens[i] = reader.int64();
-    positions[i] = reader.varint();
-  }
-  return new SampleIndex(keys, tokens, positions);
-}
-
 export function encodeSummary(summary: { indexLength: number; indexBlocks: Samples; dataChunks: Samples }): Buffer {
   const writer = new ByteWriter(64 + (summary.indexBlocks.keys.length + summary.dataChunks.keys.length) * 32);
   writeHeader(writer, MAGIC.summary);
@@ -933,8 +952,8 @@ export function decodeSummary(buffer: Buffer, file: string): Summary {
   const reader = unseal(buffer, file);
   readHeader(reader, MAGIC.summary);
   const indexLength = reader.varint();
-  const indexBlocks = readSamples(reader);
-  const dataChunks = readSamples(reader);
+  const indexBlocks = new SampleIndex(reader);
+  const dataChunks = new SampleIndex(reader);
   reader.expectEnd('the summary');
   return { indexLength, indexBlocks, dataChunks };
 }

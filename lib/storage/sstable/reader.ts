@@ -36,6 +36,7 @@ import {
   readPartitionHeader,
   type RowIndex,
   type SSTableStats,
+  type SampleIndex,
   type Statistics,
   type Summary,
 } from './format.js';
@@ -124,8 +125,8 @@ export class SSTableReader {
     if (compressor === undefined) {
       throw new CorruptSSTable(`Unknown compressor '${info.compressor}' in ${path('CompressionInfo')}`, path('CompressionInfo'));
     }
-    const firsts = [summary.indexBlocks.keys[0], summary.dataChunks.keys[0]];
-    if (firsts.some((key) => key === undefined || !key.equals(statistics.firstKey))) {
+    const startsAtFirst = (samples: SampleIndex) => samples.length > 0 && samples.key(0).equals(statistics.firstKey);
+    if (!startsAtFirst(summary.indexBlocks) || !startsAtFirst(summary.dataChunks)) {
       throw new CorruptSSTable(`Corrupted: ${path('Summary')}: does not start at the SSTable's first key`, path('Summary'));
     }
     const data = await fs.open(path('Data'), 'r');
@@ -204,46 +205,72 @@ export class SSTableReader {
     return found;
   }
 
+  /** find() without waiting, when the chunk to search is cached (most reads of hot
+   *  data); undefined when it has to be read. */
+  findIfLoaded(key: Buffer, token: bigint): PartitionSource | null | undefined {
+    this.assertOpen();
+    const [high, low] = tokenWords(token);
+    const sample = this.summary.dataChunks.lastAtOrBefore(high, low, key);
+    let found: PartitionSource | null = null;
+    if (sample >= 0) {
+      const end = this.sampleEnd(sample);
+      const cursor = new DataCursor(this.chunks, this.summary.dataChunks.positions[sample]);
+      const order = cursor.walkHeadersIfLoaded(high, low, key, end);
+      if (order === undefined) return undefined;
+      if (order === 0) found = this.partitionFound(cursor, end, token);
+    }
+    if (found === null) this.falsePositives++;
+    return found;
+  }
+
+  /** Where the partitions that start after a data sample end: the next sample's position. */
+  private sampleEnd(sample: number): number {
+    const positions = this.summary.dataChunks.positions;
+    return sample + 1 < positions.length ? positions[sample + 1] : this.chunks.dataLength;
+  }
+
   /**
    * Walks the partitions that start between the last data-chunk sample at or before
-   * the key and the next sample: the partition, if present, is among them.
+   * the key and the next sample, reading chunks as it goes: the partition, if present,
+   * is among them.
    */
   private async search(key: Buffer, token: bigint): Promise<PartitionSource | null> {
     this.assertOpen();
-    const samples = this.summary.dataChunks;
     const [high, low] = tokenWords(token);
-    const sample = samples.lastAtOrBefore(high, low, key);
+    const sample = this.summary.dataChunks.lastAtOrBefore(high, low, key);
     if (sample < 0) return null;
-    const positions = samples.positions;
-    const end = sample + 1 < positions.length ? positions[sample + 1] : this.chunks.dataLength;
+    const end = this.sampleEnd(sample);
     const file = this.chunks.path;
-    const cursor = new DataCursor(this.chunks, positions[sample]);
+    const cursor = new DataCursor(this.chunks, this.summary.dataChunks.positions[sample]);
     while (cursor.position < end) {
+      const order = cursor.walkHeadersIfLoaded(high, low, key, end);
+      if (order === 1) return null;
+      if (order === 0) return this.partitionFound(cursor, end, token);
+      // A chunk to read, or a header split across two chunks.
       const position = cursor.position;
-      // Headers before the key are compared where they lie in the chunk; only the one
-      // found (or one split across chunks) is read out as a record.
-      let order = cursor.compareHeaderIfLoaded(high, low, key);
-      let record: Buffer | undefined;
-      if (order === undefined || order === 0) {
-        record = cursor.nextIfLoaded() ?? (await cursor.next());
-        order = compareHeaderKey(record, high, low, key, file);
-      }
-      if (order > 0) return null;
-      // Every partition between two samples starts in the first one's chunk. One that
-      // runs past the chunk loaded is the last of them, so the key would lie between
-      // it and the next sample: absent. This never reads through a wide partition.
-      if (order < 0) {
-        if (!cursor.skipPartitionIfLoaded()) return null;
-        continue;
-      }
-      const header = readPartitionHeader(record!, this.statistics.columns, file);
-      // The next partition starts at `end` at the latest, so a partition with less
-      // room than one row-index block has no row index; a bigger one may have one,
-      // looked up in Index.db if a slice needs it.
-      const rowIndex = end - position <= ROW_INDEX_BLOCK_BYTES ? null : () => this.rowIndexOf(header.key, token);
-      return new SSTablePartition(this.context, header, position, cursor, rowIndex);
+      const record = await cursor.next();
+      const read = compareHeaderKey(record, high, low, key, file);
+      if (read > 0) return null;
+      if (read === 0) return this.partitionOf(record, position, end, cursor, token);
+      if (!cursor.skipPartitionIfLoaded()) return null;
     }
     return null;
+  }
+
+  /** The partition whose header walkHeadersIfLoaded stopped at. */
+  private partitionFound(cursor: DataCursor, end: number, token: bigint): PartitionSource {
+    const position = cursor.position;
+    return this.partitionOf(cursor.nextIfLoaded()!, position, end, cursor, token);
+  }
+
+  /** The partition with this header record at `position`, its rows at the cursor. */
+  private partitionOf(record: Buffer, position: number, end: number, cursor: DataCursor, token: bigint): PartitionSource {
+    const header = readPartitionHeader(record, this.statistics.columns, this.chunks.path);
+    // The next partition starts at `end` at the latest, so a partition with less room
+    // than one row-index block has no row index; a bigger one may have one, looked up
+    // in Index.db if a slice needs it.
+    const rowIndex = end - position <= ROW_INDEX_BLOCK_BYTES ? null : () => this.rowIndexOf(header.key, token);
+    return new SSTablePartition(this.context, header, position, cursor, rowIndex);
   }
 
   /** The row index of a partition the data holds, from its Index.db entry. */
@@ -268,13 +295,13 @@ export class SSTableReader {
     const { start, end } = range;
     if (start !== null && start.token > this.lastToken) return;
     if (end !== null && end.token < this.firstToken) return;
-    const { tokens, keys } = this.summary.indexBlocks;
+    const blocks = this.summary.indexBlocks;
     // The block before the first one that starts inside the range may hold its start.
     let block =
       start === null
         ? 0
-        : Math.max(0, firstIndex(keys.length, (b) => afterRangeStart(tokens[b], keys[b], start, range.startInclusive)) - 1);
-    for (; block < keys.length; block++) {
+        : Math.max(0, firstIndex(blocks.length, (b) => afterRangeStart(blocks.token(b), blocks.key(b), start, range.startInclusive)) - 1);
+    for (; block < blocks.length; block++) {
       const entries = new IndexBlockCursor(await this.readIndexBlock(block), this.index.path);
       while (entries.next()) {
         const token = entries.token();

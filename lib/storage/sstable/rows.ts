@@ -32,6 +32,10 @@ export function firstIndex(count: number, holds: (index: number) => boolean): nu
   return low;
 }
 
+/** rowsIfLoaded decodes a partition at once only up to this many rows: a read with a
+ *  small limit on a bigger one should not decode rows it does not return. */
+const ROWS_AT_HAND_MAX = 16;
+
 export class SSTablePartition implements PartitionSource {
   readonly key: Buffer;
   readonly token: bigint;
@@ -58,6 +62,24 @@ export class SSTablePartition implements PartitionSource {
 
   rows(slices: readonly Slice[], reversed: boolean): AsyncIterable<Row> {
     return reversed ? this.backward(slices) : this.forward(slices);
+  }
+
+  rowsIfLoaded(slices: readonly Slice[], reversed: boolean): Row[] | undefined {
+    const records = this.rowsCursor.partitionRecordsIfLoaded(ROWS_AT_HAND_MAX);
+    if (records === undefined) return undefined;
+    const { comparator, columns, chunks } = this.context;
+    const file = chunks.path;
+    const rows: Row[] = [];
+    // Rows and slices both ascend: each row is checked against the first slice that
+    // does not end before it.
+    let s = 0;
+    for (const record of records) {
+      const clustering = readRowClustering(record, file);
+      while (s < slices.length && !comparator.beforeEnd(clustering, slices[s].end)) s++;
+      if (s === slices.length) break;
+      if (comparator.afterStart(clustering, slices[s].start)) rows.push(readRowBody(record, columns, file, clustering));
+    }
+    return reversed ? rows.reverse() : rows;
   }
 
   private async index(): Promise<RowIndex | null> {
