@@ -91,6 +91,11 @@ const SEGMENT_BYTES_MAX = 1024 * MIB;
 const WRITE_BUFFER_BYTES = 1 * MIB;
 /** Free write buffers kept for reuse (two: one filling while one is written, plus a spare). */
 const WRITE_BUFFER_POOL_MAX = 3;
+/** Batch and group modes write zeros this far past the data (see zeroAhead)… */
+const ZERO_AHEAD_BYTES = 1 * MIB;
+/** …once the data comes this close to where they end. */
+const ZERO_AHEAD_MARGIN_BYTES = 256 * 1024;
+let zeros: Buffer | null = null;
 
 const SILENT_LOGGER: CommitLogLogger = { warn() {}, info() {} };
 
@@ -140,6 +145,8 @@ export class CommitLog {
   /** Periodic mode: a background fsync of the open segment (see syncAhead), and where the written data ended when it began. */
   private aheadSync: Promise<void> | null = null;
   private syncedAheadTo = 0;
+  /** Batch and group modes: where the open segment's written bytes (data, then zeros) end. */
+  private zeroedTo = 0;
   private round: { writes: PendingWrite[]; syncWaiters: Waiter[] } = { writes: [], syncWaiters: [] };
   private syncWaiters: Waiter[] = [];
   private draining = false;
@@ -443,6 +450,7 @@ export class CommitLog {
           if (this.failure) throw this.failure;
           if (write.segment !== this.openSegment) await this.switchTo(write.segment);
           const segment = this.openSegment as Segment;
+          if (this.mode !== 'periodic') await this.zeroAhead(segment, write.offset + write.used);
           await (segment.handle as NonNullable<Segment['handle']>).write(write.buffer.subarray(0, write.used), write.offset);
           this.unsynced = true;
           if (this.mode === 'periodic') {
@@ -462,6 +470,27 @@ export class CommitLog {
     } finally {
       this.draining = false;
     }
+  }
+
+  /**
+   * Batch and group modes fsync for every round of appends. A segment is preallocated
+   * by truncation, so its blocks do not exist yet; an fsync after a write into new
+   * blocks must also commit their allocation to the file system's journal, which makes
+   * it about half as slow again (ext4 here: 0.36 ms against 0.25). So the writer loop
+   * keeps the segment written with zeros up to ZERO_AHEAD_BYTES past the data, one
+   * large write (whose allocation one fsync commits) instead of one per round; zeros
+   * read as the end of the data, as the truncated file's holes do. PostgreSQL fills
+   * new WAL files with zeros for the same reason (wal_init_zero).
+   */
+  private async zeroAhead(segment: Segment, writeEnd: number): Promise<void> {
+    if (writeEnd + ZERO_AHEAD_MARGIN_BYTES <= this.zeroedTo) return;
+    const from = Math.max(this.zeroedTo, writeEnd);
+    const to = Math.min(this.segmentBytes, writeEnd + ZERO_AHEAD_BYTES);
+    if (from < to) {
+      zeros ??= Buffer.alloc(ZERO_AHEAD_BYTES);
+      await (segment.handle as NonNullable<Segment['handle']>).write(zeros.subarray(0, to - from), from);
+    }
+    this.zeroedTo = Math.max(to, writeEnd);
   }
 
   /** Resolves once the pending records reach the last round's count, or the window since the first of them ends. */
@@ -527,6 +556,7 @@ export class CommitLog {
     await createSegmentFile(this.fs, this.dir, segment, this.segmentBytes);
     this.openSegment = segment;
     this.syncedAheadTo = 0;
+    this.zeroedTo = 0;
     // The finished segment may already be clean (its tables flushed while it filled).
     if (previous) this.sweep().catch((error) => this.logger.warn({ err: error }, 'Could not delete a clean commit log segment'));
   }
