@@ -232,6 +232,36 @@ t.test('truncate wins over a flush and a compaction racing with it, and over rea
   await engine.close();
 });
 
+t.test('truncate stops a running compaction of the table before it takes the table\'s generations', async (t) => {
+  const fs = new FaultInjectingFileSystem();
+  const table = eventsTable();
+  // A slow compaction: ~100 KB at 8 KiB/s would take over ten seconds.
+  const slow = { autoCompaction: false, compactionThroughputBytes: 8 * 1024 };
+  let engine = await LsmStorageEngine.open(options(fs, '/data', slow), [table]);
+  for (let round = 0; round < 3; round++) {
+    const updates = Array.from({ length: 1000 }, (_, k) =>
+      update(table, partitionOf(int(round * 1000 + k), { rows: [row([int(0)], { marker: 1, cells: { v: [1, `value ${k}`] } })] })),
+    );
+    await engine.apply(updates);
+    await engine.flush(table.id);
+  }
+  let compactionEnded = false;
+  const compaction = engine.compactAll(table.id).finally(() => (compactionEnded = true));
+  while (!engine.stats(table.id).compactionRunning) await new Promise((resolve) => setTimeout(resolve, 5));
+  await engine.truncate(table.id);
+  // Ended with the truncation, not seconds later: it writes nothing after it.
+  await new Promise((resolve) => setImmediate(resolve));
+  t.ok(compactionEnded, 'the compaction has ended when the truncation is done');
+  await compaction;
+  t.notOk(engine.stats(table.id).compactionRunning, 'the stats show no compaction running');
+  t.equal(engine.stats(table.id).sstableCount, 0, 'no SSTable is left, the compaction\'s output included');
+  t.equal(await engine.table(table.id)!.read(int(5), partitionOf(int(5)).token, readAll), null);
+  fs.crash();
+  engine = await LsmStorageEngine.open(options(fs, '/data', slow), [table]);
+  t.equal(engine.stats(table.id).sstableCount, 0, 'nothing comes back after a crash and restart');
+  await engine.close();
+});
+
 t.test('a mutation the commit log refuses changes nothing', async (t) => {
   const dir = await tempDir(t);
   const table = eventsTable();

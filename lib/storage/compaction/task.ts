@@ -100,7 +100,7 @@ export async function runCompaction<Output>(task: CompactionTask<Output>): Promi
     checkpointAtMs = performance.now() + CHECKPOINT_INTERVAL_MS;
     signal?.throwIfAborted();
     const bytesRead = meter.bytesRead();
-    await task.throttle.consume(bytesRead - bytesPaid);
+    await task.throttle.consume(bytesRead - bytesPaid, signal);
     bytesPaid = bytesRead;
     task.onProgress?.({ bytesRead, bytesTotal: meter.bytesTotal });
     await nextTurn();

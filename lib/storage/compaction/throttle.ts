@@ -54,14 +54,15 @@ export class Throttle {
    * Resolves once `bytes` may pass. A consumer takes its bytes at once, going into
    * debt if need be, and waits until the debt is paid off: so any amount passes in
    * one call, and concurrent consumers queue behind each other's debt in call order.
+   * `signal` ends the wait early (rejecting): a stopped compaction does not sleep on.
    */
-  async consume(bytes: number): Promise<void> {
+  async consume(bytes: number, signal?: AbortSignal): Promise<void> {
     if (this.bytesPerSecond === 0 || bytes <= 0) return;
     this.refill();
     this.available -= bytes;
     if (this.available >= 0) return;
     const waitMs = (-this.available / this.bytesPerSecond) * 1000;
-    await (this.clock.sleep === undefined ? sleep(waitMs) : this.clock.sleep(waitMs));
+    await (this.clock.sleep === undefined ? sleep(waitMs, undefined, { signal }) : this.clock.sleep(waitMs));
   }
 
   private refill(): void {

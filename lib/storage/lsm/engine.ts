@@ -113,6 +113,8 @@ interface TableState {
   /** A flush queued behind the running one and not started yet: later requests join it. */
   queuedFlush: Promise<void> | null;
   compacting: boolean;
+  /** The compaction of this table running now, and how to stop it (TRUNCATE does). */
+  compactionRun: { readonly done: Promise<void>; readonly stop: AbortController } | null;
   compactionProgress: { bytesRead: number; bytesTotal: number } | null;
   /** Kept for the table's life: strategies remember what they saw (LCS round-robin,
    *  tombstone-compaction ages); rebuilt when the table's compaction options change. */
@@ -262,6 +264,7 @@ export class LsmStorageEngine implements StorageEngine {
       flushChain: Promise.resolve(),
       queuedFlush: null,
       compacting: false,
+      compactionRun: null,
       compactionProgress: null,
       strategy: strategyFor(table),
       strategyOptions: table.options.compaction,
@@ -304,6 +307,7 @@ export class LsmStorageEngine implements StorageEngine {
       flushChain: Promise.resolve(),
       queuedFlush: null,
       compacting: false,
+      compactionRun: null,
       compactionProgress: null,
       strategy: strategyFor(metadata),
       strategyOptions: metadata.options.compaction,
@@ -410,14 +414,22 @@ export class LsmStorageEngine implements StorageEngine {
 
   /**
    * Drops a table's data. It runs in the table's flush queue (no flush interleaves),
-   * captures the log position and empties the table in one synchronous step, makes
-   * that durable, and bumps the epoch so a compaction running meanwhile discards its
+   * stops a compaction of the table that is running (as Cassandra's truncate does),
+   * then captures the log position and empties the table in one synchronous step, makes
+   * that durable, and bumps the epoch so a compaction still finishing discards its
    * output. Writes that arrive while it runs are kept.
    */
   truncate(tableId: string): Promise<void> {
     const state = this.tables.get(tableId);
     if (state === undefined) return Promise.reject(new InvalidRequest(`Unknown table id ${tableId}`));
     const run = async (): Promise<void> => {
+      // A compaction writing on would create SSTables of truncated data numbered above
+      // the generations truncated away, and bring them back if the node crashed before
+      // it discarded them; one ending while this runs would put its outputs back.
+      while (state.compactionRun !== null) {
+        state.compactionRun.stop.abort(new Error('Compaction stopped: the table is being truncated'));
+        await state.compactionRun.done.catch(() => undefined);
+      }
       const position = this.commitlog.currentPosition();
       const truncatedThrough = state.nextGeneration - 1;
       state.epoch++;
@@ -610,8 +622,30 @@ export class LsmStorageEngine implements StorageEngine {
       });
   }
 
-  /** Runs `plan`; partitions whose token fails `keepPartition` are left out (cleanup). */
+  /** Runs `plan`; partitions whose token fails `keepPartition` are left out (cleanup).
+   *  A truncation stops it (see truncate); it then returns, its outputs deleted. */
   private async runPlan(state: TableState, plan: CompactionPlan, keepPartition?: (token: bigint) => boolean): Promise<void> {
+    const stop = new AbortController();
+    const done = this.runStoppablePlan(state, plan, stop.signal, keepPartition);
+    state.compactionRun = { done, stop };
+    try {
+      await done;
+    } catch (error) {
+      if (!stop.signal.aborted) throw error;
+      this.options.logger.info({ table: state.store.metadata.id }, 'Compaction stopped by TRUNCATE');
+    } finally {
+      state.compactionRun = null;
+      // Also after a failure: the stats must not show a compaction running on.
+      state.compactionProgress = null;
+    }
+  }
+
+  private async runStoppablePlan(
+    state: TableState,
+    plan: CompactionPlan,
+    signal: AbortSignal,
+    keepPartition?: (token: bigint) => boolean,
+  ): Promise<void> {
     if (this.closing) return;
     const epoch = state.epoch;
     const store = state.store;
@@ -644,6 +678,7 @@ export class LsmStorageEngine implements StorageEngine {
         state.compactionProgress = progress;
       },
       discardOutput: (output: SSTableReader) => output.delete(),
+      signal,
     });
     state.compactionProgress = null;
     if (this.closing || state.epoch !== epoch || !this.tables.has(store.metadata.id)) {
