@@ -19,8 +19,8 @@ export interface PartitionHeader {
 export interface PartitionSource extends PartitionHeader {
   /** Rows inside `slices` (sorted, table order), in table order or reversed, lazily. */
   rows(slices: readonly Slice[], reversed: boolean): AsyncIterable<Row>;
-  /** What rows() would give, all at once, when the source has them at hand (a small
-   *  partition in a chunk already read): a read then needs no promise per row.
+  /** What rows() would give, without waiting, when the source has them at hand (a
+   *  small partition in a chunk already read): a read then needs no promise per row.
    *  Undefined when they are not (then rows()), or when the source never has. */
-  rowsIfLoaded?(slices: readonly Slice[], reversed: boolean): Row[] | undefined;
+  rowsIfLoaded?(slices: readonly Slice[], reversed: boolean): Iterable<Row> | undefined;
 }

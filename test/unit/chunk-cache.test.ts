@@ -1,7 +1,7 @@
 /**
  * The chunk cache's eviction (CLOCK): a chunk read again since it was added gets a
  * second chance, so chunks read once go first; when every chunk was read again, the
- * oldest goes. The newest chunk stays even alone over the budget.
+ * oldest goes. The newest chunk, and chunks still being read, stay even over the budget.
  */
 import t from 'tap';
 import { ChunkCache } from '../../lib/storage/sstable/chunks.js';
@@ -12,7 +12,12 @@ const bytes = Buffer.alloc(CHUNK);
 function cacheOf(chunks: number, indexes: number[]) {
   const cache = new ChunkCache(chunks * CHUNK);
   const space = cache.space();
-  const add = (index: number) => cache.add(space, index, Promise.resolve(bytes), CHUNK);
+  /** A chunk read: its bytes are there (as ChunkReader sets them once its read is done). */
+  const add = (index: number) => {
+    const entry = cache.add(space, index, Promise.resolve(bytes), CHUNK);
+    entry.value = bytes;
+    return entry;
+  };
   for (const index of indexes) add(index);
   const held = () => [...space.keys()].sort((a, b) => a - b);
   return { cache, space, add, held };
@@ -49,4 +54,20 @@ t.test('the newest chunk stays even alone over the budget; removal frees its byt
   cache.clear(space);
   t.same(held(), []);
   t.equal(cache.bytes, 0);
+});
+
+t.test('a chunk still being read is not evicted: the budget waits for it', async (t) => {
+  const { cache, space, add, held } = cacheOf(2, [0]);
+  const reading = cache.add(space, 1, new Promise<Buffer>(() => undefined), CHUNK);
+  add(2);
+  t.same(held(), [1, 2], 'chunk 0 went; chunk 1, still being read, stays');
+  add(3);
+  t.same(held(), [1, 3], 'again: only read chunks go');
+  reading.value = bytes;
+  add(4);
+  t.same(held(), [3, 4], 'once read, it can go');
+  // Only chunks being read and the newest: nothing can go, the budget is exceeded.
+  const { cache: busy, space: busySpace } = cacheOf(1, []);
+  for (const index of [0, 1, 2]) busy.add(busySpace, index, new Promise<Buffer>(() => undefined), CHUNK);
+  t.equal(busy.bytes, 3 * CHUNK, 'three reads in flight, over a budget of one');
 });

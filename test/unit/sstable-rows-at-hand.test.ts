@@ -91,8 +91,9 @@ for (const compression of [
                 const slices = slicesOf([...read.cuts].sort((a, b) => a - b), read.inclusive);
                 const rows: Row[] = [];
                 for await (const r of source.rows(slices, read.reversed)) rows.push(r);
-                const now = source.rowsIfLoaded!(slices, read.reversed);
-                if (now === undefined) continue;
+                const loaded = source.rowsIfLoaded!(slices, read.reversed);
+                if (loaded === undefined) continue;
+                const now = [...loaded];
                 // More rows than rowsIfLoaded decodes at once: a small limit must not pay for them.
                 if (p.rows.length > 16) return false;
                 atHand++;

@@ -480,7 +480,9 @@ export class CommitLog {
    * keeps the segment written with zeros up to ZERO_AHEAD_BYTES past the data, one
    * large write (whose allocation one fsync commits) instead of one per round; zeros
    * read as the end of the data, as the truncated file's holes do. PostgreSQL fills
-   * new WAL files with zeros for the same reason (wal_init_zero).
+   * new WAL files with zeros for the same reason (wal_init_zero). The price: the log
+   * writes its bytes twice (zeros, then data over them), and a full disk stops it up
+   * to 1 MiB earlier. Periodic mode, which fsyncs rarely, does not pay it.
    */
   private async zeroAhead(segment: Segment, writeEnd: number): Promise<void> {
     if (writeEnd + ZERO_AHEAD_MARGIN_BYTES <= this.zeroedTo) return;

@@ -290,44 +290,37 @@ export class LsmTableStore implements TableStore {
   /** A merged source as a partition: its header and the filter's rows, stopping at the
    *  row limit. */
   private async materialize(source: PartitionSource, filter: ReadFilter): Promise<Partition> {
+    // Read once: a schema change during the read must not hide a column in some rows only.
+    const dropped = this.table.droppedColumns;
     const rows: Row[] = [];
     if (filter.rowLimit > 0) {
       let live = 0;
       for await (const stored of source.rows(filter.slices, filter.reversed)) {
-        live = this.keepRow(stored, rows, live, filter);
+        live = keepRow(stored, rows, live, dropped, filter);
         if (live >= filter.rowLimit) break;
       }
     }
-    return this.partitionWith(source, rows, filter);
+    return this.partitionWith(source, rows, dropped, filter);
   }
 
   /** materialize() without waiting, when the source has its rows at hand; else undefined. */
   private materializeIfLoaded(source: PartitionSource, filter: ReadFilter): Partition | undefined {
+    const dropped = this.table.droppedColumns;
     const rows: Row[] = [];
     if (filter.rowLimit > 0) {
       const stored = source.rowsIfLoaded?.(filter.slices, filter.reversed);
       if (stored === undefined) return undefined;
       let live = 0;
       for (const row of stored) {
-        live = this.keepRow(row, rows, live, filter);
+        live = keepRow(row, rows, live, dropped, filter);
         if (live >= filter.rowLimit) break;
       }
     }
-    return this.partitionWith(source, rows, filter);
+    return this.partitionWith(source, rows, dropped, filter);
   }
 
-  /** Adds a stored row to `rows` as a read returns it; the count of live rows after it.
-   *  Dropped columns are hidden before liveness is counted, so a row alive only
-   *  through a dropped column does not use up the limit. */
-  private keepRow(stored: Row, rows: Row[], live: number, filter: ReadFilter): number {
-    const row = rowWithoutDroppedColumns(stored, this.table.droppedColumns);
-    if (row === null) return live;
-    rows.push(row);
-    return isRowLive(row, filter.nowSeconds) ? live + 1 : live;
-  }
-
-  private partitionWith(source: PartitionSource, rows: Row[], filter: ReadFilter): Partition {
-    const staticRow = source.staticRow === null ? null : rowWithoutDroppedColumns(source.staticRow, this.table.droppedColumns);
+  private partitionWith(source: PartitionSource, rows: Row[], dropped: TableMetadata['droppedColumns'], filter: ReadFilter): Partition {
+    const staticRow = source.staticRow === null ? null : rowWithoutDroppedColumns(source.staticRow, dropped);
     return {
       key: source.key,
       token: source.token,
@@ -344,4 +337,14 @@ export class LsmTableStore implements TableStore {
     this.live = [];
     this.refreshView();
   }
+}
+
+/** Adds a stored row to `rows` as a read returns it; the count of live rows after it.
+ *  Dropped columns are hidden before liveness is counted, so a row alive only through
+ *  a dropped column does not use up the limit. */
+function keepRow(stored: Row, rows: Row[], live: number, dropped: TableMetadata['droppedColumns'], filter: ReadFilter): number {
+  const row = rowWithoutDroppedColumns(stored, dropped);
+  if (row === null) return live;
+  rows.push(row);
+  return isRowLive(row, filter.nowSeconds) ? live + 1 : live;
 }

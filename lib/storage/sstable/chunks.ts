@@ -74,22 +74,29 @@ export class ChunkCache {
     space.set(index, entry);
     this.order.add(entry);
     this.held += bytes;
-    // The newest entry always stays, even alone over the budget.
-    while (this.held > this.bytesMax && this.order.size > 1) this.evictOne(entry);
+    // The newest entry always stays, even alone over the budget, and so do chunks
+    // still being read: the budget may be exceeded by the reads in flight.
+    while (this.held > this.bytesMax && this.evictOne(entry));
     return entry;
   }
 
-  private evictOne(newest: CachedChunk): void {
+  /** Evicts the first chunk, from the oldest, not read again since added or last
+   *  passed; those read again are unmarked and moved to the back on the way. Skips
+   *  `newest` and chunks still being read (a concurrent reader waits for that read).
+   *  False when no chunk could go. */
+  private evictOne(newest: CachedChunk): boolean {
     for (const entry of this.order) {
-      if (entry.used && entry !== newest) {
+      if (entry === newest || entry.value === null) continue;
+      if (entry.used) {
         entry.used = false;
         this.order.delete(entry);
         this.order.add(entry);
-      } else if (entry !== newest) {
-        this.remove(entry);
-        return;
+        continue;
       }
+      this.remove(entry);
+      return true;
     }
+    return false;
   }
 
   /** Removes the entry if the cache still holds it. */

@@ -62,9 +62,10 @@
  *   - index blocks: the first partition of each index block and where the block starts
  *     in Index.db (scans and row-index lookups start there);
  *   - data chunks: for each data chunk in which a partition starts, the first such
- *     partition and its position in the data stream. A point read finds the last sample
- *     at or before its key and walks the partitions from there to the next sample —
- *     about one chunk — so it needs no Index.db read.
+ *     partition, and one in every 16 partitions besides, with its position in the data
+ *     stream. A point read finds the last sample at or before its key and walks the
+ *     partition headers from there to the next sample — about 8 of them, in one chunk —
+ *     so it needs no Index.db read.
  *
  * Filter.db (magic "SBBF"): header | u32 hash count | u32 bit count | bits (bit i is
  *   bit i % 8 of byte i / 8) | u32 CRC of everything before it. The header's last u16
@@ -93,7 +94,6 @@ import { crc32c } from '@node-rs/crc32';
 import { NO_DELETION_TIME, type Cell, type DeletionTime, type LivenessInfo } from '../../model/cell.js';
 import type { ClusteringBound } from '../../model/clustering.js';
 import type { ComplexColumn, RangeTombstone, Row } from '../../model/partition.js';
-import { tokenWords } from '../../model/token.js';
 import { CorruptSSTable, assert } from '../../errors.js';
 import type { FlatRow } from '../flat-row.js';
 import type { PartitionHeader } from '../source.js';
@@ -692,7 +692,7 @@ export function compareHeaderKey(record: Buffer, tokenHigh: number, tokenLow: nu
 }
 
 /** compareHeaderKey of the header record at bytes [start, start + length) of `buffer`
- *  (a chunk), in place: a point read compares dozens of headers to find one. */
+ *  (a chunk), in place: a point read compares several headers to find one. */
 export function compareHeaderKeyAt(
   buffer: Buffer,
   start: number,
@@ -926,7 +926,8 @@ export interface Summary {
   readonly indexLength: number;
   /** First partition of each index block; positions are offsets in Index.db. */
   readonly indexBlocks: SampleIndex;
-  /** First partition starting in each data chunk; positions are in the data stream. */
+  /** First partition starting in each data chunk, and one in 16 besides (the writer's
+   *  choice); positions are in the data stream. */
   readonly dataChunks: SampleIndex;
 }
 

@@ -36,6 +36,12 @@ export function firstIndex(count: number, holds: (index: number) => boolean): nu
  *  small limit on a bigger one should not decode rows it does not return. */
 const ROWS_AT_HAND_MAX = 16;
 
+/** Row records as rows, decoded as they are taken: a read with a small limit stops early. */
+function* decodedRows(records: Buffer[], clusterings: Buffer[][], columns: readonly string[], file: string, reversed: boolean): Generator<Row> {
+  if (reversed) for (let i = records.length - 1; i >= 0; i--) yield readRowBody(records[i], columns, file, clusterings[i]);
+  else for (let i = 0; i < records.length; i++) yield readRowBody(records[i], columns, file, clusterings[i]);
+}
+
 export class SSTablePartition implements PartitionSource {
   readonly key: Buffer;
   readonly token: bigint;
@@ -64,12 +70,13 @@ export class SSTablePartition implements PartitionSource {
     return reversed ? this.backward(slices) : this.forward(slices);
   }
 
-  rowsIfLoaded(slices: readonly Slice[], reversed: boolean): Row[] | undefined {
+  rowsIfLoaded(slices: readonly Slice[], reversed: boolean): Iterable<Row> | undefined {
     const records = this.rowsCursor.partitionRecordsIfLoaded(ROWS_AT_HAND_MAX);
     if (records === undefined) return undefined;
     const { comparator, columns, chunks } = this.context;
     const file = chunks.path;
-    const rows: Row[] = [];
+    const chosen: Buffer[] = [];
+    const clusterings: Buffer[][] = [];
     // Rows and slices both ascend: each row is checked against the first slice that
     // does not end before it.
     let s = 0;
@@ -77,9 +84,12 @@ export class SSTablePartition implements PartitionSource {
       const clustering = readRowClustering(record, file);
       while (s < slices.length && !comparator.beforeEnd(clustering, slices[s].end)) s++;
       if (s === slices.length) break;
-      if (comparator.afterStart(clustering, slices[s].start)) rows.push(readRowBody(record, columns, file, clustering));
+      if (comparator.afterStart(clustering, slices[s].start)) {
+        chosen.push(record);
+        clusterings.push(clustering);
+      }
     }
-    return reversed ? rows.reverse() : rows;
+    return decodedRows(chosen, clusterings, columns, file, reversed);
   }
 
   private async index(): Promise<RowIndex | null> {
