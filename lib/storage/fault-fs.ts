@@ -27,7 +27,9 @@ export interface FaultInjectingOptions {
   seed?: number;
 }
 
-type UnsyncedChange = { kind: 'write'; position: number; bytes: Buffer } | { kind: 'truncate'; length: number };
+/** Changes since the last sync, in order; a `synced` write (writeSynced) is durable
+ *  already and only kept in order so that older changes never end up on top of it. */
+type UnsyncedChange = { kind: 'write'; position: number; bytes: Buffer; synced?: boolean } | { kind: 'truncate'; length: number };
 
 const ERROR_TEXT: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -80,6 +82,22 @@ class Inode {
     this.writeRaw(bytes, position);
   }
 
+  /** write() whose bytes, and only they, are durable at once (a write through O_DSYNC):
+   *  other unsynced changes stay unsynced. */
+  writeSynced(bytes: Uint8Array, position: number): void {
+    this.unsynced?.push({ kind: 'write', position, bytes: Buffer.from(bytes), synced: true });
+    this.writeRaw(bytes, position);
+    const end = position + bytes.length;
+    if (this.durable.length < end) {
+      const grown = Buffer.alloc(Math.max(end, this.durable.length * 2));
+      this.durable.copy(grown, 0, 0, this.durableSize);
+      this.durable = grown;
+    }
+    if (position > this.durableSize) this.durable.fill(0, this.durableSize, position);
+    this.durable.set(bytes, position);
+    this.durableSize = Math.max(this.durableSize, end);
+  }
+
   truncate(length: number): void {
     this.unsynced?.push({ kind: 'truncate', length });
     this.truncateRaw(length);
@@ -108,7 +126,11 @@ class Inode {
     this.size = this.durableSize;
     if (random) {
       let last = -1;
-      for (let i = 0; i < changes.length; i++) if (changes[i].kind === 'write') last = i;
+      // The last write not durable already is the one a power loss tears.
+      for (let i = 0; i < changes.length; i++) {
+        const change = changes[i];
+        if (change.kind === 'write' && change.synced !== true) last = i;
+      }
       for (let i = 0; i < changes.length; i++) {
         const change = changes[i];
         if (change.kind === 'truncate') this.truncateRaw(change.length);
@@ -188,6 +210,13 @@ class FaultFileHandle implements FileHandle {
     this.check('fdatasync');
     this.fs.injectFault('sync', this.path);
     this.inode.sync();
+  }
+
+  async writeSynced(buffer: Buffer, position: number): Promise<void> {
+    this.check('write', true);
+    this.fs.injectFault('write', this.path);
+    this.fs.injectFault('sync', this.path);
+    this.inode.writeSynced(buffer, position);
   }
 
   async size(): Promise<number> {

@@ -18,6 +18,13 @@ export interface FileHandle {
   write(buffer: Buffer, position: number): Promise<void>;
   /** Makes everything written so far durable (fdatasync). */
   sync(): Promise<void>;
+  /**
+   * Writes all of `buffer` at `position` and makes those bytes durable, in one step
+   * where the platform allows (a write through O_DSYNC). Only these bytes: call it when
+   * nothing else written to the file waits for a sync. Optional: without it, callers
+   * write() and then sync().
+   */
+  writeSynced?(buffer: Buffer, position: number): Promise<void>;
   size(): Promise<number>;
   truncate(length: number): Promise<void>;
   close(): Promise<void>;

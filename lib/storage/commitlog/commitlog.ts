@@ -450,8 +450,15 @@ export class CommitLog {
           if (this.failure) throw this.failure;
           if (write.segment !== this.openSegment) await this.switchTo(write.segment);
           const segment = this.openSegment as Segment;
+          const handle = segment.handle as NonNullable<Segment['handle']>;
           if (this.mode !== 'periodic') await this.zeroAhead(segment, write.offset + write.used);
-          await (segment.handle as NonNullable<Segment['handle']>).write(write.buffer.subarray(0, write.used), write.offset);
+          const bytes = write.buffer.subarray(0, write.used);
+          if (this.mode !== 'periodic' && !this.unsynced && handle.writeSynced !== undefined) {
+            // Nothing written waits for a sync: this write is made durable in one step.
+            await handle.writeSynced(bytes, write.offset);
+            continue;
+          }
+          await handle.write(bytes, write.offset);
           this.unsynced = true;
           if (this.mode === 'periodic') {
             this.complete(write);
@@ -491,6 +498,9 @@ export class CommitLog {
     if (from < to) {
       zeros ??= Buffer.alloc(ZERO_AHEAD_BYTES);
       await (segment.handle as NonNullable<Segment['handle']>).write(zeros.subarray(0, to - from), from);
+      // Synced with this round's data (not through writeSynced, which syncs its own
+      // bytes only): that fsync commits the allocation.
+      this.unsynced = true;
     }
     this.zeroedTo = Math.max(to, writeEnd);
   }
