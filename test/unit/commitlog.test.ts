@@ -703,3 +703,29 @@ t.test('batch mode writes a round and makes it durable in one step where the fil
     await reopened.close();
   }
 });
+
+t.test('refusing a corrupt log names the setting that skips corrupt data', async (t) => {
+  const setup = await SETUPS[1].make(t);
+  const log = await openLog(setup, { sync: 'batch' });
+  await log.replay(() => []);
+  for (const payload of makePayloads(3, 34)) await log.append(payload, ['A']);
+  await log.close();
+  const [name] = await setup.fs.readdir(setup.dir);
+  await overwrite(setup.fs, join(setup.dir, name), SEGMENT_HEADER_BYTES + 6, Buffer.from([0xff, 0xee]));
+  // Damage with whole records after it is corruption, not a torn tail.
+  const next = await openLog(setup, { sync: 'batch' });
+  await t.rejects(next.replay(() => ['A']), { message: /commitlog_replay_skip_corrupt: true/ });
+});
+
+t.test('periodic mode fsyncs on its own every commitlog_sync_period', async (t) => {
+  const setup = await SETUPS[1].make(t);
+  const counting = new CountingFileSystem(setup.fs);
+  const log = await openLog({ fs: counting, dir: setup.dir }, { sync: 'periodic', syncPeriodMs: 20 });
+  await log.replay(() => []);
+  await log.append(Buffer.from('a record'), ['A']);
+  const synced = counting.syncs;
+  const started = performance.now();
+  while (counting.syncs === synced && performance.now() - started < 5000) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.ok(counting.syncs > synced, `an fsync ${Math.round(performance.now() - started)} ms after the append, with no sync() asked for`);
+  await log.close();
+});

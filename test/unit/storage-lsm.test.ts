@@ -339,3 +339,60 @@ t.test('commit-log space over commitlog_total_space makes the tables holding the
   t.ok(mostSegments <= 8, `at most ${mostSegments} segments of 64 KiB for 1 MB written`);
   await engine.close();
 });
+
+t.test('drain flushes every table, leaves nothing to replay and refuses later writes', async (t) => {
+  const fs = new FaultInjectingFileSystem();
+  const tables = [eventsTable(), eventsTable()];
+  let engine = await LsmStorageEngine.open(options(fs, '/data', { autoCompaction: false }), tables);
+  for (const table of tables) await writeRows(engine, table, 1, 0, 5);
+  await engine.drain();
+  for (const table of tables) {
+    t.equal(engine.stats(table.id).sstableCount, 1, 'flushed');
+    t.equal(engine.stats(table.id).memtableBytes, 0, 'nothing left in memory');
+  }
+  await t.rejects(engine.apply([update(tables[0], partitionOf(int(2), { rows: [row([int(0)], { marker: 1 })] }))]), /drained/);
+  await engine.close();
+  fs.crash();
+  engine = await LsmStorageEngine.open(options(fs, '/data', { autoCompaction: false }), tables);
+  for (const table of tables) {
+    t.equal(engine.stats(table.id).sstableCount, 1, 'the SSTable survives a crash after the drain');
+    t.equal(engine.stats(table.id).memtableBytes, 0, 'and the commit log has nothing left to replay');
+    t.equal((await engine.table(table.id)!.read(int(1), partitionOf(int(1)).token, readAll))?.rows.length, 5);
+  }
+  await engine.close();
+});
+
+t.test('table statistics: counts, bytes live and held by readers, bloom checks, latencies', async (t) => {
+  const fs = new FaultInjectingFileSystem();
+  const table = eventsTable();
+  const engine = await LsmStorageEngine.open(options(fs, '/data', { autoCompaction: false }), [table]);
+  for (let round = 0; round < 3; round++) {
+    for (let k = 0; k < 20; k++) await writeRows(engine, table, round * 100 + k, 0, 2);
+    await engine.flush(table.id);
+  }
+  let stats = engine.stats(table.id);
+  t.equal(stats.sstableCount, 3);
+  t.equal(stats.partitionsEstimate, 60);
+  t.equal(stats.writeLatency.count, 120, 'one write latency per apply');
+  t.equal(stats.totalBytes, stats.liveBytes, 'nothing retired yet');
+  const store = engine.table(table.id)!;
+  for (let k = 0; k < 20; k++) await store.read(int(k), partitionOf(int(k)).token, readAll);
+  for (let k = 0; k < 50; k++) await store.read(int(5000 + k), partitionOf(int(5000 + k)).token, readAll);
+  stats = engine.stats(table.id);
+  t.equal(stats.readLatency.count, 70, 'one read latency per read');
+  t.ok(stats.bloomChecks >= 20, `${stats.bloomChecks} bloom checks`);
+  t.ok(stats.bloomFalsePositives <= stats.bloomChecks - 20, `${stats.bloomFalsePositives} false positives: every present key was found`);
+  // A scan holding the three SSTables while a compaction replaces them.
+  const scan = store.scan(FULL, readAll)[Symbol.asyncIterator]();
+  await scan.next();
+  const liveBefore = stats.liveBytes;
+  const compacted = engine.compactAll(table.id);
+  while (engine.stats(table.id).sstableCount !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  stats = engine.stats(table.id);
+  t.equal(stats.totalBytes, stats.liveBytes + liveBefore, 'total counts the replaced SSTables the scan still reads');
+  await scan.return?.(undefined);
+  await compacted;
+  stats = engine.stats(table.id);
+  t.equal(stats.totalBytes, stats.liveBytes, 'freed once the scan is done');
+  await engine.close();
+});

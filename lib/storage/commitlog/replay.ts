@@ -162,7 +162,7 @@ function corruption(file: string, offset: number, why: string): CommitLogCorrupt
   return new CommitLogCorruption(
     `Corrupt commit log at ${file}, offset ${offset}: ${why}. ` +
       'Refusing to start, as replaying past it would lose acknowledged writes; ' +
-      'start with the commit log option skipCorrupt to skip corrupt data (it is lost).',
+      'set commitlog_replay_skip_corrupt: true to start skipping corrupt data (it is lost).',
     file,
     offset,
   );

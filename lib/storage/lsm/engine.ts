@@ -758,7 +758,7 @@ export class LsmStorageEngine implements StorageEngine {
       tableId,
       sstableCount: sstables.length,
       liveBytes: sstables.reduce((sum, s) => sum + s.stats.diskBytes, 0),
-      totalBytes: sstables.reduce((sum, s) => sum + s.stats.diskBytes, 0),
+      totalBytes: sstables.reduce((sum, s) => sum + s.stats.diskBytes, 0) + store.retiredBytes,
       partitionsEstimate: sstables.reduce((sum, s) => sum + s.stats.partitionCount, 0) + store.activeMemtable.partitionCount,
       bloomFalsePositives: sstables.reduce((sum, s) => sum + s.bloomFalsePositives, 0),
       bloomChecks: sstables.reduce((sum, s) => sum + s.bloomChecks, 0),

@@ -187,6 +187,14 @@ export class LsmTableStore implements TableStore {
     return this.live;
   }
 
+  /** Bytes of SSTables replaced (compacted away, truncated) but kept until their last
+   *  reader is done. */
+  get retiredBytes(): number {
+    let bytes = 0;
+    for (const sstable of this.retired.keys()) bytes += sstable.stats.diskBytes;
+    return bytes;
+  }
+
   /** Swaps compacted SSTables for their replacements in one step. Resolves once the
    *  inputs' files are deleted, which waits for the reads still using them. */
   replace(inputs: readonly SSTableReader[], outputs: readonly SSTableReader[]): Promise<void> {
