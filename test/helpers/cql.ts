@@ -15,6 +15,7 @@ export interface CqlHarness {
   executor: CqlExecutor;
   clock: ManualClock;
   storage: StorageEngine;
+  schema: SchemaManager;
   /** Runs a statement in keyspace `ks` (unless the request names another). */
   q(query: string, params?: unknown[] | Record<string, unknown>, extra?: Partial<CqlRequest>): Promise<CqlResult>;
   /** Runs a SELECT and returns its rows. */
@@ -37,5 +38,5 @@ export async function cqlHarness(options: { storage?: StorageEngine; keyspace?: 
   if (options.keyspace !== false) {
     await q("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
   }
-  return { executor, clock, storage, q, rows };
+  return { executor, clock, storage, schema, q, rows };
 }

@@ -794,6 +794,20 @@ t.test('a flipped byte in a data chunk fails the reads of that chunk only, namin
   await t.rejects(reader.verify(), CorruptSSTable);
 });
 
+t.test('verify compares the whole data file with Digest.db', async (t) => {
+  const dir = await tempDir(t);
+  const table = makeTable();
+  await (await writeSSTable(dir, 1, table, randomPartitions(random(41), table, 50, 2))).close();
+  await (await writeSSTable(dir, 2, table, randomPartitions(random(42), table, 50, 2))).close();
+  const reader = await SSTableReader.open(fs, dir, 1, table);
+  t.teardown(() => reader.close());
+  await reader.verify();
+  // Every chunk still passes its own CRC: only the file digest can tell.
+  const digest = (generation: number) => join(dir, `sb-${generation}-Digest.db`);
+  await writeFile(digest(1), await readFile(digest(2)));
+  await t.rejects(reader.verify(), { name: 'CorruptSSTable', message: /does not match .*sb-1-Digest\.db/ });
+});
+
 t.test('corrupted statistics, summary, TOC or index are detected', async (t) => {
   const dir = await tempDir(t);
   const table = makeTable();
