@@ -137,12 +137,12 @@ export function absorb(
  * yield the stored array may have been spliced; the position is re-found by the last
  * clustering returned, so no row is skipped or returned twice.
  */
-async function* rowsOf(
+function* rowsOf(
   comparator: ClusteringComparator,
   current: () => readonly Row[],
   slices: readonly Slice[],
   reversed: boolean,
-): AsyncGenerator<Row> {
+): Generator<Row> {
   for (let s = 0; s < slices.length; s++) {
     const slice = slices[reversed ? slices.length - 1 - s : s];
     let last: Row | null = null;
@@ -166,6 +166,11 @@ async function* rowsOf(
       yield last;
     }
   }
+}
+
+/** A generator's values as an async iterable (rows() is one for every source). */
+async function* eventually<T>(values: Iterable<T>): AsyncGenerator<T> {
+  yield* values;
 }
 
 export class Memtable {
@@ -394,7 +399,9 @@ export class Memtable {
       deletion: stored.deletion,
       staticRow: stored.staticRow,
       rangeTombstones: stored.rangeTombstones,
-      rows: (slices, reversed) => rowsOf(comparator, () => stored.rows, slices, reversed),
+      rows: (slices, reversed) => eventually(rowsOf(comparator, () => stored.rows, slices, reversed)),
+      // In memory: always at hand.
+      rowsIfLoaded: (slices, reversed) => rowsOf(comparator, () => stored.rows, slices, reversed),
     };
   }
 

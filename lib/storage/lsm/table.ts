@@ -9,6 +9,7 @@
  * is done with them.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { ALL_ROWS, type Slice } from '../../model/clustering.js';
 import { isRowLive, rangeTombstonesWithin, rowWithoutDroppedColumns } from '../../model/merge.js';
 import type { Partition, Row } from '../../model/partition.js';
 import type { TableMetadata } from '../../schema/metadata.js';
@@ -21,6 +22,7 @@ import { LatencyHistogram } from './latency.js';
 
 /** Partitions a scan hands out before letting the event loop run. */
 const SCAN_PARTITIONS_PER_TURN_MAX = 256;
+const ONE_ROW_SLICES: readonly Slice[] = [ALL_ROWS];
 
 /** What one read works with: fixed when it starts, whatever flushes or compactions do. */
 class View {
@@ -244,14 +246,21 @@ export class LsmTableStore implements TableStore {
         sources.push(source);
         if (source.deletion !== null) deletedAt = Math.max(deletedAt, source.deletion.markedForDeleteAt);
       }
+      let shadowedBelow: number | undefined;
       for (const sstable of view.sstables) {
         // Sorted newest first: once one is older than a partition deletion, all the rest are.
         if (sstable.stats.maxTimestamp <= deletedAt) break;
         if (!sstable.admits(key, token)) continue;
+        if (sources.length > 0) {
+          // …or older than everything the row found so far holds (one-row tables).
+          shadowedBelow ??= this.shadowedBelow(sources);
+          if (sstable.stats.maxTimestamp < shadowedBelow) break;
+        }
         let source = sstable.findIfLoaded(key, token);
         if (source === undefined) source = await sstable.find(key, token);
         if (source === null) continue;
         sources.push(source);
+        shadowedBelow = undefined;
         if (source.deletion !== null) deletedAt = Math.max(deletedAt, source.deletion.markedForDeleteAt);
       }
       if (sources.length === 0) return null;
@@ -261,6 +270,39 @@ export class LsmTableStore implements TableStore {
       this.release(view);
       this.readLatency.record(performance.now() - started);
     }
+  }
+
+  /**
+   * For a table whose partitions are one row of simple columns (no clustering, static
+   * or collection columns): the oldest, over the row marker and every regular column,
+   * of the newest timestamp `sources` hold for it, a row or partition deletion counting
+   * for all of them. Anything strictly older in another source is superseded (ties are
+   * not: a tie goes to the greater value), so a read need not look further: Cassandra's
+   * reads of named columns in timestamp order. -Infinity when the table is not like
+   * that, or a column is missing, or a source's rows are not at hand.
+   */
+  private shadowedBelow(sources: readonly PartitionSource[]): number {
+    const table = this.table;
+    if (table.clusteringKey.length > 0 || table.staticColumns.length > 0) return -Infinity;
+    const columns = table.regularColumns;
+    if (columns.some((column) => column.type.multiCell)) return -Infinity;
+    let marker = -Infinity;
+    const newest = columns.map(() => -Infinity);
+    for (const source of sources) {
+      const rows = source.rowsIfLoaded?.(ONE_ROW_SLICES, false);
+      if (rows === undefined) return -Infinity;
+      const partitionDeletion = source.deletion?.markedForDeleteAt ?? -Infinity;
+      marker = Math.max(marker, partitionDeletion);
+      for (let i = 0; i < columns.length; i++) newest[i] = Math.max(newest[i], partitionDeletion);
+      for (const row of rows) {
+        const rowDeletion = Math.max(partitionDeletion, row.deletion?.markedForDeleteAt ?? -Infinity);
+        marker = Math.max(marker, rowDeletion, row.liveness?.timestamp ?? -Infinity);
+        for (let i = 0; i < columns.length; i++) {
+          newest[i] = Math.max(newest[i], rowDeletion, row.cells.get(columns[i].name)?.timestamp ?? -Infinity);
+        }
+      }
+    }
+    return Math.min(marker, ...newest);
   }
 
   /**
