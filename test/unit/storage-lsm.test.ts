@@ -424,6 +424,16 @@ t.test('a read of a one-row partition stops at SSTables older than every column 
   t.same(await read(3), { v: 'b', w: 'w', consulted: 3 }, 'a tie is not a stop: the greater value wins');
   await put(1, 9, { v: [9, 'v9'], w: [9, 'w9'] });
   t.same(await read(1), { v: 'v9', w: 'w9', consulted: 1 }, 'a row in the memtable newer than every SSTable: one bloom check, no search');
+  // An older SSTable with a tombstone is read on: the result (and the digest replicas
+  // compare) keeps the superseded partition deletion whatever the SSTables' layout.
+  await engine.apply([update(table, partitionOf(int(4), { rows: [row([], { marker: 1, cells: { v: [1, 'a'] } })] }))]);
+  await engine.flush(table.id);
+  await engine.apply([update(table, partitionOf(int(4), { deletion: deletion(5) }))]);
+  await engine.flush(table.id);
+  await put(4, 10, { v: [10, 'b'], w: [10, 'c'] });
+  const four = await store.read(int(4), partitionOf(int(4)).token, readAll);
+  t.equal(four?.deletion?.markedForDeleteAt, 5, 'the superseded partition deletion is in the result');
+  t.equal(four?.rows[0].cells.get('v')?.value?.toString(), 'b');
   await engine.close();
 });
 

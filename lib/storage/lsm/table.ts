@@ -247,14 +247,18 @@ export class LsmTableStore implements TableStore {
         if (source.deletion !== null) deletedAt = Math.max(deletedAt, source.deletion.markedForDeleteAt);
       }
       let shadowedBelow: number | undefined;
-      for (const sstable of view.sstables) {
+      const sstables = view.sstables;
+      for (let i = 0; i < sstables.length; i++) {
+        const sstable = sstables[i];
         // Sorted newest first: once one is older than a partition deletion, all the rest are.
         if (sstable.stats.maxTimestamp <= deletedAt) break;
         if (!sstable.admits(key, token)) continue;
         if (sources.length > 0) {
-          // …or older than everything the row found so far holds (one-row tables).
+          // …or older than everything the row found so far holds (one-row tables). Not
+          // when they hold tombstones: a superseded row or partition deletion is still
+          // part of the result (replicas compare digests of it), whatever the layout.
           shadowedBelow ??= this.shadowedBelow(sources);
-          if (sstable.stats.maxTimestamp < shadowedBelow) break;
+          if (sstable.stats.maxTimestamp < shadowedBelow && !tombstonesIn(sstables, i)) break;
         }
         let source = sstable.findIfLoaded(key, token);
         if (source === undefined) source = await sstable.find(key, token);
@@ -397,4 +401,10 @@ function keepRow(stored: Row, rows: Row[], live: number, dropped: TableMetadata[
   if (row === null) return live;
   rows.push(row);
   return isRowLive(row, filter.nowSeconds) ? live + 1 : live;
+}
+
+/** Whether any of `sstables` from index `from` on holds a tombstone. */
+function tombstonesIn(sstables: readonly SSTableReader[], from: number): boolean {
+  for (let i = from; i < sstables.length; i++) if (sstables[i].stats.tombstoneCount > 0) return true;
+  return false;
 }
