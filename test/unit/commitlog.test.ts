@@ -729,3 +729,11 @@ t.test('periodic mode fsyncs on its own every commitlog_sync_period', async (t) 
   t.ok(counting.syncs > synced, `an fsync ${Math.round(performance.now() - started)} ms after the append, with no sync() asked for`);
   await log.close();
 });
+
+t.test('a segment of another format version refuses start-up, naming the file and the version', async (t) => {
+  const setup = await SETUPS[1].make(t);
+  await setup.fs.mkdir(setup.dir);
+  const foreign = join(setup.dir, segmentFileName(5).replace(/^CommitLog-\d+-/, 'CommitLog-99-'));
+  await setup.fs.writeFile(foreign, Buffer.alloc(64));
+  await t.rejects(openLog(setup), { message: /Unsupported commit log format version 99 in .*CommitLog-99-5\.log/ });
+});
