@@ -680,7 +680,6 @@ export class LsmStorageEngine implements StorageEngine {
       discardOutput: (output: SSTableReader) => output.delete(),
       signal,
     });
-    state.compactionProgress = null;
     if (this.closing || state.epoch !== epoch || !this.tables.has(store.metadata.id)) {
       // Closed, truncated or dropped meanwhile: the output must not come back.
       for (const output of outputs) await output.delete();
@@ -754,11 +753,12 @@ export class LsmStorageEngine implements StorageEngine {
     if (state === undefined) throw new InvalidRequest(`Unknown table id ${tableId}`);
     const store = state.store;
     const sstables = store.sstables;
+    const liveBytes = sstables.reduce((sum, s) => sum + s.stats.diskBytes, 0);
     return {
       tableId,
       sstableCount: sstables.length,
-      liveBytes: sstables.reduce((sum, s) => sum + s.stats.diskBytes, 0),
-      totalBytes: sstables.reduce((sum, s) => sum + s.stats.diskBytes, 0) + store.retiredBytes,
+      liveBytes,
+      totalBytes: liveBytes + store.retiredBytes,
       partitionsEstimate: sstables.reduce((sum, s) => sum + s.stats.partitionCount, 0) + store.activeMemtable.partitionCount,
       bloomFalsePositives: sstables.reduce((sum, s) => sum + s.bloomFalsePositives, 0),
       bloomChecks: sstables.reduce((sum, s) => sum + s.bloomChecks, 0),
