@@ -11,7 +11,7 @@ import { parseTypeName } from '../schema/types.js';
 import type { CompareOp, Relation, Term } from './ast.js';
 import type { ExecContext } from './bindings.js';
 import { columnValue, type RowView } from './rows.js';
-import { intersectSlices, normalizeSlices, prefixSlice } from './slices.js';
+import { intersectSlices, normalizeSlices, prefixSlice } from '../model/slices.js';
 import { compileTerm, type Evaluator } from './terms.js';
 
 const BIGINT = parseTypeName('bigint');

@@ -20,7 +20,7 @@ import { compileWhere, FILTERING_MESSAGE, type CompiledWhere } from './restricti
 import { isRowLive, partitionKeyParts, type RowView } from './rows.js';
 import { compileSelection, type Selection } from './selection.js';
 import { serializePartitionKey } from './modification.js';
-import { slicesAfter } from './slices.js';
+import { slicesAfter } from '../model/slices.js';
 import { compileTerm, type Evaluator } from './terms.js';
 
 const INT = parseTypeName('int');

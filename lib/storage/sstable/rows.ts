@@ -8,6 +8,7 @@
 import type { DeletionTime } from '../../model/cell.js';
 import type { ClusteringComparator, Slice } from '../../model/clustering.js';
 import type { RangeTombstone, Row } from '../../model/partition.js';
+import { isEmptySlice } from '../../model/slices.js';
 import type { PartitionHeader, PartitionSource } from '../source.js';
 import type { ChunkReader, DataCursor } from './chunks.js';
 import { readRowBody, readRowClustering, type RowIndex } from './format.js';
@@ -165,6 +166,9 @@ export class SSTablePartition implements PartitionSource {
 
     for (let s = slices.length - 1; s >= 0; s--) {
       const slice = slices[s];
+      // Rows past a slice's end are dropped below, which is right only while the ends
+      // ascend with the starts: an empty slice, such as (30, 30) after (0, 30], breaks that.
+      if (isEmptySlice(comparator, slice)) continue;
       if (index === null) {
         if (block < 0) await load(0);
       } else {

@@ -1,5 +1,5 @@
 /**
- * Clustering slice arithmetic for WHERE clauses: turning equality prefixes and
+ * Clustering slice arithmetic (WHERE clauses, paging, storage reads): turning equality prefixes and
  * (possibly multi-column) bounds into sorted, non-overlapping slices in table order.
  *
  * A bound is treated as a position on the line of clusterings: "before" or "after"
@@ -7,17 +7,21 @@
  * its block, an exclusive start after it; an inclusive end after, an exclusive end
  * before. An empty prefix's block is every clustering, so an unbounded start is
  * "before everything" and an unbounded end "after everything".
+ * Slice lists are sorted, non-overlapping and without empty slices once normalized;
+ * storage also reads lists that are only sorted (a replica is sent what it is sent).
  */
-import type { ClusteringBound, ClusteringComparator, Slice } from '../model/clustering.js';
+import type { ClusteringBound, ClusteringComparator, Slice } from './clustering.js';
 
 type Side = -1 | 1;
 
+// An empty prefix is unbounded whatever its inclusive flag (as ClusteringComparator
+// reads it): a start before everything, an end after everything.
 function startSide(bound: ClusteringBound): Side {
-  return bound.inclusive ? -1 : 1;
+  return bound.inclusive || bound.prefix.length === 0 ? -1 : 1;
 }
 
 function endSide(bound: ClusteringBound): Side {
-  return bound.inclusive ? 1 : -1;
+  return bound.inclusive || bound.prefix.length === 0 ? 1 : -1;
 }
 
 function comparePositions(cmp: ClusteringComparator, a: Buffer[], aSide: Side, b: Buffer[], bSide: Side): number {
