@@ -3,10 +3,11 @@ import fc from 'fast-check';
 import { ConfigurationError } from '../../lib/errors.js';
 import { NO_DELETION_TIME } from '../../lib/model/cell.js';
 import { LeveledStrategy } from '../../lib/storage/compaction/lcs.js';
-import { parseLeveledOptions, parseSizeTieredOptions } from '../../lib/storage/compaction/options.js';
+import { parseLeveledOptions, parseSizeTieredOptions, parseTimeWindowOptions } from '../../lib/storage/compaction/options.js';
 import { droppableTombstoneRatio, type CompactionCandidate, type CompactionPlan, type CompactionStats } from '../../lib/storage/compaction/plan.js';
 import { SizeTieredStrategy, sizeTieredBuckets } from '../../lib/storage/compaction/stcs.js';
 import { strategyFor, validateCompactionOptions } from '../../lib/storage/compaction/strategy.js';
+import { TimeWindowStrategy, windowStart } from '../../lib/storage/compaction/twcs.js';
 import { makeTable, intType } from './fixtures/tables.js';
 import { seededRandom } from '../../lib/model/random.js';
 import { propertyHolds } from '../helpers/property.js';
@@ -227,6 +228,11 @@ t.test('compaction options: bad values are refused with Cassandra-like messages'
     ['LeveledCompactionStrategy', { sstable_size_in_mb: '0' }, /sstable_size_in_mb must be larger than 0, but was 0/],
     ['LeveledCompactionStrategy', { fanout_size: '1' }, /fanout_size must be larger than 1, but was 1/],
     ['TimeWindowCompactionStrategy', { compaction_window_unit: 'WEEKS' }, /WEEKS is not valid for compaction_window_unit/],
+    ['TimeWindowCompactionStrategy', { compaction_window_size: '0' }, /compaction_window_size must be greater than 1, but was 0/],
+    ['TimeWindowCompactionStrategy', { timestamp_resolution: 'FORTNIGHTS' }, /FORTNIGHTS is not valid for timestamp_resolution/],
+    ['TimeWindowCompactionStrategy', { expired_sstable_check_frequency_seconds: '-1' }, /must not be negative, but was -1/],
+    ['TimeWindowCompactionStrategy', { unsafe_aggressive_sstable_expiration: 'true' }, /unsafe_aggressive_sstable_expiration is not supported/],
+    ['TimeWindowCompactionStrategy', { min_threshold: '1' }, /Min compaction threshold cannot be less than 2 \(got 1\)/],
   ];
   for (const [cls, options, message] of cases) {
     t.throws(() => validateCompactionOptions(cls, options), { constructor: ConfigurationError, message }, JSON.stringify(options));
@@ -239,7 +245,7 @@ t.test('strategyFor builds the strategy the table names, with its options', asyn
     return { ...base, options: { ...base.options, compaction: { class: cls, options } } };
   };
   t.type(strategyFor(table('SizeTieredCompactionStrategy', {})), SizeTieredStrategy);
-  t.type(strategyFor(table('TimeWindowCompactionStrategy', {})), SizeTieredStrategy, 'time-window compacts size-tiered for now');
+  t.type(strategyFor(table('TimeWindowCompactionStrategy', {})), TimeWindowStrategy);
   const leveled = strategyFor(table('LeveledCompactionStrategy', { sstable_size_in_mb: '2', fanout_size: '4' }));
   t.type(leveled, LeveledStrategy);
   t.equal((leveled as LeveledStrategy).targetBytes(1), 8 * MiB);
@@ -457,4 +463,116 @@ t.test('leveled: over long random runs of flushes and concurrent compactions, L1
   t.ok(plansRun > 500, `plans ran (${plansRun})`);
   t.ok(moves > 0, `some SSTables moved up without a rewrite (${moves})`);
   t.ok(deepest >= 2, `data reached L${deepest}`);
+});
+
+// ---------------------------------------------------------------------------------
+// Time-window
+
+const HOUR = 3600;
+const MICROS = 1_000_000;
+
+/** An SSTable whose writes span [from, to] seconds (timestamps in µs). */
+function timed(generation: number, from: number, to: number, extra: Partial<SSTableSpec> = {}): CompactionCandidate {
+  return sstable({ generation, diskBytes: MiB, ...extra, stats: { minTimestamp: from * MICROS, maxTimestamp: to * MICROS, ...extra.stats } });
+}
+
+const timeWindow = (options: Record<string, string> = {}, gcGraceSeconds = 864000) =>
+  new TimeWindowStrategy(parseTimeWindowOptions({ compaction_window_unit: 'HOURS', compaction_window_size: '1', ...options }), gcGraceSeconds);
+
+t.test('time-window options: defaults are one day, microsecond timestamps, a check for expired SSTables every 10 minutes', async (t) => {
+  const defaults = parseTimeWindowOptions({});
+  t.equal(defaults.windowSeconds, DAY);
+  t.equal(defaults.timestampsPerSecond, 1e6);
+  t.equal(defaults.expiredCheckSeconds, 600);
+  t.equal(defaults.minThreshold, 4, 'size-tiered settings for the newest window');
+  const custom = parseTimeWindowOptions({ compaction_window_unit: 'minutes', compaction_window_size: '15', timestamp_resolution: 'MILLISECONDS' });
+  t.equal(custom.windowSeconds, 900);
+  t.equal(custom.timestampsPerSecond, 1000);
+  // A window is the same span of time whatever unit the timestamps are in.
+  t.equal(windowStart(NOW * 1000 + 999, custom), Math.floor(NOW / 900) * 900);
+  t.equal(windowStart(NOW * MICROS + 999, { ...custom, timestampsPerSecond: 1e6 }), Math.floor(NOW / 900) * 900);
+});
+
+t.test('time-window: an older window with two SSTables or more is compacted into one; a window of one is left alone', async (t) => {
+  const base = Math.floor(NOW / HOUR) * HOUR;
+  const sstables = [
+    timed(1, base - 3 * HOUR + 10, base - 3 * HOUR + 20), // window -3: alone
+    timed(2, base - 2 * HOUR + 10, base - 2 * HOUR + 20), // window -2: three
+    timed(3, base - 2 * HOUR + 30, base - 2 * HOUR + 40, { diskBytes: 50 * MiB }),
+    timed(4, base - 2 * HOUR + 50, base - HOUR - 1),
+    timed(5, base + 10, base + 20), // newest window: fewer than min_threshold
+    timed(6, base + 30, base + 40),
+  ];
+  const strategy = timeWindow();
+  const plan = strategy.next(sstables, NONE, NOW);
+  t.same(generations(plan), [2, 3, 4], 'the whole of window -2, whatever the sizes');
+  t.match(plan?.reason, /time-window .*: 3 SSTables/);
+  t.equal(plan?.maxOutputBytes, Infinity, 'into one SSTable');
+  t.equal(strategy.next(sstables, new Set([2, 3, 4]), NOW), null, 'nothing else: window -3 has one, the newest too few');
+  // An SSTable's window is that of its newest write, however old its oldest is.
+  const straddling = [timed(7, base - 5 * HOUR, base - 2 * HOUR + 5), timed(8, base - 2 * HOUR + 6, base - 2 * HOUR + 9), timed(9, base, base + 1)];
+  t.same(generations(timeWindow().next(straddling, NONE, NOW)), [7, 8]);
+  // max_threshold bounds one compaction; the smallest go first.
+  const many = Array.from({ length: 6 }, (_, i) => timed(10 + i, base - HOUR + i, base - HOUR + i, { diskBytes: (6 - i) * MiB }));
+  t.same(generations(timeWindow({ min_threshold: '2', max_threshold: '4' }).next([...many, timed(20, base, base)], NONE, NOW)), [12, 13, 14, 15]);
+});
+
+t.test('time-window: the newest window compacts size-tiered, from min_threshold SSTables of a similar size', async (t) => {
+  const base = Math.floor(NOW / HOUR) * HOUR;
+  const newest = [1, 2, 3].map((g) => timed(g, base + g, base + g));
+  const strategy = timeWindow();
+  t.equal(strategy.next(newest, NONE, NOW), null, 'three flushes: fewer than min_threshold');
+  const four = [...newest, timed(4, base + 4, base + 4)];
+  const plan = strategy.next(four, NONE, NOW);
+  t.same(generations(plan), [1, 2, 3, 4]);
+  t.match(plan?.reason, /\(newest\), size-tiered/);
+  // Sizes matter there: a big SSTable does not join four small ones.
+  const mixed = [...four, timed(5, base + 5, base + 5, { diskBytes: 100 * MiB })];
+  t.same(generations(strategy.next(mixed, NONE, NOW)), [1, 2, 3, 4]);
+  // The newest window is the newest data's, not the wall clock's: a table written in
+  // the past still compacts its last window size-tiered.
+  const past = [1, 2, 3].map((g) => timed(g, base - 30 * DAY + g, base - 30 * DAY + g));
+  t.equal(timeWindow().next(past, NONE, NOW), null, 'three in the (past) newest window');
+  // An SSTable being compacted counts too: newer data there closes the past window.
+  const running = timed(9, base + 50, base + 60);
+  t.same(generations(timeWindow().next([...past, running], new Set([9]), NOW)), [1, 2, 3], 'the past window is closed: all of it into one');
+});
+
+t.test('time-window: fully expired SSTables are dropped once they shadow nothing, checked every expired_sstable_check_frequency_seconds', async (t) => {
+  const base = Math.floor(NOW / HOUR) * HOUR;
+  const gcGrace = HOUR;
+  // Every cell expired two hours ago (TTL data): max local deletion time in the past.
+  const expired = timed(1, base - 5 * HOUR, base - 5 * HOUR + 10, { stats: { maxLocalDeletionTime: NOW - 2 * HOUR, minLocalDeletionTime: NOW - 3 * HOUR } });
+  const live = timed(2, base - 4 * HOUR, base - 4 * HOUR + 10);
+  const strategy = timeWindow({ expired_sstable_check_frequency_seconds: '600' }, gcGrace);
+  const plan = strategy.next([expired, live], NONE, NOW);
+  t.same(generations(plan), [1]);
+  t.match(plan?.reason, /1 fully expired SSTables/);
+  t.same(generations(strategy.next([expired, live], NONE, NOW)), [1], 'asked again at once: the same plan');
+  // Still within gc grace: kept.
+  const recent = timed(3, base - 5 * HOUR, base - 5 * HOUR + 10, { stats: { maxLocalDeletionTime: NOW - HOUR / 2 } });
+  t.equal(timeWindow({}, gcGrace).next([recent, live], NONE, NOW), null);
+  // Older data in an overlapping SSTable may be shadowed by its tombstones: kept.
+  const older = timed(4, base - 6 * HOUR, base - 6 * HOUR + 10);
+  t.equal(timeWindow({}, gcGrace).next([expired, older], NONE, NOW), null, 'overlaps older data');
+  const elsewhere = timed(5, base - 6 * HOUR, base - 6 * HOUR + 10, { first: 5000n, last: 6000n });
+  t.same(generations(timeWindow({}, gcGrace).next([expired, elsewhere], NONE, NOW)), [1], 'older data elsewhere on the ring does not count');
+  const bothExpired = timed(6, base - 6 * HOUR, base - 6 * HOUR + 10, { stats: { maxLocalDeletionTime: NOW - 2 * HOUR } });
+  t.same(generations(timeWindow({}, gcGrace).next([expired, bothExpired], NONE, NOW)), [1, 6], 'expired together: dropped together');
+  // A check that found nothing is not repeated before the frequency has passed.
+  const checking = timeWindow({ expired_sstable_check_frequency_seconds: '600' }, gcGrace);
+  t.equal(checking.next([live], NONE, NOW), null);
+  t.equal(checking.next([expired, live], NONE, NOW + 599), null, 'not looked for yet');
+  t.same(generations(checking.next([expired, live], NONE, NOW + 600)), [1]);
+  t.equal(checking.next([expired, live], new Set([1]), NOW + 600), null, 'not while it is being compacted');
+});
+
+t.test('time-window: enabled=false stops background compactions; a major compaction takes everything', async (t) => {
+  const base = Math.floor(NOW / HOUR) * HOUR;
+  const sstables = [timed(1, base - 2 * HOUR, base - 2 * HOUR), timed(2, base - 2 * HOUR + 1, base - 2 * HOUR + 1), timed(3, base, base)];
+  t.equal(timeWindow({ enabled: 'false' }).next(sstables, NONE, NOW), null);
+  const major = timeWindow().all(sstables);
+  t.equal(major.length, 1);
+  t.same(generations(major[0]), [1, 2, 3]);
+  t.same(timeWindow().all([]), []);
 });

@@ -35,6 +35,16 @@ export interface LeveledOptions extends SizeTieredOptions {
   readonly fanout: number;
 }
 
+/** Time-window compaction compacts size-tiered inside the newest window. */
+export interface TimeWindowOptions extends SizeTieredOptions {
+  /** compaction_window_size × compaction_window_unit, in seconds. */
+  readonly windowSeconds: number;
+  /** timestamp_resolution: write timestamps per second (1e6 for MICROSECONDS, the default). */
+  readonly timestampsPerSecond: number;
+  /** expired_sstable_check_frequency_seconds: how often fully expired SSTables are looked for. */
+  readonly expiredCheckSeconds: number;
+}
+
 const COMMON_KEYS = [
   'enabled',
   'min_threshold',
@@ -61,8 +71,22 @@ const KEYS_BY_CLASS: Record<CompactionOptions['class'], ReadonlySet<string>> = {
   ]),
 };
 
-const TIME_WINDOW_UNITS = new Set(['MINUTES', 'HOURS', 'DAYS']);
-const TIMESTAMP_RESOLUTIONS = new Set(['MICROSECONDS', 'MILLISECONDS', 'SECONDS', 'MINUTES', 'HOURS', 'DAYS', 'NANOSECONDS']);
+/** Seconds per compaction_window_unit. */
+const TIME_WINDOW_UNITS: ReadonlyMap<string, number> = new Map([
+  ['MINUTES', 60],
+  ['HOURS', 3600],
+  ['DAYS', 86400],
+]);
+/** Timestamps per second for each timestamp_resolution. */
+const TIMESTAMP_RESOLUTIONS: ReadonlyMap<string, number> = new Map([
+  ['NANOSECONDS', 1e9],
+  ['MICROSECONDS', 1e6],
+  ['MILLISECONDS', 1e3],
+  ['SECONDS', 1],
+  ['MINUTES', 1 / 60],
+  ['HOURS', 1 / 3600],
+  ['DAYS', 1 / 86400],
+]);
 
 type OptionMap = Readonly<Record<string, string>>;
 
@@ -77,8 +101,8 @@ export function validateCompactionOptions(cls: CompactionOptions['class'], optio
     throw new ConfigurationError(`Properties specified [${unknown.join(', ')}] are not understood by ${cls}`);
   }
   if (cls === 'LeveledCompactionStrategy') parseLeveledOptions(options);
+  else if (cls === 'TimeWindowCompactionStrategy') parseTimeWindowOptions(options);
   else parseSizeTieredOptions(options);
-  if (cls === 'TimeWindowCompactionStrategy') validateTimeWindowOptions(options);
   for (const key of ['log_all', 'only_purge_repaired_tombstones', 'provide_overlapping_tombstones', 'single_sstable_uplevel']) {
     booleanOption(options, key, false);
   }
@@ -132,20 +156,27 @@ function parseCommonOptions(options: OptionMap): CommonCompactionOptions {
   };
 }
 
-function validateTimeWindowOptions(options: OptionMap): void {
-  const unit = options.compaction_window_unit;
-  if (unit !== undefined && !TIME_WINDOW_UNITS.has(unit.toUpperCase())) {
-    throw new ConfigurationError(`${unit} is not valid for compaction_window_unit`);
-  }
+export function parseTimeWindowOptions(options: OptionMap): TimeWindowOptions {
+  const unitName = (options.compaction_window_unit ?? 'DAYS').trim().toUpperCase();
+  const unitSeconds = TIME_WINDOW_UNITS.get(unitName);
+  if (unitSeconds === undefined) throw new ConfigurationError(`${options.compaction_window_unit} is not valid for compaction_window_unit`);
   const size = integerOption(options, 'compaction_window_size', 1);
   if (size < 1) throw new ConfigurationError(`compaction_window_size must be greater than 1, but was ${size}`);
-  const resolution = options.timestamp_resolution;
-  if (resolution !== undefined && !TIMESTAMP_RESOLUTIONS.has(resolution.toUpperCase())) {
-    throw new ConfigurationError(`${resolution} is not valid for timestamp_resolution`);
+  const resolutionName = (options.timestamp_resolution ?? 'MICROSECONDS').trim().toUpperCase();
+  const timestampsPerSecond = TIMESTAMP_RESOLUTIONS.get(resolutionName);
+  if (timestampsPerSecond === undefined) throw new ConfigurationError(`${options.timestamp_resolution} is not valid for timestamp_resolution`);
+  const expiredCheckSeconds = integerOption(options, 'expired_sstable_check_frequency_seconds', 600);
+  if (expiredCheckSeconds < 0) {
+    throw new ConfigurationError(`expired_sstable_check_frequency_seconds must not be negative, but was ${expiredCheckSeconds}`);
   }
-  const frequency = integerOption(options, 'expired_sstable_check_frequency_seconds', 600);
-  if (frequency < 0) throw new ConfigurationError(`expired_sstable_check_frequency_seconds must not be negative, but was ${frequency}`);
-  booleanOption(options, 'unsafe_aggressive_sstable_expiration', false);
+  // Cassandra too refuses it unless the node was started to allow it; sibyl never drops
+  // an expired SSTable that may still shadow data elsewhere.
+  if (booleanOption(options, 'unsafe_aggressive_sstable_expiration', false)) {
+    throw new ConfigurationError(
+      'unsafe_aggressive_sstable_expiration is not supported: an expired SSTable is dropped only once it shadows no other data',
+    );
+  }
+  return { ...parseSizeTieredOptions(options), windowSeconds: size * unitSeconds, timestampsPerSecond, expiredCheckSeconds };
 }
 
 function integerOption(options: OptionMap, key: string, fallback: number): number {

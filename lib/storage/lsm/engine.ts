@@ -70,6 +70,12 @@ export interface LsmEngineOptions {
   /** Set false to run compactions only on request (tests). */
   autoCompaction?: boolean;
   /**
+   * How often (ms) every table is offered to its compaction strategy even when nothing
+   * was flushed: time alone makes some compactions due (expired SSTables, tombstones
+   * past gc grace, a time window closing). Default 60 s; 0 = only after flushes.
+   */
+  compactionCheckIntervalMs?: number;
+  /**
    * Flushes on a thread of their own (flush-thread.ts). Only with the real file system
    * (a NodeFileSystem), which the thread writes through; the default there. Tests may
    * hand in the thread.
@@ -122,6 +128,7 @@ interface TableState {
   strategyOptions: TableMetadata['options']['compaction'];
 }
 
+const DEFAULT_COMPACTION_CHECK_MS = 60_000;
 /** Where a table's replay position is kept, in its directory (JSON ReplayRecord). */
 const REPLAY_POSITION_FILE = 'replay-position.json';
 /** The part of memtableSpaceBytes active memtables may hold before the largest is flushed (see the module comment). */
@@ -147,6 +154,7 @@ export class LsmStorageEngine implements StorageEngine {
   private closed = false;
   /** Set when close() begins: nothing new (compaction) starts after it. */
   private closing = false;
+  private compactionCheckTimer: NodeJS.Timeout | null = null;
   private draining = false;
   /** While replaying, flushes write SSTables but leave the log's clean marks alone. */
   private replaying = false;
@@ -224,6 +232,12 @@ export class LsmStorageEngine implements StorageEngine {
       for (const id of tableIds) void engine.flush(id).catch((error) => engine.logFailure('flush', id, error));
     });
     for (const id of engine.tables.keys()) engine.maybeCompact(id);
+    const checkMs = options.compactionCheckIntervalMs ?? DEFAULT_COMPACTION_CHECK_MS;
+    if (checkMs > 0) {
+      engine.compactionCheckTimer = setInterval(() => {
+        for (const id of engine.tables.keys()) engine.maybeCompact(id);
+      }, checkMs).unref();
+    }
     return engine;
   }
 
@@ -790,6 +804,7 @@ export class LsmStorageEngine implements StorageEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closing = true;
+    if (this.compactionCheckTimer !== null) clearInterval(this.compactionCheckTimer);
     for (const state of this.tables.values()) await state.flushChain.catch(() => undefined);
     await this.quiesce();
     this.closed = true;
