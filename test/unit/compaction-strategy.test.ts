@@ -576,3 +576,36 @@ t.test('time-window: enabled=false stops background compactions; a major compact
   t.same(generations(major[0]), [1, 2, 3]);
   t.same(timeWindow().all([]), []);
 });
+
+// ---------------------------------------------------------------------------------
+// Pending compactions (an estimate for tablestats)
+
+t.test('pending compactions: size-tiered counts full buckets, max_threshold at a time', async (t) => {
+  const small = (n: number, from: number) => Array.from({ length: n }, (_, i) => sstable({ generation: from + i, diskBytes: MiB }));
+  const big = (n: number, from: number) => Array.from({ length: n }, (_, i) => sstable({ generation: from + i, diskBytes: 500 * MiB }));
+  t.equal(sizeTiered().pending(small(3, 1)), 0);
+  t.equal(sizeTiered().pending(small(4, 1)), 1);
+  t.equal(sizeTiered({ max_threshold: '4' }).pending(small(9, 1)), 3, 'nine in one bucket, four at a time');
+  t.equal(sizeTiered().pending([...small(4, 1), ...big(4, 10)]), 2, 'two buckets');
+  t.equal(sizeTiered({ enabled: 'false' }).pending(small(8, 1)), 0);
+});
+
+t.test('pending compactions: leveled counts a full L0 and the SSTables each level holds over its target', async (t) => {
+  const strategy = leveled();
+  const l0 = (n: number) => Array.from({ length: n }, (_, i) => sstable({ generation: 100 + i, diskBytes: MiB / 4 }));
+  t.equal(strategy.pending(l0(3)), 0);
+  t.equal(strategy.pending(l0(4)), 1);
+  // L1's target is 4 × 1 MiB: six 1 MiB SSTables are two over.
+  const level1 = Array.from({ length: 6 }, (_, i) => sstable({ generation: i + 1, diskBytes: MiB, level: 1, first: BigInt(i * 100), last: BigInt(i * 100 + 99) }));
+  t.equal(strategy.pending(level1), 2);
+  t.equal(strategy.pending([...level1, ...l0(5)]), 3);
+});
+
+t.test('pending compactions: time-window counts closed windows of two or more and full buckets of the newest', async (t) => {
+  const base = Math.floor(NOW / HOUR) * HOUR;
+  const window = (offset: number, n: number, from: number) =>
+    Array.from({ length: n }, (_, i) => timed(from + i, base + offset * HOUR + i, base + offset * HOUR + i));
+  t.equal(timeWindow().pending([...window(-3, 1, 1), ...window(0, 3, 10)]), 0, 'one in a closed window, three in the newest');
+  t.equal(timeWindow().pending([...window(-3, 2, 1), ...window(-2, 5, 5), ...window(0, 4, 10)]), 3);
+  t.equal(timeWindow({ max_threshold: '4' }).pending(window(-2, 9, 1).concat(window(0, 1, 20))), 3, 'nine in a closed window, four at a time');
+});

@@ -372,8 +372,14 @@ t.test('table statistics: counts, bytes live and held by readers, bloom checks, 
   }
   let stats = engine.stats(table.id);
   t.equal(stats.sstableCount, 3);
-  t.equal(stats.partitionsEstimate, 60);
-  t.equal(stats.writeLatency.count, 120, 'one write latency per apply');
+  t.equal(stats.compactionsPending, 0, 'three SSTables: below min_threshold');
+  await writeRows(engine, table, 999, 0, 2);
+  await engine.flush(table.id);
+  t.equal(engine.stats(table.id).compactionsPending, 1, 'a fourth: one size-tiered compaction due (automatic ones are off)');
+  stats = engine.stats(table.id);
+  t.equal(stats.sstableCount, 4);
+  t.equal(stats.partitionsEstimate, 61);
+  t.equal(stats.writeLatency.count, 122, 'one write latency per apply');
   t.equal(stats.totalBytes, stats.liveBytes, 'nothing retired yet');
   const store = engine.table(table.id)!;
   for (let k = 0; k < 20; k++) await store.read(int(k), partitionOf(int(k)).token, readAll);
@@ -382,7 +388,7 @@ t.test('table statistics: counts, bytes live and held by readers, bloom checks, 
   t.equal(stats.readLatency.count, 70, 'one read latency per read');
   t.ok(stats.bloomChecks >= 20, `${stats.bloomChecks} bloom checks`);
   t.ok(stats.bloomFalsePositives <= stats.bloomChecks - 20, `${stats.bloomFalsePositives} false positives: every present key was found`);
-  // A scan holding the three SSTables while a compaction replaces them.
+  // A scan holding the four SSTables while a compaction replaces them.
   const scan = store.scan(FULL, readAll)[Symbol.asyncIterator]();
   await scan.next();
   const liveBefore = stats.liveBytes;
@@ -394,6 +400,7 @@ t.test('table statistics: counts, bytes live and held by readers, bloom checks, 
   await compacted;
   stats = engine.stats(table.id);
   t.equal(stats.totalBytes, stats.liveBytes, 'freed once the scan is done');
+  t.equal(stats.compactionsPending, 0, 'nothing left to compact');
   await engine.close();
 });
 

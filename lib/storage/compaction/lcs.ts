@@ -96,6 +96,18 @@ export class LeveledStrategy implements CompactionStrategy {
     ];
   }
 
+  pending(sstables: readonly CompactionCandidate[]): number {
+    if (!this.options.enabled) return 0;
+    const levels = byLevel(sstables);
+    let pending = levels[0].length >= L0_COMPACTION_TRIGGER ? Math.ceil(levels[0].length / L0_COMPACTING_MAX) : 0;
+    // Each compaction out of an overfull level moves about one SSTable's worth up.
+    for (let level = 1; level < levels.length; level++) {
+      const excess = totalDiskBytes(levels[level]) - this.targetBytes(level);
+      if (excess > 0) pending += Math.ceil(excess / this.options.sstableBytes);
+    }
+    return pending;
+  }
+
   private level0SizeTiered(level0: readonly CompactionCandidate[], compacting: ReadonlySet<number>): CompactionPlan | null {
     const available = level0.filter((sstable) => !compacting.has(sstable.generation));
     const bucket = mostInterestingBucket(sizeTieredBuckets(available, this.options), this.options);

@@ -57,6 +57,11 @@ export interface CompactionStrategy {
   next(sstables: readonly CompactionCandidate[], compacting: ReadonlySet<number>, nowSeconds: number): CompactionPlan | null;
   /** The plans of a major compaction (`sibyl compact`) over all of `sstables`. */
   all(sstables: readonly CompactionCandidate[]): CompactionPlan[];
+  /**
+   * About how many compactions it would take to catch up with `sstables` as they are
+   * (nodetool's pending tasks): an estimate from sizes and counts, not a plan.
+   */
+  pending(sstables: readonly CompactionCandidate[]): number;
 }
 
 /** A position on the ring: (token, key), ordered by compareKeys. */

@@ -70,6 +70,15 @@ export function mostInterestingBucket(
   return best;
 }
 
+/** Compactions to bring every bucket below min_threshold: each takes at most max_threshold. */
+export function sizeTieredPending(sstables: readonly CompactionCandidate[], options: SizeTieredOptions): number {
+  let pending = 0;
+  for (const bucket of sizeTieredBuckets(sstables, options)) {
+    if (bucket.length >= options.minThreshold) pending += Math.ceil(bucket.length / options.maxThreshold);
+  }
+  return pending;
+}
+
 export class SizeTieredStrategy implements CompactionStrategy {
   private readonly ages = new SSTableAges();
 
@@ -97,6 +106,10 @@ export class SizeTieredStrategy implements CompactionStrategy {
   all(sstables: readonly CompactionCandidate[]): CompactionPlan[] {
     // Even one SSTable is worth rewriting in a major compaction: it purges tombstones.
     return sstables.length === 0 ? [] : [plan([...sstables], `major compaction of ${sstables.length} SSTables`)];
+  }
+
+  pending(sstables: readonly CompactionCandidate[]): number {
+    return this.options.enabled ? sizeTieredPending(sstables, this.options) : 0;
   }
 }
 

@@ -22,7 +22,7 @@ import {
   type CompactionPlan,
   type CompactionStrategy,
 } from './plan.js';
-import { mostInterestingBucket, sizeTieredBuckets } from './stcs.js';
+import { mostInterestingBucket, sizeTieredBuckets, sizeTieredPending } from './stcs.js';
 
 /** The start (in seconds since the epoch) of the window a write timestamp falls in. */
 export function windowStart(timestamp: number, options: TimeWindowOptions): number {
@@ -83,17 +83,7 @@ export class TimeWindowStrategy implements CompactionStrategy {
 
   /** Newest window first: size-tiered inside the newest, all of it in an older one. */
   private windowToCompact(sstables: readonly CompactionCandidate[], compacting: ReadonlySet<number>): CompactionPlan | null {
-    if (sstables.length === 0) return null;
-    let newest = -Infinity;
-    const windows = new Map<number, CompactionCandidate[]>();
-    for (const sstable of sstables) {
-      const start = windowStart(sstable.stats.maxTimestamp, this.options);
-      newest = Math.max(newest, start);
-      if (compacting.has(sstable.generation)) continue;
-      const members = windows.get(start);
-      if (members === undefined) windows.set(start, [sstable]);
-      else members.push(sstable);
-    }
+    const { windows, newest } = this.windows(sstables, compacting);
     for (const start of [...windows.keys()].sort((a, b) => b - a)) {
       const members = windows.get(start)!;
       const when = new Date(start * 1000).toISOString();
@@ -107,6 +97,36 @@ export class TimeWindowStrategy implements CompactionStrategy {
       }
     }
     return null;
+  }
+
+  pending(sstables: readonly CompactionCandidate[]): number {
+    if (!this.options.enabled) return 0;
+    const { windows, newest } = this.windows(sstables, new Set());
+    let pending = 0;
+    for (const [start, members] of windows) {
+      if (start >= newest) pending += sizeTieredPending(members, this.options);
+      else if (members.length >= 2) pending += Math.ceil(members.length / this.options.maxThreshold);
+    }
+    return pending;
+  }
+
+  /** The SSTables not being compacted by window start, and the newest window's start
+   *  (of every SSTable: a compaction running in a newer window closes the older ones). */
+  private windows(
+    sstables: readonly CompactionCandidate[],
+    compacting: ReadonlySet<number>,
+  ): { windows: Map<number, CompactionCandidate[]>; newest: number } {
+    let newest = -Infinity;
+    const windows = new Map<number, CompactionCandidate[]>();
+    for (const sstable of sstables) {
+      const start = windowStart(sstable.stats.maxTimestamp, this.options);
+      newest = Math.max(newest, start);
+      if (compacting.has(sstable.generation)) continue;
+      const members = windows.get(start);
+      if (members === undefined) windows.set(start, [sstable]);
+      else members.push(sstable);
+    }
+    return { windows, newest };
   }
 
   all(sstables: readonly CompactionCandidate[]): CompactionPlan[] {

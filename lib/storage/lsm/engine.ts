@@ -779,7 +779,7 @@ export class LsmStorageEngine implements StorageEngine {
       memtableBytes: store.memtableBytes,
       readLatency: store.readLatency.summary(),
       writeLatency: store.writeLatency.summary(),
-      compactionsPending: state.compacting ? 1 : 0,
+      compactionsPending: state.strategy.pending(sstables),
       compactionRunning: state.compactionProgress !== null,
       compactionProgress: state.compactionProgress,
     };
