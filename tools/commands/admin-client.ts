@@ -2,7 +2,12 @@
  * The CLI's side of /v1/admin/*: one request to the node named by -h/--host, the JSON
  * answer back, and every way that can fail turned into an AdminRequestFailed whose
  * message is what the user should read (the node's own error message when it sent one).
+ *
+ * Requests are made with node:http, which sets no time limit: decommission, removenode
+ * or a major compaction answer when their work is done, however long that takes, as
+ * nodetool waits for them (fetch gives up after 300 s without an answer).
  */
+import { request as httpRequest } from 'node:http';
 import { formatHostPort, type HostPort } from '../../lib/config.js';
 
 /** The node's error body, `{ error: { code, message, ...details } }`. */
@@ -25,15 +30,6 @@ function isErrorBody(value: unknown): value is AdminErrorBody {
   return typeof error === 'object' && error !== null && typeof error.message === 'string' && typeof error.code === 'string';
 }
 
-/** Why the connection failed, from fetch's TypeError('fetch failed') and its cause. */
-function connectionProblem(error: unknown): string {
-  const cause = (error as { cause?: unknown }).cause as (Error & { code?: string; errors?: Error[] }) | undefined;
-  if (cause === undefined) return (error as Error).message;
-  // Connecting to a name with several addresses (localhost: ::1 and 127.0.0.1) fails
-  // with an AggregateError whose own message is empty.
-  return cause.message || cause.errors?.[0]?.message || cause.code || String(cause);
-}
-
 export class AdminClient {
   /** HOST:PORT as the user would write it, for messages. */
   readonly address: string;
@@ -50,33 +46,51 @@ export class AdminClient {
       for (const item of value === undefined ? [] : [value].flat()) search.append(name, item);
     }
     const text = search.toString();
-    return this.request<T>(text === '' ? path : `${path}?${text}`, { method: 'GET' });
+    return this.request<T>('GET', text === '' ? path : `${path}?${text}`);
   }
 
   post<T>(path: string, body: object): Promise<T> {
-    return this.request<T>(path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    return this.request<T>('POST', path, JSON.stringify(body));
   }
 
-  private async request<T>(path: string, init: RequestInit): Promise<T> {
-    let response: Response;
+  private async request<T>(method: string, path: string, body?: string): Promise<T> {
+    let status: number;
+    let text: string;
     try {
-      response = await fetch(this.base + path, init);
+      ({ status, text } = await send(this.base + path, method, body));
     } catch (error) {
       throw new AdminRequestFailed(`Cannot connect to sibyl node at ${this.address}: ${connectionProblem(error)}`);
     }
-    const text = await response.text();
-    let body: unknown;
+    let answer: unknown;
     try {
-      body = JSON.parse(text);
+      answer = JSON.parse(text);
     } catch {
-      throw new AdminRequestFailed(`Unexpected answer from ${this.address} (HTTP ${response.status}); is it a sibyl node's HTTP address?`);
+      throw new AdminRequestFailed(`Unexpected answer from ${this.address} (HTTP ${status}); is it a sibyl node's HTTP address?`);
     }
-    if (isErrorBody(body)) throw new AdminRequestFailed(body.error.message, body);
-    if (!response.ok) throw new AdminRequestFailed(`HTTP ${response.status} from ${this.address}`);
-    return body as T;
+    if (isErrorBody(answer)) throw new AdminRequestFailed(answer.error.message, answer);
+    if (status < 200 || status > 299) throw new AdminRequestFailed(`HTTP ${status} from ${this.address}`);
+    return answer as T;
   }
+}
+
+/** One HTTP exchange with no time limit: the status and the whole body as text. */
+function send(url: string, method: string, body: string | undefined): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const request = httpRequest(url, { method, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** Why the connection failed. Connecting to a name with several addresses (localhost:
+ *  ::1 and 127.0.0.1) fails with an AggregateError whose own message is empty. */
+function connectionProblem(error: unknown): string {
+  const failure = error as Error & { code?: string; errors?: Error[] };
+  return failure.message || failure.errors?.[0]?.message || failure.code || String(failure);
 }

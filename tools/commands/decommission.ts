@@ -1,10 +1,9 @@
 /**
  * `sibyl decommission`: the node named by -h streams its ranges to the nodes that take
  * them over and leaves the ring (nodetool decommission). It answers once the data has
- * moved; the CLI waits up to 300 s for the answer (the HTTP client's limit), so a node
- * holding much data may still be streaming after the CLI gave up: `sibyl status` shows
- * it UL until it has left. Ranges that could not be streamed make it exit 1, the node
- * staying LEAVING; running it again resumes.
+ * moved, however long that takes; if the CLI is stopped before, the node streams on
+ * (`sibyl status` shows it UL until it has left). Ranges that could not be streamed
+ * make it exit 1, the node staying LEAVING; running it again resumes.
  */
 import type { MovementSummary } from '../../lib/api/admin-service.js';
 import { AdminRequestFailed } from './admin-client.js';

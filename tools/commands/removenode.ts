@@ -2,7 +2,7 @@
  * `sibyl removenode HOST_ID`: for a dead node, the nodes that become replicas of its
  * ranges copy them from the remaining replicas, then it is removed from the ring
  * (nodetool removenode). Run it on any live node. Like decommission it answers once the
- * data has moved, within the CLI's 300 s; failed ranges make it exit 1 and leave the
+ * data has moved, however long that takes; failed ranges make it exit 1 and leave the
  * node in the ring, to run again.
  */
 import type { MovementSummary } from '../../lib/api/admin-service.js';
