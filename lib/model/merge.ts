@@ -26,10 +26,11 @@ import {
   reconcileLiveness,
   supersedingDeletion,
 } from './cell.js';
-import type { ClusteringBound, ClusteringComparator, Slice, ValueComparator } from './clustering.js';
+import type { ClusteringComparator, Slice, ValueComparator } from './clustering.js';
 import type { ComplexColumn, Partition, RangeTombstone, Row } from './partition.js';
 import { assert } from '../errors.js';
 import { firstIndex } from './search.js';
+import { isNonEmptyRange } from './slices.js';
 
 /**
  * Orders the element cells of a non-frozen collection column by path. Paths must be
@@ -199,8 +200,12 @@ export function rangeTombstonesWithin(
   tombstones: readonly RangeTombstone[],
   slices: readonly Slice[],
 ): RangeTombstone[] {
+  // Both non-empty, they meet when each starts before the other ends; an empty slice
+  // (which a replica may be sent) meets nothing.
   const intersects = (tombstone: RangeTombstone, slice: Slice): boolean =>
-    rangeIsNonEmpty(comparator, tombstone.start, slice.end) && rangeIsNonEmpty(comparator, slice.start, tombstone.end);
+    isNonEmptyRange(comparator, tombstone.start, slice.end) &&
+    isNonEmptyRange(comparator, slice.start, tombstone.end) &&
+    isNonEmptyRange(comparator, slice.start, slice.end);
   return tombstones.filter((tombstone) => slices.some((slice) => intersects(tombstone, slice)));
 }
 
@@ -356,21 +361,6 @@ function compareRangeTombstones(comparator: ClusteringComparator, a: RangeTombst
     comparator.compareEnds(a.end, b.end) ||
     compareDeletions(a.deletion, b.deletion)
   );
-}
-
-/**
- * True when some clustering position lies between `start` and `end`. A bound sits
- * just before (inclusive start, exclusive end) or just after (exclusive start,
- * inclusive end) the block of clusterings beginning with its prefix; an empty prefix
- * is the very start or end.
- */
-function rangeIsNonEmpty(comparator: ClusteringComparator, start: ClusteringBound, end: ClusteringBound): boolean {
-  if (start.prefix.length === 0 || end.prefix.length === 0) return true;
-  const c = comparator.comparePrefix(start.prefix, end.prefix);
-  if (c !== 0) return c < 0;
-  if (start.prefix.length === end.prefix.length) return start.inclusive && end.inclusive;
-  // One prefix extends the other: the shorter bound's side of its block decides.
-  return start.prefix.length < end.prefix.length ? start.inclusive : end.inclusive;
 }
 
 /**

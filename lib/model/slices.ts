@@ -32,8 +32,13 @@ function comparePositions(cmp: ClusteringComparator, a: Buffer[], aSide: Side, b
   return a.length < b.length ? aSide : -bSide;
 }
 
+/** True when some clustering lies between the start bound `start` and the end bound `end`. */
+export function isNonEmptyRange(cmp: ClusteringComparator, start: ClusteringBound, end: ClusteringBound): boolean {
+  return comparePositions(cmp, start.prefix, startSide(start), end.prefix, endSide(end)) < 0;
+}
+
 export function isEmptySlice(cmp: ClusteringComparator, slice: Slice): boolean {
-  return comparePositions(cmp, slice.start.prefix, startSide(slice.start), slice.end.prefix, endSide(slice.end)) >= 0;
+  return !isNonEmptyRange(cmp, slice.start, slice.end);
 }
 
 function laterStart(cmp: ClusteringComparator, a: ClusteringBound, b: ClusteringBound): ClusteringBound {
