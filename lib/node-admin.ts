@@ -25,6 +25,7 @@ import type {
   RingEntry,
   TableStatsEntry,
   TokenRangeDescription,
+  VerifyEntry,
 } from './api/admin-service.js';
 import { Status, type EndpointStateView } from './cluster/endpoint-state.js';
 import type { Membership } from './cluster/membership.js';
@@ -184,6 +185,15 @@ export class NodeAdmin implements AdminService, ClusterAdminService, RingChangeA
 
   drain(): Promise<void> {
     return this.deps.engine.drain();
+  }
+
+  /** nodetool verify: one table after another, system keyspaces included (their SSTables can rot too). */
+  async verify(keyspace?: string, tables?: string[]): Promise<VerifyEntry[]> {
+    const entries: VerifyEntry[] = [];
+    for (const table of this.resolve(keyspace, tables)) {
+      entries.push({ keyspace: table.keyspace, table: table.name, ...(await this.deps.engine.verify(table.id)) });
+    }
+    return entries;
   }
 
   async tableStats(keyspace?: string, tables?: string[]): Promise<TableStatsEntry[]> {

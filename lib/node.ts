@@ -27,6 +27,7 @@ import type {
   RingEntry,
   TableStatsEntry,
   TokenRangeDescription,
+  VerifyEntry,
 } from './api/admin-service.js';
 import type { HealthStatus } from './api/health.js';
 import { createHttpServer, type HttpLoggerOptions } from './api/server.js';
@@ -461,9 +462,12 @@ export class SibylNode implements CqlService, AdminService {
   cleanup(keyspace?: string, tables?: string[]): Promise<CleanupEntry[]> {
     return this.optionalAdmin('cleanup')(keyspace, tables);
   }
+  verify(keyspace?: string, tables?: string[]): Promise<VerifyEntry[]> {
+    return this.optionalAdmin('verify')(keyspace, tables);
+  }
 
   /** An operation the CQL service factory's AdminService may lack. */
-  private optionalAdmin<K extends keyof ClusterAdminService | keyof RingChangeAdminService | keyof RepairAdminService | 'hints' | 'cleanup'>(name: K): NonNullable<AdminService[K]> {
+  private optionalAdmin<K extends keyof ClusterAdminService | keyof RingChangeAdminService | keyof RepairAdminService | 'hints' | 'cleanup' | 'verify'>(name: K): NonNullable<AdminService[K]> {
     const admin = this.adminService();
     const method = admin[name];
     if (method === undefined) throw new ServerError(`This node does not offer ${name}`);

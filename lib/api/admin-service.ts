@@ -208,6 +208,22 @@ export interface AdminService extends Partial<ClusterAdminService>, Partial<Ring
    * InvalidRequest while this node is joining or leaving. The route is served only when present.
    */
   cleanup?(keyspace?: string, tables?: string[]): Promise<CleanupEntry[]>;
+  /**
+   * Checks every SSTable of the tables in scope against its checksums (nodetool
+   * verify), one table after another; corrupt SSTables are listed, not thrown. The
+   * route is served only when present.
+   */
+  verify?(keyspace?: string, tables?: string[]): Promise<VerifyEntry[]>;
+}
+
+/** What `sibyl verify` found in one table. */
+export interface VerifyEntry {
+  keyspace: string;
+  table: string;
+  /** SSTables checked, corrupt ones included. */
+  sstables: number;
+  /** Each corrupt SSTable: the file that failed its check, and the reason. */
+  corrupt: { file: string; message: string }[];
 }
 
 /** What `sibyl cleanup` did to one table. */

@@ -4,6 +4,7 @@
  *   POST /v1/admin/flush    { keyspace?, tables? }  memtables → SSTables
  *   POST /v1/admin/compact  { keyspace?, tables? }  major compaction
  *   POST /v1/admin/cleanup  { keyspace?, tables? }  drop data of ranges this node no longer replicates: {tables: CleanupEntry[]}
+ *   POST /v1/admin/verify   { keyspace?, tables? }  check every SSTable against its checksums: {tables: VerifyEntry[]}
  *   POST /v1/admin/drain    {}                      flush all, stop accepting writes
  *   GET  /v1/admin/tablestats?keyspace=ks&table=t1&table=t2
  *   GET  /v1/admin/info
@@ -20,15 +21,19 @@
  *   GET  /v1/admin/describering/:keyspace   every range with the keyspace's replicas
  *
  * status, ring, gossipinfo and endpoints are served only when the AdminService has the
- * cluster views; hints only when it has hints; the repair routes only when it has repair; decommission, removenode and describering
- * only when it has the ring changes. decommission and removenode answer when the data
- * has moved (a MovementSummary; ranges that failed are in its `errors`), which takes as
- * long as the streams do.
+ * cluster views; hints, cleanup and verify only when it has them; the repair routes
+ * only when it has repair; decommission, removenode and describering only when it has
+ * the ring changes. decommission and removenode answer when the data has moved (a
+ * MovementSummary; ranges that failed are in its `errors`), which takes as long as the
+ * streams do.
  *
- * The POSTs answer `{ "ok": true }` once the work is done. Request shapes are checked
- * here (JSON schema; `tables` needs `keyspace`); whether the keyspace and tables exist
- * is the AdminService's to check. Errors are thrown, typed, for the server's one error
- * handler (lib/api/errors.ts) to turn into `{ "error": { code, message } }`.
+ * flush, compact and drain answer `{ "ok": true }` once the work is done. verify
+ * answers 200 also when it found corrupt SSTables: they are its result, listed per
+ * table (`corrupt: [{file, message}]`), for the caller to judge (the CLI exits 1).
+ * Request shapes are checked here (JSON schema; `tables` needs `keyspace`); whether the
+ * keyspace and tables exist is the AdminService's to check. Errors are thrown, typed,
+ * for the server's one error handler (lib/api/errors.ts) to turn into
+ * `{ "error": { code, message } }`.
  */
 import type {
   FastifyPluginAsync,
@@ -466,6 +471,33 @@ const CLEANUP_RESULT_SCHEMA = {
   },
 } as const;
 
+const VERIFY_RESULT_SCHEMA = {
+  type: 'object',
+  required: ['tables'],
+  properties: {
+    tables: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['keyspace', 'table', 'sstables', 'corrupt'],
+        properties: {
+          keyspace: { type: 'string' },
+          table: { type: 'string' },
+          sstables: { type: 'integer', description: 'SSTables checked, corrupt ones included' },
+          corrupt: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['file', 'message'],
+              properties: { file: { type: 'string', description: 'The file that failed its check' }, message: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
 /** The service's repair operations, when it has them. */
 function repairOperations(admin: AdminService): RepairAdminService | null {
   const { startRepair, repairProgress, repairHistory } = admin;
@@ -546,6 +578,24 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
       async (request) => {
         const { keyspace, tables } = checkScope(request.body);
         return { tables: await cleanup.call(admin, keyspace, tables) };
+      },
+    );
+  }
+
+  const { verify } = admin;
+  if (verify !== undefined) {
+    route<{ Body: Scope }>(
+      'POST',
+      '/v1/admin/verify',
+      {
+        summary: 'Check every SSTable against its checksums (chunk CRC32Cs and Digest.db)',
+        body: SCOPE_BODY_SCHEMA,
+        result: VERIFY_RESULT_SCHEMA,
+        bodyOptional: true,
+      },
+      async (request) => {
+        const { keyspace, tables } = checkScope(request.body);
+        return { tables: await verify.call(admin, keyspace, tables) };
       },
     );
   }

@@ -83,6 +83,12 @@ export interface StorageEngine {
    * it runs; one written meanwhile whose token `keep` rejects may be kept or dropped.
    */
   cleanup(tableId: string, keep: (token: bigint) => boolean): Promise<CleanupResult>;
+  /**
+   * Checks every SSTable of the table against its checksums (sibyl verify), reporting
+   * each corrupt one rather than stopping at the first. Optional: an engine without
+   * files (the in-memory one) has nothing to verify.
+   */
+  verify?(tableId: string): Promise<VerifyResult>;
   /** Flushes and releases everything; the engine is unusable afterwards. */
   close(): Promise<void>;
 }
@@ -94,4 +100,17 @@ export interface CleanupResult {
   /** On-disk bytes of the table's SSTables before and after; 0 for an in-memory engine. */
   bytesBefore: number;
   bytesAfter: number;
+}
+
+/** What a verify of one table found. */
+export interface VerifyResult {
+  /** SSTables read through, corrupt ones included. */
+  sstables: number;
+  /** The corrupt ones: the file that failed its check, and how. */
+  corrupt: VerifiedCorruption[];
+}
+
+export interface VerifiedCorruption {
+  file: string;
+  message: string;
 }

@@ -55,6 +55,19 @@ t.test('sibyl node starts on port 0, serves /health and exits 0 on SIGINT', asyn
   t.equal(health.status, 200);
   t.same(await health.json(), { status: 'ok' });
 
+  // The operations commands reach it: verify checks a freshly flushed SSTable.
+  const cql = async (query: string) => {
+    const response = await fetch(`http://${address}/v1/cql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    t.equal(response.status, 200, query);
+  };
+  await cql("CREATE KEYSPACE shop WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+  await cql('CREATE TABLE shop.events (id int PRIMARY KEY, v text)');
+  await cql("INSERT INTO shop.events (id, v) VALUES (1, 'one')");
+  t.equal((await fetch(`http://${address}/v1/admin/flush`, { method: 'POST' })).status, 200);
+  const verified = await run(['verify', '-h', address, '--json', 'shop']);
+  t.equal(verified.code, 0, verified.stderr);
+  t.same(JSON.parse(verified.stdout), [{ keyspace: 'shop', table: 'events', sstables: 1, corrupt: [] }]);
+
   child.kill('SIGINT');
   t.equal(await exited, 0, 'exit code 0 after SIGINT');
   t.equal(stderr, '', 'nothing on stderr');

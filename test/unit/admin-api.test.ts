@@ -35,6 +35,31 @@ t.test('flush and compact pass their scope to the service', async (t) => {
   }
 });
 
+t.test('verify passes its scope and answers every table with its corrupt SSTables, 200 even when some are', async (t) => {
+  const { admin, app } = setup(t);
+  admin.corrupt = { users: [{ file: '/data/shop/users/sb-2-Data.db', message: 'Corrupted: chunk 0 fails its CRC32C check' }] };
+  const all = await app.inject({ method: 'POST', url: '/v1/admin/verify' });
+  t.equal(all.statusCode, 200);
+  t.same(all.json(), {
+    tables: [
+      { keyspace: 'shop', table: 'events', sstables: 3, corrupt: [] },
+      { keyspace: 'shop', table: 'users', sstables: 3, corrupt: admin.corrupt.users },
+    ],
+  });
+  const some = await app.inject({ method: 'POST', url: '/v1/admin/verify', payload: { keyspace: 'shop', tables: ['events'] } });
+  t.same(some.json(), { tables: [{ keyspace: 'shop', table: 'events', sstables: 3, corrupt: [] }] });
+  t.same(admin.calls, [
+    ['verify', undefined, undefined],
+    ['verify', 'shop', ['events']],
+  ]);
+  const unknown = await app.inject({ method: 'POST', url: '/v1/admin/verify', payload: { keyspace: 'shop', tables: ['ghost'] } });
+  t.equal(unknown.statusCode, 400);
+  t.same(unknown.json(), { error: { code: 'Invalid', message: 'unconfigured table ghost' } });
+  const malformed = await app.inject({ method: 'POST', url: '/v1/admin/verify', payload: { tables: ['events'] } });
+  t.equal(malformed.statusCode, 400);
+  t.same(malformed.json(), { error: { code: 'ProtocolError', message: "'tables' needs a 'keyspace'" } });
+});
+
 t.test('a POST without a body acts on every keyspace', async (t) => {
   const { admin, app } = setup(t);
   const response = await app.inject({ method: 'POST', url: '/v1/admin/flush' });

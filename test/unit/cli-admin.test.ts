@@ -31,6 +31,7 @@ async function sibyl(name: string, ...argv: string[]): Promise<{ code: number; s
 t.beforeEach(() => {
   admin.calls.length = 0;
   admin.failure = null;
+  admin.corrupt = {};
 });
 
 t.test('the index lists the operations and cluster commands', async (t) => {
@@ -40,6 +41,7 @@ t.test('the index lists the operations and cluster commands', async (t) => {
       'flush',
       'compact',
       'cleanup',
+      'verify',
       'drain',
       'tablestats',
       'info',
@@ -184,6 +186,54 @@ t.test("a refused request exits 1 with the node's message", async (t) => {
     { error: { code: 'CorruptSSTable', message: 'Checksum mismatch in chunk at offset 4096', file: '/data/shop/events/nb-1-Data.db' } },
     '--json also prints the error body for scripts',
   );
+});
+
+t.test('verify prints one line per table and exits 0 when every SSTable is intact', async (t) => {
+  t.same(await sibyl('verify', '-h', host), {
+    code: 0,
+    stdout: 'shop.events: 3 SSTables verified\nshop.users: 3 SSTables verified\n',
+    stderr: '',
+  });
+  const json = await sibyl('verify', '-h', host, '--json', 'shop', 'events');
+  t.equal(json.code, 0);
+  t.same(JSON.parse(json.stdout), [{ keyspace: 'shop', table: 'events', sstables: 3, corrupt: [] }]);
+  t.same(admin.calls, [
+    ['verify', undefined, undefined],
+    ['verify', 'shop', ['events']],
+  ]);
+  t.same(await sibyl('verify', '-h', host, 'nope'), { code: 1, stdout: '', stderr: "sibyl verify: Keyspace 'nope' does not exist\n" });
+});
+
+t.test('verify exits 1 naming every corrupt file; --json prints the whole result as the error body', async (t) => {
+  const data = '/data/shop/users/sb-2-Data.db';
+  admin.corrupt = {
+    users: [
+      { file: data, message: `Corrupted: ${data}: chunk 0 at byte 8 fails its CRC32C check` },
+      { file: '/data/shop/users/sb-3-Data.db', message: 'missing Digest' },
+    ],
+  };
+  const human = await sibyl('verify', '-h', host, 'shop');
+  t.equal(human.code, 1);
+  t.equal(human.stdout, '');
+  t.equal(
+    human.stderr,
+    [
+      'sibyl verify: 2 of 6 SSTables corrupt:',
+      'shop.users: 2 of 3 SSTables corrupt',
+      `  Corrupted: ${data}: chunk 0 at byte 8 fails its CRC32C check`,
+      '  /data/shop/users/sb-3-Data.db: missing Digest',
+      '',
+    ].join('\n'),
+  );
+  const json = await sibyl('verify', '-h', host, '--json', 'shop');
+  t.equal(json.code, 1);
+  const body = JSON.parse(json.stdout) as { error: { code: string; message: string; tables: unknown[] } };
+  t.equal(body.error.code, 'CorruptSSTable');
+  t.match(body.error.message, /^2 of 6 SSTables corrupt:/);
+  t.same(body.error.tables, [
+    { keyspace: 'shop', table: 'events', sstables: 3, corrupt: [] },
+    { keyspace: 'shop', table: 'users', sstables: 3, corrupt: admin.corrupt.users },
+  ]);
 });
 
 t.test('a node that does not listen is reported as such', async (t) => {

@@ -20,6 +20,7 @@ import { removenode } from './removenode.js';
 import { repair } from './repair.js';
 import { status } from './status.js';
 import { tablestats } from './tablestats.js';
+import { verify } from './verify.js';
 
 export type { AdminCommand, CommandIo } from './command.js';
 
@@ -27,6 +28,7 @@ export const ADMIN_COMMANDS: readonly AdminCommand[] = [
   flush,
   compact,
   cleanup,
+  verify,
   drain,
   tablestats,
   info,

@@ -22,7 +22,7 @@
  * data/<keyspace>/<table>-<table id>/ per table for SSTables and the truncation record.
  */
 import { join } from 'node:path';
-import { InvalidRequest, ServerError } from '../../errors.js';
+import { CorruptSSTable, InvalidRequest, ServerError } from '../../errors.js';
 import type { Clock } from '../../model/clock.js';
 import type { PartitionUpdate } from '../../model/partition.js';
 import type { TableMetadata } from '../../schema/metadata.js';
@@ -32,7 +32,7 @@ import { runCompaction } from '../compaction/task.js';
 import type { CompactionPlan } from '../compaction/plan.js';
 import { strategyFor, type CompactionStrategy } from '../compaction/strategy.js';
 import { Throttle } from '../compaction/throttle.js';
-import type { CleanupResult, StorageEngine, TableStore } from '../engine.js';
+import type { CleanupResult, StorageEngine, TableStore, VerifyResult } from '../engine.js';
 import type { FileSystem } from '../fs.js';
 import { FlushThread, FlushThreadFailure } from '../flush-thread.js';
 import type { Memtable } from '../memtable.js';
@@ -760,6 +760,47 @@ export class LsmStorageEngine implements StorageEngine {
     this.draining = true;
     await Promise.all([...this.tables.keys()].map((id) => this.flush(id)));
     await this.commitlog.sync();
+  }
+
+  /**
+   * nodetool verify: reads the table's SSTables that are live when it starts, one after
+   * another, checking every chunk's CRC32C and the whole data file against Digest.db.
+   * Each is held while it is read (LsmTableStore.hold), so a compaction or truncation
+   * replacing it meanwhile deletes its files only afterwards; one replaced before its
+   * turn is skipped, its data having gone through the checked reads of the compaction
+   * that replaced it. A corrupt SSTable is reported (and logged) and the next one read,
+   * so every corrupt one is listed; other failures (I/O errors) are thrown. The reads
+   * spend compaction_throughput's budget, as validation does: verify is a background
+   * read of whole files and must not take the disk from client reads.
+   */
+  async verify(tableId: string): Promise<VerifyResult> {
+    const state = this.tables.get(tableId);
+    if (state === undefined) throw new InvalidRequest(`Unknown table id ${tableId}`);
+    const store = state.store;
+    // Dropping the table or closing the engine closes its SSTables, held or not: what
+    // fails then is no corruption.
+    const stopped = (): ServerError | null =>
+      this.closing || this.tables.get(tableId) !== state
+        ? new ServerError(`Verify of ${store.metadata.keyspace}.${store.metadata.name} stopped: the table was dropped or the node is stopping`)
+        : null;
+    const result: VerifyResult = { sstables: 0, corrupt: [] };
+    for (const sstable of [...store.sstables].sort((a, b) => a.generation - b.generation)) {
+      const stop = stopped();
+      if (stop !== null) throw stop;
+      const release = store.hold(sstable);
+      if (release === null) continue;
+      try {
+        await sstable.verify(this.throttle);
+      } catch (error) {
+        if (!(error instanceof CorruptSSTable)) throw stopped() ?? error;
+        result.corrupt.push({ file: error.file, message: error.message });
+        this.options.logger.error({ err: error, tableId, file: error.file }, `verify found a corrupt SSTable of table ${tableId}`);
+      } finally {
+        release();
+      }
+      result.sstables++;
+    }
+    return result;
   }
 
   stats(tableId: string): TableStats {

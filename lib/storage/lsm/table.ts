@@ -54,8 +54,9 @@ export class LsmTableStore implements TableStore {
   private flushing: Memtable[] = [];
   private live: SSTableReader[] = [];
   private view: View;
-  /** Per SSTable, the views in use (with users) that hold it: a read costs a count on
-   *  its view, and only a view's first user and its last touch these. */
+  /** Per SSTable, the views in use (with users) that hold it, plus holds on it alone
+   *  (hold()): a read costs a count on its view, and only a view's first user and its
+   *  last touch these. */
   private readonly refs = new Map<SSTableReader, number>();
   /** The same count per memtable, and the flushed memtables waiting for it to reach
    *  zero: their memory then goes to new memtables (Memtable.recycle). */
@@ -116,14 +117,34 @@ export class LsmTableStore implements TableStore {
   private release(view: View): void {
     if (--view.users > 0) return;
     for (const m of view.memtables) if (dropRef(this.memtableRefs, m) && this.flushed.delete(m)) m.recycle();
-    for (const s of view.sstables) {
-      if (!dropRef(this.refs, s)) continue;
-      const deleted = this.retired.get(s);
-      if (deleted !== undefined) {
-        this.retired.delete(s);
-        void this.deleteFiles(s).then(deleted);
-      }
+    for (const s of view.sstables) this.dropSSTableRef(s);
+  }
+
+  /** Takes one count off an SSTable; a replaced one whose last count this was is deleted. */
+  private dropSSTableRef(sstable: SSTableReader): void {
+    if (!dropRef(this.refs, sstable)) return;
+    const deleted = this.retired.get(sstable);
+    if (deleted !== undefined) {
+      this.retired.delete(sstable);
+      void this.deleteFiles(sstable).then(deleted);
     }
+  }
+
+  /**
+   * Keeps one live SSTable from deletion, as a read keeps its view's, until the
+   * returned function is called: a compaction or truncation replacing it meanwhile
+   * deletes its files only then. Null when it is no longer live (replaced already).
+   * For work on one SSTable at a time (verify), which should not pin a whole view.
+   */
+  hold(sstable: SSTableReader): (() => void) | null {
+    if (!this.live.includes(sstable)) return null;
+    addRef(this.refs, sstable);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.dropSSTableRef(sstable);
+    };
   }
 
   // ---- writes and flushes (driven by the engine) ----

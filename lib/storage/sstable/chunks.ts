@@ -112,6 +112,11 @@ export class ChunkCache {
   }
 }
 
+/** Paces a whole-file read (compaction/throttle.ts's Throttle fits): resolves once `bytes` may be read. */
+export interface ReadThrottle {
+  consume(bytes: number): Promise<void>;
+}
+
 /** Reads exactly `buffer.length` bytes at `position`; a short file is corruption. */
 export async function readFully(file: FileHandle, buffer: Buffer, position: number): Promise<void> {
   let filled = 0;
@@ -220,12 +225,17 @@ export class ChunkReader {
     return chunk;
   }
 
-  /** CRC32C of the whole file (for Digest.db), verifying every chunk on the way. */
-  async fileChecksum(): Promise<number> {
+  /**
+   * CRC32C of the whole file (for Digest.db), verifying every chunk on the way. It
+   * reads the file, never the cache: the bytes on disk are what is checked. `throttle`
+   * is asked for each chunk's stored bytes before it is read.
+   */
+  async fileChecksum(throttle?: ReadThrottle): Promise<number> {
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     await readFully(this.file, header, 0);
     let crc = crc32c(header);
     for (let index = 0; index < this.chunkCount; index++) {
+      await throttle?.consume(this.info.chunkOffsets[index + 1] - this.info.chunkOffsets[index]);
       const stored = await this.readStored(index);
       this.decode(index, stored);
       crc = crc32c(stored, crc);

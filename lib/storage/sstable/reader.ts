@@ -15,7 +15,7 @@ import type { KeyRange, PartitionPosition } from '../engine.js';
 import type { FileHandle, FileSystem } from '../fs.js';
 import type { PartitionSource } from '../source.js';
 import { filterOf, type KeyFilter } from './bloom.js';
-import { ChunkCache, ChunkReader, DataCursor, readFully } from './chunks.js';
+import { ChunkCache, ChunkReader, DataCursor, readFully, type ReadThrottle } from './chunks.js';
 import { compressorNamed } from './compression.js';
 import { COMPONENTS, componentPath, componentSuffix, temporaryPath, type Component } from './descriptor.js';
 import {
@@ -339,12 +339,13 @@ export class SSTableReader {
   }
 
   /** Reads the whole data file, checking every chunk and the file against Digest.db
-   *  (what `nodetool verify` does); throws CorruptSSTable on the first mismatch. */
-  async verify(): Promise<void> {
+   *  (what `nodetool verify` does); throws CorruptSSTable on the first mismatch.
+   *  `throttle` paces the reads (the engine passes compaction_throughput's). */
+  async verify(throttle?: ReadThrottle): Promise<void> {
     this.assertOpen();
     const digestPath = componentPath(this.dir, this.generation, 'Digest');
     const expected = decodeDigest(await readComponent(this.fs, digestPath), digestPath);
-    const actual = await this.chunks.fileChecksum();
+    const actual = await this.chunks.fileChecksum(throttle);
     if (actual !== expected) {
       throw new CorruptSSTable(`Corrupted: ${this.chunks.path}: its CRC32C does not match ${digestPath}`, this.chunks.path);
     }
