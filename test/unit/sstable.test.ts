@@ -535,6 +535,26 @@ t.test('a shared chunk cache serves repeated reads from memory and stays within 
   t.ok(cache.bytes < before, 'a closed reader\'s chunks leave the cache');
 });
 
+t.test('a scan reads the next data chunk and index block ahead of the partition it serves', async (t) => {
+  const dir = await tempDir(t);
+  const table = makeTable({ class: 'LZ4Compressor', chunkLengthKb: 4, enabled: true });
+  const partitions = randomPartitions(random(17), table, 600, 4);
+  await (await writeSSTable(dir, 1, table, partitions)).close();
+  const cache = new ChunkCache(64 << 20);
+  const counting = new CountingFileSystem();
+  const reader = await SSTableReader.open(counting, dir, 1, table, { chunkCache: cache });
+  t.teardown(() => reader.close());
+  counting.reset();
+  const scan = reader.scan({ start: null, startInclusive: true, end: null, endInclusive: true })[Symbol.asyncIterator]();
+  await collect((await scan.next()).value!);
+  // Let the reads started on the way finish.
+  for (let i = 0; i < 20 && cache.bytes < 2 * 4096; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.equal(cache.bytes, 2 * 4096, 'the first partition\'s chunk and the next one');
+  t.equal(counting.indexReads, 2, 'the first index block and the next one');
+  await scan.return?.(undefined);
+  // A scan stopped early leaves nothing behind: the reader closes cleanly (teardown).
+});
+
 // ---------------------------------------------------------------------------------
 // Slices on a wide partition
 

@@ -343,7 +343,9 @@ export class LsmTableStore implements TableStore {
       const view = this.acquire();
       let restart = false;
       try {
-        const scans = [...view.memtables.map((m) => m.scan(from)), ...view.sstables.map((s) => s.scan(from))];
+        // An empty memtable (just switched for a flush) would only cost a merge.
+        const memtables = view.memtables.filter((m) => m.partitionCount > 0);
+        const scans = [...memtables.map((m) => m.scan(from)), ...view.sstables.map((s) => s.scan(from))];
         const merged = scans.length === 1 ? scans[0] : mergeScans(this.table, scans);
         for await (const source of merged) {
           yield await this.materialize(source, filter);

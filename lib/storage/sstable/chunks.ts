@@ -175,6 +175,17 @@ export class ChunkReader {
     return loading;
   }
 
+  /**
+   * Starts reading the chunk with this index into the cache unless it is there or past
+   * the end: a sequential reader asks for the next chunk while it decodes this one, so
+   * its wait for the disk overlaps its work. A failed read is dropped here; the reader
+   * that then needs the chunk reads it again and sees the failure.
+   */
+  prefetch(index: number): void {
+    if (index < 0 || index >= this.chunkCount || this.cached.has(index)) return;
+    this.chunk(index).catch(() => undefined);
+  }
+
   /** The chunk with this index if the cache holds it already read, else undefined. */
   chunkIfCached(index: number): Buffer | undefined {
     return this.cache.get(this.cached, index)?.value ?? undefined;

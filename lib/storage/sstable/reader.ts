@@ -301,13 +301,27 @@ export class SSTableReader {
       start === null
         ? 0
         : Math.max(0, firstIndex(blocks.length, (b) => afterRangeStart(blocks.token(b), blocks.key(b), start, range.startInclusive)) - 1);
+    // Read-ahead: the next index block and the next data chunk are read while this
+    // one's partitions are served, so the scan seldom waits for the disk.
+    let nextBlock: Promise<Buffer> | null = null;
+    let prefetchedChunk = -1;
+    const { chunkLength } = this.chunks;
     for (; block < blocks.length; block++) {
-      const entries = new IndexBlockCursor(await this.readIndexBlock(block), this.index.path);
+      const current = nextBlock ?? this.readIndexBlock(block);
+      nextBlock = block + 1 < blocks.length ? this.readIndexBlock(block + 1) : null;
+      // A scan stopped before it needs the next block leaves its read unawaited.
+      nextBlock?.catch(() => undefined);
+      const entries = new IndexBlockCursor(await current, this.index.path);
       while (entries.next()) {
         const token = entries.token();
         const key = entries.key();
         if (start !== null && !afterRangeStart(token, key, start, range.startInclusive)) continue;
         if (end !== null && !beforeRangeEnd(token, key, end, range.endInclusive)) return;
+        const chunk = Math.floor(entries.position / chunkLength);
+        if (chunk >= prefetchedChunk) {
+          prefetchedChunk = chunk + 1;
+          this.chunks.prefetch(prefetchedChunk);
+        }
         yield await this.partitionAt(entries.position, entries.rowIndex(), key);
       }
     }
