@@ -1,20 +1,16 @@
 /**
- * The digest of one partition as validation hashes it into a Merkle tree: MD5 over a
- * canonical form that covers everything repair must reconcile — the key, every cell's
- * value, path, timestamp, TTL and local deletion time, row markers, and every
- * tombstone (partition, range, row, complex column, cell).
- *
- * lib/coordinator/read-reconcile.ts has a digest of the same shape for read repair,
- * but repair sits below the coordinator and may not import it. This one also
- * length-prefixes column names, which that one writes bare (so a column name could
- * run into the bytes that follow it). The coordinator could import this one instead.
+ * A partition's canonical form, which validation hashes into a Merkle tree's leaves,
+ * and its MD5 digest, which replicas answer digest reads with (read-reconcile.ts). It
+ * covers everything repair must reconcile — the key, every cell's value, path,
+ * timestamp, TTL and local deletion time, row markers, and every tombstone (partition,
+ * range, row, complex column, cell).
  *
  * Canonical means independent of how a replica happens to hold the data: cells and
  * collections are visited by column name (a row's maps keep insertion order, which
  * depends on the order writes arrived) and every variable-length field is
  * length-prefixed.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Cell, DeletionTime, LivenessInfo } from '../model/cell.js';
 import type { Partition, Row } from '../model/partition.js';
 
@@ -22,11 +18,24 @@ import type { Partition, Row } from '../model/partition.js';
 const ABSENT = -1;
 
 /**
- * The partition's digest. With `size`, adds to size.bytes the number of bytes hashed:
- * validation paces itself by it (a measure of the data read, free to take here).
+ * The partition's digest: MD5 of its canonical bytes. With `size`, adds to size.bytes
+ * the number of bytes hashed: validation paces itself by it (a measure of the data
+ * read, free to take here).
  */
 export function partitionDigest(partition: Partition, size?: { bytes: number }): Buffer {
-  const writer = new DigestWriter(createHash('md5'));
+  const bytes = canonicalBytes(partition);
+  if (size !== undefined) size.bytes += bytes.length;
+  return createHash('md5').update(bytes).digest();
+}
+
+/**
+ * The partition's canonical form, which partitionDigest hashes. Self-delimiting, so the
+ * forms of several partitions in a row can be hashed as one stream (a Merkle leaf
+ * does). A view of a buffer the next call reuses: hash it before calling again.
+ */
+export function canonicalBytes(partition: Partition): Buffer {
+  const writer = WRITER;
+  writer.reset();
   writer.bytes(partition.key);
   writer.deletion(partition.deletion);
   writer.row(partition.staticRow);
@@ -40,37 +49,59 @@ export function partitionDigest(partition: Partition, size?: { bytes: number }):
   }
   writer.number(partition.rows.length);
   for (const row of partition.rows) writer.row(row);
-  if (size !== undefined) size.bytes += writer.bytesHashed;
-  return writer.digest();
+  return writer.written();
 }
 
-const byName = <T>(entries: Iterable<[string, T]>): [string, T][] =>
-  [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** A row's columns in name order; a map of one (the common row) as it is. */
+const byName = <T>(columns: ReadonlyMap<string, T>): Iterable<[string, T]> =>
+  columns.size < 2 ? columns : [...columns].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-class DigestWriter {
-  private readonly scratch = Buffer.alloc(8);
-  bytesHashed = 0;
-  constructor(private readonly hash: Hash) {}
+/** A buffer kept after a partition this big is given back, not kept for the next. */
+const KEPT_BUFFER_BYTES_MAX = 1 << 20;
 
-  digest(): Buffer {
-    return this.hash.digest();
+/**
+ * Writes the canonical form into one growing buffer, reused from partition to
+ * partition: hashing it in one update costs far less than an update per field.
+ */
+class CanonicalWriter {
+  private buffer = Buffer.allocUnsafe(4096);
+  private length = 0;
+
+  reset(): void {
+    if (this.buffer.length > KEPT_BUFFER_BYTES_MAX) this.buffer = Buffer.allocUnsafe(4096);
+    this.length = 0;
+  }
+
+  written(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
   }
 
   number(value: number): void {
     // Timestamps (µs) exceed 32 bits: every number is a 64-bit float, exact for safe integers.
-    this.scratch.writeDoubleBE(value);
-    this.hash.update(this.scratch);
-    this.bytesHashed += 8;
+    this.room(8);
+    this.buffer.writeDoubleBE(value, this.length);
+    this.length += 8;
   }
 
   bytes(value: Uint8Array): void {
     this.number(value.length);
-    this.hash.update(value);
-    this.bytesHashed += value.length;
+    this.room(value.length);
+    this.buffer.set(value, this.length);
+    this.length += value.length;
   }
 
   name(value: string): void {
-    this.bytes(Buffer.from(value, 'utf8'));
+    const length = Buffer.byteLength(value, 'utf8');
+    this.number(length);
+    this.room(length);
+    this.length += this.buffer.write(value, this.length, 'utf8');
   }
 
   prefix(components: readonly Buffer[]): void {
@@ -120,3 +151,5 @@ class DigestWriter {
     }
   }
 }
+
+const WRITER = new CanonicalWriter();

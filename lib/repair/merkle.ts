@@ -58,6 +58,8 @@ export class MerkleTree {
   private readonly leaves: Buffer;
   /** The leaf being hashed (partitions of earlier leaves are sealed into `leaves`). */
   private openLeaf = -1;
+  /** The open leaf's last token: later tokens up to it need no leaf computed. */
+  private openLeafEnd: bigint = MIN_TOKEN;
   private openHash: Hash | null = null;
   private lastToken: bigint;
   private sealed = false;
@@ -91,21 +93,25 @@ export class MerkleTree {
   }
 
   /**
-   * Adds one partition's digest. Partitions must come in (token, key) order, as a
-   * scan returns them: the leaf hash depends on that order, and a leaf is sealed
-   * once a later leaf's token arrives. No adds after the tree has been read.
+   * Adds one partition: its bytes (validation passes its canonical form, digest.ts;
+   * any self-delimiting form, or a fixed-length digest, will do), hashed into its leaf
+   * at once. Partitions must come in (token, key) order, as a scan returns them: the
+   * leaf hash depends on that order, and a leaf is sealed once a later leaf's token
+   * arrives. No adds after the tree has been read.
    */
-  add(token: bigint, digest: Uint8Array): void {
+  add(token: bigint, bytes: Uint8Array): void {
     assert(!this.sealed, 'Merkle tree already read: no more partitions can be added');
     assert(token >= this.lastToken, `partitions out of token order: ${token} after ${this.lastToken}`);
-    const leaf = this.leafOf(token);
     this.lastToken = token;
-    if (leaf !== this.openLeaf) {
+    // Tokens ascend: one still within the open leaf's range belongs to it.
+    if (this.openLeaf < 0 || token > this.openLeafEnd) {
+      const leaf = this.leafOf(token);
       this.sealOpenLeaf();
       this.openLeaf = leaf;
+      this.openLeafEnd = this.boundary(leaf + 1);
       this.openHash = createHash('sha256');
     }
-    this.openHash!.update(digest);
+    this.openHash!.update(bytes);
   }
 
   /** Leaf `index`'s hash (32 zero bytes when no partition fell in it). */

@@ -2,7 +2,7 @@
  * Validation: the scan of one replica's data in a token range that builds the Merkle
  * tree repair compares. It reads through the TableStore interface only, so it sees
  * what reads see — reconciled partitions, tombstones included, expired cells as they
- * are — and hashes every partition's digest (digest.ts) in (token, key) order.
+ * are — and hashes every partition's canonical form (digest.ts) in (token, key) order.
  *
  * It shares the node with client traffic: it lets the event loop run every
  * VALIDATION_PARTITIONS_PER_TURN_MAX partitions, and its memory is one partition plus
@@ -18,7 +18,7 @@ import { ALL_ROWS } from '../model/clustering.js';
 import { isEmptyPartition } from '../model/merge.js';
 import type { Partition } from '../model/partition.js';
 import type { KeyRange, ReadFilter } from '../storage/engine.js';
-import { partitionDigest } from './digest.js';
+import { canonicalBytes } from './digest.js';
 import { MerkleTree, type TokenRange } from './merkle.js';
 
 /** Partitions hashed before validation lets other work run. */
@@ -61,7 +61,13 @@ export async function validate(
   let sinceTurn = 0;
   const hashed = { bytes: 0 };
   for await (const partition of store.scan(keys, filter)) {
-    if (!isEmptyPartition(partition)) tree.add(partition.token, partitionDigest(partition, hashed));
+    if (!isEmptyPartition(partition)) {
+      // The leaf hashes the partitions' canonical forms themselves: one hash per leaf,
+      // not a digest per partition as well.
+      const bytes = canonicalBytes(partition);
+      hashed.bytes += bytes.length;
+      tree.add(partition.token, bytes);
+    }
     if (++sinceTurn === VALIDATION_PARTITIONS_PER_TURN_MAX) {
       sinceTurn = 0;
       await throttle?.consume(hashed.bytes);

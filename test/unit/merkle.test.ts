@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import t from 'tap';
 import fc from 'fast-check';
 import { NO_DELETION_TIME, liveCell, tombstoneCell } from '../../lib/model/cell.js';
@@ -210,6 +211,17 @@ t.test('a leaf hash depends on its partitions and their order; an empty leaf has
   t.notOk(build(['a', 'a']).leafHash(0).equals(build([]).leafHash(0)), 'equal digests do not cancel out');
   t.ok(build([]).leafHash(0).equals(Buffer.alloc(32)));
   t.ok(build(['a']).leafHash(1).equals(Buffer.alloc(32)));
+});
+
+t.test('each partition is hashed into the leaf whose range holds its token, at the edges too', async (t) => {
+  const tree = new MerkleTree({ start: 0n, end: 10n }, 2); // leaves (0,2] (2,5] (5,7] (7,10]
+  const tokens = [1n, 2n, 3n, 5n, 6n, 7n, 8n, 10n];
+  for (const token of tokens) tree.add(token, Buffer.from(`partition ${token}`));
+  for (let leaf = 0; leaf < tree.leafCount; leaf++) {
+    const expected = createHash('sha256');
+    for (const token of tokens.filter((token) => tree.leafOf(token) === leaf)) expected.update(Buffer.from(`partition ${token}`));
+    t.same(tree.leafHash(leaf), expected.digest(), `leaf ${leaf}`);
+  }
 });
 
 t.test('adjacent differing leaves are merged into one range', async (t) => {
