@@ -564,39 +564,25 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
   scoped('/v1/admin/flush', 'Flush memtables to SSTables', (keyspace, tables) => admin.flush(keyspace, tables));
   scoped('/v1/admin/compact', 'Major compaction', (keyspace, tables) => admin.compact(keyspace, tables));
 
-  const { cleanup } = admin;
+  /** A scoped operation answering `{ tables: [...] }`, one entry per table. */
+  const scopedPerTable = (url: string, summary: string, result: object, action: (keyspace?: string, tables?: string[]) => Promise<unknown[]>) =>
+    route<{ Body: Scope }>('POST', url, { summary, body: SCOPE_BODY_SCHEMA, result, bodyOptional: true }, async (request) => {
+      const { keyspace, tables } = checkScope(request.body);
+      return { tables: await action(keyspace, tables) };
+    });
+
+  const { cleanup, verify } = admin;
   if (cleanup !== undefined) {
-    route<{ Body: Scope }>(
-      'POST',
-      '/v1/admin/cleanup',
-      {
-        summary: 'Drop the partitions of ranges this node no longer replicates',
-        body: SCOPE_BODY_SCHEMA,
-        result: CLEANUP_RESULT_SCHEMA,
-        bodyOptional: true,
-      },
-      async (request) => {
-        const { keyspace, tables } = checkScope(request.body);
-        return { tables: await cleanup.call(admin, keyspace, tables) };
-      },
+    scopedPerTable('/v1/admin/cleanup', 'Drop the partitions of ranges this node no longer replicates', CLEANUP_RESULT_SCHEMA, (keyspace, tables) =>
+      cleanup.call(admin, keyspace, tables),
     );
   }
-
-  const { verify } = admin;
   if (verify !== undefined) {
-    route<{ Body: Scope }>(
-      'POST',
+    scopedPerTable(
       '/v1/admin/verify',
-      {
-        summary: 'Check every SSTable against its checksums (chunk CRC32Cs and Digest.db)',
-        body: SCOPE_BODY_SCHEMA,
-        result: VERIFY_RESULT_SCHEMA,
-        bodyOptional: true,
-      },
-      async (request) => {
-        const { keyspace, tables } = checkScope(request.body);
-        return { tables: await verify.call(admin, keyspace, tables) };
-      },
+      'Check every SSTable against its checksums (chunk CRC32Cs and Digest.db)',
+      VERIFY_RESULT_SCHEMA,
+      (keyspace, tables) => verify.call(admin, keyspace, tables),
     );
   }
 

@@ -202,6 +202,27 @@ export function tombstoneCompactionCandidate(
   return best;
 }
 
+/** A plan writing its inputs into one level-0 SSTable (size-tiered and time-window). */
+export function singleOutputPlan(inputs: CompactionCandidate[], reason: string): CompactionPlan {
+  return { inputs, outputLevel: 0, maxOutputBytes: Infinity, moveOnly: false, reason };
+}
+
+/** tombstoneCompactionCandidate's choice as a plan of its own, or null. */
+export function tombstoneCompactionPlan(
+  sstables: readonly CompactionCandidate[],
+  compacting: ReadonlySet<number>,
+  nowSeconds: number,
+  gcGraceSeconds: number,
+  options: TombstoneCompactionOptions,
+  ages: SSTableAges,
+): CompactionPlan | null {
+  const gcBefore = nowSeconds - gcGraceSeconds;
+  const single = tombstoneCompactionCandidate(sstables, compacting, nowSeconds, gcBefore, options, ages);
+  if (single === null) return null;
+  const percent = Math.round(droppableTombstoneRatio(single.stats, gcBefore, nowSeconds) * 100);
+  return singleOutputPlan([single], `tombstone compaction: about ${percent}% droppable tombstones`);
+}
+
 function overlapsOlderData(sstable: CompactionCandidate, sstables: readonly CompactionCandidate[]): boolean {
   const span = spanOf(sstable);
   return sstables.some(

@@ -8,8 +8,8 @@ import type { SizeTieredOptions } from './options.js';
 import {
   SSTableAges,
   byDiskBytes,
-  droppableTombstoneRatio,
-  tombstoneCompactionCandidate,
+  singleOutputPlan,
+  tombstoneCompactionPlan,
   totalDiskBytes,
   type CompactionCandidate,
   type CompactionPlan,
@@ -94,25 +94,17 @@ export class SizeTieredStrategy implements CompactionStrategy {
     const bucket = mostInterestingBucket(sizeTieredBuckets(available, this.options), this.options);
     if (bucket !== null) {
       const averageBytes = Math.round(totalDiskBytes(bucket) / bucket.length);
-      return plan(bucket, `size-tiered: ${bucket.length} SSTables of about ${averageBytes} bytes`);
+      return singleOutputPlan(bucket, `size-tiered: ${bucket.length} SSTables of about ${averageBytes} bytes`);
     }
-    const gcBefore = nowSeconds - this.gcGraceSeconds;
-    const single = tombstoneCompactionCandidate(sstables, compacting, nowSeconds, gcBefore, this.options, this.ages);
-    if (single === null) return null;
-    const percent = Math.round(droppableTombstoneRatio(single.stats, gcBefore, nowSeconds) * 100);
-    return plan([single], `tombstone compaction: about ${percent}% droppable tombstones`);
+    return tombstoneCompactionPlan(sstables, compacting, nowSeconds, this.gcGraceSeconds, this.options, this.ages);
   }
 
   all(sstables: readonly CompactionCandidate[]): CompactionPlan[] {
     // Even one SSTable is worth rewriting in a major compaction: it purges tombstones.
-    return sstables.length === 0 ? [] : [plan([...sstables], `major compaction of ${sstables.length} SSTables`)];
+    return sstables.length === 0 ? [] : [singleOutputPlan([...sstables], `major compaction of ${sstables.length} SSTables`)];
   }
 
   pending(sstables: readonly CompactionCandidate[]): number {
     return this.options.enabled ? sizeTieredPending(sstables, this.options) : 0;
   }
-}
-
-function plan(inputs: CompactionCandidate[], reason: string): CompactionPlan {
-  return { inputs, outputLevel: 0, maxOutputBytes: Infinity, moveOnly: false, reason };
 }

@@ -13,10 +13,10 @@ import type { TimeWindowOptions } from './options.js';
 import {
   SSTableAges,
   byDiskBytes,
-  droppableTombstoneRatio,
   spanOf,
   spansOverlap,
-  tombstoneCompactionCandidate,
+  singleOutputPlan,
+  tombstoneCompactionPlan,
   totalDiskBytes,
   type CompactionCandidate,
   type CompactionPlan,
@@ -70,15 +70,12 @@ export class TimeWindowStrategy implements CompactionStrategy {
     const gcBefore = nowSeconds - this.gcGraceSeconds;
     if (nowSeconds - this.expiredCheckedAt >= this.options.expiredCheckSeconds) {
       const expired = fullyExpired(sstables, compacting, gcBefore);
-      if (expired.length > 0) return plan(expired, `time-window: ${expired.length} fully expired SSTables`);
+      if (expired.length > 0) return singleOutputPlan(expired, `time-window: ${expired.length} fully expired SSTables`);
       this.expiredCheckedAt = nowSeconds;
     }
     const window = this.windowToCompact(sstables, compacting);
     if (window !== null) return window;
-    const single = tombstoneCompactionCandidate(sstables, compacting, nowSeconds, gcBefore, this.options, this.ages);
-    if (single === null) return null;
-    const percent = Math.round(droppableTombstoneRatio(single.stats, gcBefore, nowSeconds) * 100);
-    return plan([single], `tombstone compaction: about ${percent}% droppable tombstones`);
+    return tombstoneCompactionPlan(sstables, compacting, nowSeconds, this.gcGraceSeconds, this.options, this.ages);
   }
 
   /** Newest window first: size-tiered inside the newest, all of it in an older one. */
@@ -90,10 +87,10 @@ export class TimeWindowStrategy implements CompactionStrategy {
       if (start >= newest) {
         if (members.length < this.options.minThreshold) continue;
         const bucket = mostInterestingBucket(sizeTieredBuckets(members, this.options), this.options);
-        if (bucket !== null) return plan(bucket, `time-window ${when} (newest), size-tiered: ${bucket.length} SSTables`);
+        if (bucket !== null) return singleOutputPlan(bucket, `time-window ${when} (newest), size-tiered: ${bucket.length} SSTables`);
       } else if (members.length >= 2) {
         const inputs = [...members].sort(byDiskBytes).slice(0, this.options.maxThreshold);
-        return plan(inputs, `time-window ${when}: ${inputs.length} SSTables of ${totalDiskBytes(inputs)} bytes into one`);
+        return singleOutputPlan(inputs, `time-window ${when}: ${inputs.length} SSTables of ${totalDiskBytes(inputs)} bytes into one`);
       }
     }
     return null;
@@ -132,10 +129,6 @@ export class TimeWindowStrategy implements CompactionStrategy {
   all(sstables: readonly CompactionCandidate[]): CompactionPlan[] {
     // As in Cassandra, a major compaction merges every window into one SSTable (and so
     // purges every tombstone it can); operators of time series seldom want it.
-    return sstables.length === 0 ? [] : [plan([...sstables], `major compaction of ${sstables.length} SSTables`)];
+    return sstables.length === 0 ? [] : [singleOutputPlan([...sstables], `major compaction of ${sstables.length} SSTables`)];
   }
-}
-
-function plan(inputs: CompactionCandidate[], reason: string): CompactionPlan {
-  return { inputs, outputLevel: 0, maxOutputBytes: Infinity, moveOnly: false, reason };
 }
