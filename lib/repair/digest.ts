@@ -17,25 +17,50 @@ import type { Partition, Row } from '../model/partition.js';
 /** Absent fields (no deletion, no marker, tombstone value, no path, no static row). */
 const ABSENT = -1;
 
-/**
- * The partition's digest: MD5 of its canonical bytes. With `size`, adds to size.bytes
- * the number of bytes hashed: validation paces itself by it (a measure of the data
- * read, free to take here).
- */
-export function partitionDigest(partition: Partition, size?: { bytes: number }): Buffer {
-  const bytes = canonicalBytes(partition);
-  if (size !== undefined) size.bytes += bytes.length;
-  return createHash('md5').update(bytes).digest();
+/** The partition's digest: MD5 of its canonical form. */
+export function partitionDigest(partition: Partition): Buffer {
+  return createHash('md5').update(canonicalBytes(partition)).digest();
 }
 
 /**
- * The partition's canonical form, which partitionDigest hashes. Self-delimiting, so the
- * forms of several partitions in a row can be hashed as one stream (a Merkle leaf
- * does). A view of a buffer the next call reuses: hash it before calling again.
+ * The partition's canonical form, which partitionDigest hashes: its head (key,
+ * deletion, static row, range tombstones), its rows, and an end mark. Self-delimiting,
+ * so the forms of several partitions in a row can be hashed as one stream (a Merkle
+ * leaf does). A view of a buffer the next call reuses: hash it before calling again.
  */
 export function canonicalBytes(partition: Partition): Buffer {
   const writer = WRITER;
   writer.reset();
+  writeHead(writer, partition);
+  for (const row of partition.rows) writer.row(row);
+  writer.number(ABSENT);
+  return writer.written();
+}
+
+/**
+ * The same form in parts, for a partition read in pieces (ScanOptions.rowsPerPiece):
+ * canonicalHead of the first piece, canonicalRows of each piece's rows, then
+ * CANONICAL_END. Hashed in that order they hash exactly canonicalBytes of the whole.
+ */
+export function canonicalHead(partition: Partition): Buffer {
+  WRITER.reset();
+  writeHead(WRITER, partition);
+  return WRITER.written();
+}
+
+export function canonicalRows(rows: readonly Row[]): Buffer {
+  WRITER.reset();
+  for (const row of rows) WRITER.row(row);
+  return WRITER.written();
+}
+
+export const CANONICAL_END: Buffer = (() => {
+  const end = Buffer.alloc(8);
+  end.writeDoubleBE(ABSENT);
+  return end;
+})();
+
+function writeHead(writer: CanonicalWriter, partition: Partition): void {
   writer.bytes(partition.key);
   writer.deletion(partition.deletion);
   writer.row(partition.staticRow);
@@ -47,9 +72,6 @@ export function canonicalBytes(partition: Partition): Buffer {
     writer.number(rangeTombstone.end.inclusive ? 1 : 0);
     writer.deletion(rangeTombstone.deletion);
   }
-  writer.number(partition.rows.length);
-  for (const row of partition.rows) writer.row(row);
-  return writer.written();
 }
 
 /** A row's columns in name order; a map of one (the common row) as it is. */

@@ -9,7 +9,7 @@
 import { InvalidRequest, Overloaded, ProtocolError } from '../errors.js';
 import type { Transport } from '../net/transport.js';
 import type { Partition } from '../model/partition.js';
-import type { KeyRange, ReadFilter, StorageEngine } from '../storage/engine.js';
+import type { KeyRange, ReadFilter, ScanOptions, StorageEngine } from '../storage/engine.js';
 import { MERKLE_DEPTH_MAX, type MerkleTree, type TokenRange } from './merkle.js';
 import { decodeValidationRequest, encodeValidationResponse, type ValidationRequest } from './repair-codec.js';
 import { validate, type ScannableStore, type ValidationThrottle } from './validation.js';
@@ -56,8 +56,8 @@ export class Validator {
   rehash(request: ValidationRequest, ranges: readonly TokenRange[]): Promise<MerkleTree> {
     return this.run(request, (store) => ({
       // validate() asks for the whole piece: it gets the partitions of `ranges` only, still in token order.
-      async *scan(_whole: KeyRange, filter: ReadFilter): AsyncIterable<Partition> {
-        for (const range of ranges) yield* store.scan(leafKeys(range), filter);
+      async *scan(_whole: KeyRange, filter: ReadFilter, options?: ScanOptions): AsyncIterable<Partition> {
+        for (const range of ranges) yield* store.scan(leafKeys(range), filter, options);
       },
     }));
   }

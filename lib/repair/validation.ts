@@ -5,24 +5,25 @@
  * are — and hashes every partition's canonical form (digest.ts) in (token, key) order.
  *
  * It shares the node with client traffic: it lets the event loop run every
- * VALIDATION_PARTITIONS_PER_TURN_MAX partitions, and its memory is one partition plus
- * the tree (at most 2^15 leaf hashes, 1 MiB), whatever the table holds. Limit: the
- * storage scan hands out whole partitions, so one very wide partition is held in
- * memory and hashed in one turn; paging inside a partition needs a scan that resumes
- * within a partition, which TableStore does not offer yet. Like Cassandra's validation
- * compaction it is throttled, when given a throttle, by compaction_throughput: bytes
- * hashed per second, shared by the node's validations.
+ * VALIDATION_ROWS_PER_TURN_MAX rows, and its memory is one piece of a partition (at
+ * most VALIDATION_ROWS_PER_PIECE rows: a wide partition is scanned and hashed piece by
+ * piece, ScanOptions.rowsPerPiece) plus the tree (at most 2^15 leaf hashes, 1 MiB),
+ * whatever the table holds. Like Cassandra's validation compaction it is throttled,
+ * when given a throttle, by compaction_throughput: bytes hashed per second, shared by
+ * the node's validations.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ALL_ROWS } from '../model/clustering.js';
 import { isEmptyPartition } from '../model/merge.js';
 import type { Partition } from '../model/partition.js';
-import type { KeyRange, ReadFilter } from '../storage/engine.js';
-import { canonicalBytes } from './digest.js';
+import type { KeyRange, ReadFilter, ScanOptions } from '../storage/engine.js';
+import { CANONICAL_END, canonicalHead, canonicalRows } from './digest.js';
 import { MerkleTree, type TokenRange } from './merkle.js';
 
-/** Partitions hashed before validation lets other work run. */
-export const VALIDATION_PARTITIONS_PER_TURN_MAX = 64;
+/** Rows (and partitions) hashed before validation lets other work run. */
+export const VALIDATION_ROWS_PER_TURN_MAX = 256;
+/** The most rows of one partition validation holds at once. */
+export const VALIDATION_ROWS_PER_PIECE = 1024;
 
 /** Paces validation (lib/storage/compaction/throttle.ts's Throttle fits). */
 export interface ValidationThrottle {
@@ -31,7 +32,7 @@ export interface ValidationThrottle {
 
 /** What validation needs of a table store (lib/storage/engine.ts's TableStore fits). */
 export interface ScannableStore {
-  scan(range: KeyRange, filter: ReadFilter): AsyncIterable<Partition>;
+  scan(range: KeyRange, filter: ReadFilter, options?: ScanOptions): AsyncIterable<Partition>;
 }
 
 /**
@@ -47,6 +48,7 @@ export async function validate(
   depth: number,
   nowSeconds: number,
   throttle?: ValidationThrottle,
+  rowsPerPiece = VALIDATION_ROWS_PER_PIECE,
 ): Promise<MerkleTree> {
   const tree = new MerkleTree(range, depth);
   // (start, end] by token: a null key after an exclusive start skips every key of the
@@ -59,23 +61,35 @@ export async function validate(
   };
   const filter: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds };
   let sinceTurn = 0;
-  const hashed = { bytes: 0 };
-  for await (const partition of store.scan(keys, filter)) {
-    if (!isEmptyPartition(partition)) {
-      // The leaf hashes the partitions' canonical forms themselves: one hash per leaf,
-      // not a digest per partition as well.
-      const bytes = canonicalBytes(partition);
-      hashed.bytes += bytes.length;
-      tree.add(partition.token, bytes);
+  let hashed = 0;
+  /** The partition being hashed: pieces after its first have its key. */
+  let open: Partition | null = null;
+  const add = (token: bigint, bytes: Buffer): void => {
+    hashed += bytes.length;
+    tree.add(token, bytes);
+  };
+  for await (const piece of store.scan(keys, filter, { rowsPerPiece })) {
+    if (open !== null && piece.key.equals(open.key)) {
+      add(open.token, canonicalRows(piece.rows));
+    } else {
+      if (open !== null) add(open.token, CANONICAL_END);
+      // A partition holding nothing comes as one empty piece.
+      open = isEmptyPartition(piece) ? null : piece;
+      if (open !== null) {
+        add(piece.token, canonicalHead(piece));
+        add(piece.token, canonicalRows(piece.rows));
+      }
     }
-    if (++sinceTurn === VALIDATION_PARTITIONS_PER_TURN_MAX) {
+    sinceTurn += piece.rows.length + 1;
+    if (sinceTurn >= VALIDATION_ROWS_PER_TURN_MAX) {
       sinceTurn = 0;
-      await throttle?.consume(hashed.bytes);
-      hashed.bytes = 0;
+      await throttle?.consume(hashed);
+      hashed = 0;
       await nextTurn();
     }
   }
+  if (open !== null) add(open.token, CANONICAL_END);
   // The last partial batch is paid for too, so back-to-back validations keep the pace.
-  await throttle?.consume(hashed.bytes);
+  await throttle?.consume(hashed);
   return tree;
 }

@@ -7,7 +7,7 @@
  * Nothing here knows about the network, the cluster or CQL.
  */
 import type { Slice } from '../model/clustering.js';
-import type { Partition, PartitionUpdate } from '../model/partition.js';
+import type { Partition, PartitionUpdate, Row } from '../model/partition.js';
 import type { TableMetadata } from '../schema/metadata.js';
 
 /** Which rows of a partition to read (the same shape as lib/model/merge.ts's
@@ -59,7 +59,35 @@ export interface TableStore {
   /** Partitions in (token, key) order within `range`, each read with `filter`,
    *  partitions holding nothing but fully-shadowed data included (they may carry
    *  tombstones). Stop iterating to stop the scan. */
-  scan(range: KeyRange, filter: ReadFilter): AsyncIterable<Partition>;
+  scan(range: KeyRange, filter: ReadFilter, options?: ScanOptions): AsyncIterable<Partition>;
+}
+
+export interface ScanOptions {
+  /**
+   * A partition with more rows than this comes as consecutive pieces with its key, of
+   * at most this many rows each: the first carries its deletion, static row and range
+   * tombstones, the others only rows, and a piece is only made once it has a row. So a
+   * whole-table reader (validation) holds one piece of a very wide partition at a time.
+   * Without it every partition comes whole.
+   */
+  readonly rowsPerPiece?: number;
+}
+
+/** A whole partition as ScanOptions.rowsPerPiece pieces. */
+export function* piecesOf(partition: Partition, rowsPerPiece: number): Generator<Partition> {
+  if (partition.rows.length <= rowsPerPiece) {
+    yield partition;
+    return;
+  }
+  for (let start = 0; start < partition.rows.length; start += rowsPerPiece) {
+    const rows = partition.rows.slice(start, start + rowsPerPiece);
+    yield start === 0 ? { ...partition, rows } : laterPiece(partition, rows);
+  }
+}
+
+/** A piece after a partition's first: its key and rows only. */
+export function laterPiece(partition: { readonly key: Buffer; readonly token: bigint }, rows: Row[]): Partition {
+  return { key: partition.key, token: partition.token, deletion: null, staticRow: null, rangeTombstones: [], rows };
 }
 
 export interface StorageEngine {

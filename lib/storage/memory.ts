@@ -26,7 +26,7 @@ import { compareKeys } from '../model/token.js';
 import { firstIndex } from '../model/search.js';
 import type { TableMetadata } from '../schema/metadata.js';
 import { pathComparatorsOf } from '../schema/cell-paths.js';
-import type { CleanupResult, KeyRange, PartitionPosition, ReadFilter, StorageEngine, TableStore } from './engine.js';
+import { piecesOf, type CleanupResult, type KeyRange, type PartitionPosition, type ReadFilter, type ScanOptions, type StorageEngine, type TableStore } from './engine.js';
 
 /** Rows a scan hands out before letting the event loop run (async generators resume
  *  in microtasks, which alone would starve timers and I/O during a long scan). */
@@ -167,7 +167,7 @@ class MemoryTableStore implements TableStore {
     return stored === undefined ? null : this.view(stored, filter);
   }
 
-  async *scan(range: KeyRange, filter: ReadFilter): AsyncIterable<Partition> {
+  async *scan(range: KeyRange, filter: ReadFilter, options: ScanOptions = {}): AsyncIterable<Partition> {
     // Walk by position, not over a snapshot: after each partition look up the next
     // key strictly after it, so writes, truncates and drops between steps are seen
     // and never invalidate the walk.
@@ -179,7 +179,8 @@ class MemoryTableStore implements TableStore {
       const stored = this.partitions.get(entry.id);
       if (stored !== undefined) {
         const partition = this.view(stored, filter);
-        yield partition;
+        // Held whole here anyway: pieces only keep the contract.
+        yield* piecesOf(partition, options.rowsPerPiece ?? Infinity);
         rowsSinceTurn += partition.rows.length + 1;
         if (rowsSinceTurn >= SCAN_ROWS_PER_TURN_MAX) {
           rowsSinceTurn = 0;

@@ -9,9 +9,10 @@ import { DEFAULT_TABLE_OPTIONS, buildTable } from '../../lib/schema/schema.js';
 import { parseTypeName } from '../../lib/schema/types.js';
 import type { TableMetadata } from '../../lib/schema/metadata.js';
 import { MemoryStorageEngine } from '../../lib/storage/memory.js';
-import { partitionDigest } from '../../lib/repair/digest.js';
+import { CANONICAL_END, canonicalBytes, canonicalHead, canonicalRows, partitionDigest } from '../../lib/repair/digest.js';
 import { MERKLE_DEPTH_MAX, MerkleTree, depthForPartitions, type TokenRange } from '../../lib/repair/merkle.js';
-import { validate } from '../../lib/repair/validation.js';
+import { VALIDATION_ROWS_PER_PIECE, validate } from '../../lib/repair/validation.js';
+import type { KeyRange, ReadFilter, ScanOptions } from '../../lib/storage/engine.js';
 import { propertyHolds } from '../helpers/property.js';
 
 const NOW = 1_700_000_000;
@@ -222,6 +223,40 @@ t.test('each partition is hashed into the leaf whose range holds its token, at t
     for (const token of tokens.filter((token) => tree.leafOf(token) === leaf)) expected.update(Buffer.from(`partition ${token}`));
     t.same(tree.leafHash(leaf), expected.digest(), `leaf ${leaf}`);
   }
+});
+
+t.test('a wide partition validated piece by piece hashes as it would whole, and still tells one row apart', async (t) => {
+  const table = eventsTable();
+  const wide = (changed: number | null): Partition => {
+    const base = partitionOf(7);
+    const rows = Array.from({ length: 50 }, (_, ck) => {
+      const row = emptyRow([int(ck)]);
+      row.cells.set('v', liveCell(ck === changed ? BASE_TIMESTAMP + 1 : BASE_TIMESTAMP, text(`row ${ck}`), 0, NOW));
+      return row;
+    });
+    return { ...base, rows };
+  };
+  const { store } = await storeWith(table, [wide(null), partitionOf(8), partitionOf(9)]);
+  const whole = await validate(store, FULL_RING, 4, NOW, undefined, Infinity);
+  for (const rowsPerPiece of [1, 7, 50, 1024]) {
+    t.ok((await validate(store, FULL_RING, 4, NOW, undefined, rowsPerPiece)).root().equals(whole.root()), `pieces of ${rowsPerPiece} rows`);
+  }
+  // The canonical form in parts is the whole form (each a view the next call reuses: copied).
+  const p = wide(null);
+  const parts = Buffer.concat([
+    Buffer.from(canonicalHead(p)),
+    Buffer.from(canonicalRows(p.rows.slice(0, 20))),
+    Buffer.from(canonicalRows(p.rows.slice(20))),
+    CANONICAL_END,
+  ]);
+  t.ok(parts.equals(canonicalBytes(p)));
+  // By default validation holds at most VALIDATION_ROWS_PER_PIECE rows of a partition.
+  const asked: (number | undefined)[] = [];
+  const spy = { scan: (range: KeyRange, filter: ReadFilter, options?: ScanOptions) => (asked.push(options?.rowsPerPiece), store.scan(range, filter, options)) };
+  await validate(spy, FULL_RING, 4, NOW);
+  t.same(asked, [VALIDATION_ROWS_PER_PIECE]);
+  const { store: other } = await storeWith(table, [wide(33), partitionOf(8), partitionOf(9)]);
+  t.notOk((await validate(other, FULL_RING, 4, NOW, undefined, 7)).root().equals(whole.root()), 'one row differs in one piece');
 });
 
 t.test('adjacent differing leaves are merged into one range', async (t) => {

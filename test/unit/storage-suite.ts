@@ -424,6 +424,39 @@ export function storageSuite(t: Test, name: string, factory: Factory): void {
     for (const p of partitions) t.same(clusterings(p), [3, 2]);
   });
 
+  test('scan with rowsPerPiece hands out wide partitions in pieces that add up to the whole', async (t) => {
+    const f = await setUp(t, factory);
+    const rows = (from: number, to: number) => {
+      const out: Record<number, RowSpec> = {};
+      for (let ck = from; ck < to; ck++) out[ck] = { marker: 1, cells: { v: [1, `v${ck}`] } };
+      return out;
+    };
+    await f.write(1, rows(0, 7), { staticRow: row([], { cells: { s: [1, 'static'] } }), rangeTombstones: [rangeTombstone(100, 200, 1)] });
+    await f.write(2, rows(0, 3));
+    await f.write(3, {}, { deletion: deletion(9) });
+    await f.write(4, rows(0, 6));
+    const whole = await collect(f.store.scan(FULL_RANGE, readAll()));
+    const pieces = await collect(f.store.scan(FULL_RANGE, readAll(), { rowsPerPiece: 3 }));
+    // Reassembled: consecutive pieces with one key are one partition.
+    const joined: Partition[] = [];
+    for (const piece of pieces) {
+      const last = joined.at(-1);
+      if (last !== undefined && last.key.equals(piece.key)) {
+        t.ok(piece.rows.length > 0, 'a later piece has rows');
+        t.same([piece.deletion, piece.staticRow, piece.rangeTombstones], [null, null, []], 'a later piece has rows only');
+        last.rows.push(...piece.rows);
+      } else {
+        joined.push({ ...piece, rows: [...piece.rows] });
+      }
+    }
+    t.same(joined, whole);
+    t.ok(pieces.every((p) => p.rows.length <= 3), 'no piece over 3 rows');
+    const count = (pk: number) => pieces.filter((p) => pkOf(p) === pk).length;
+    t.same([count(1), count(2), count(3), count(4)], [3, 1, 1, 2], '7 rows: 3 pieces, 3: 1, none: 1, 6: 2');
+    const limited = await collect(f.store.scan(FULL_RANGE, filterOf([ALL_ROWS], { rowLimit: 4 }), { rowsPerPiece: 3 }));
+    t.same(limited.filter((p) => pkOf(p) === 1).map((p) => p.rows.length), [3, 1], 'the row limit counts across pieces');
+  });
+
   test('scan keeps going across writes made between its steps', async (t) => {
     const { f, sorted } = await ringOf(t, 20);
     const maxToken = sorted[sorted.length - 1].token;

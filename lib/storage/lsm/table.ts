@@ -14,7 +14,7 @@ import { isRowLive, rangeTombstonesWithin, rowWithoutDroppedColumns } from '../.
 import type { Partition, Row } from '../../model/partition.js';
 import type { TableMetadata } from '../../schema/metadata.js';
 import { mergeScans, mergeSources } from '../compaction/merge-iterator.js';
-import type { KeyRange, ReadFilter, TableStore } from '../engine.js';
+import { laterPiece, type KeyRange, type ReadFilter, type ScanOptions, type TableStore } from '../engine.js';
 import { Memtable } from '../memtable.js';
 import type { SSTableReader } from '../sstable/reader.js';
 import type { PartitionSource } from '../source.js';
@@ -334,9 +334,11 @@ export class LsmTableStore implements TableStore {
    * Partitions in `range`. A scan reads the sources of the moment it starts; when a
    * flush or compaction changes them, it starts over on the new ones just after the
    * last partition it returned, so it sees later writes and does not pin replaced
-   * SSTables for as long as it runs.
+   * SSTables for as long as it runs. With options.rowsPerPiece a wide partition comes
+   * in pieces, its rows read from the sources as the pieces are taken.
    */
-  async *scan(range: KeyRange, filter: ReadFilter): AsyncGenerator<Partition> {
+  async *scan(range: KeyRange, filter: ReadFilter, options: ScanOptions = {}): AsyncGenerator<Partition> {
+    const rowsPerPiece = options.rowsPerPiece ?? Infinity;
     let from: KeyRange = range;
     let handed = 0;
     for (;;) {
@@ -348,7 +350,8 @@ export class LsmTableStore implements TableStore {
         const scans = [...memtables.map((m) => m.scan(from)), ...view.sstables.map((s) => s.scan(from))];
         const merged = scans.length === 1 ? scans[0] : mergeScans(this.table, scans);
         for await (const source of merged) {
-          yield await this.materialize(source, filter);
+          if (rowsPerPiece === Infinity) yield await this.materialize(source, filter);
+          else yield* this.pieces(source, filter, rowsPerPiece);
           // Sources served from memory resolve in microtasks: let timers and I/O run.
           if (++handed % SCAN_PARTITIONS_PER_TURN_MAX === 0) await nextTurn();
           if (this.view !== view) {
@@ -378,6 +381,26 @@ export class LsmTableStore implements TableStore {
       }
     }
     return this.partitionWith(source, rows, dropped, filter);
+  }
+
+  /** materialize() in pieces of at most `rowsPerPiece` rows (ScanOptions). */
+  private async *pieces(source: PartitionSource, filter: ReadFilter, rowsPerPiece: number): AsyncGenerator<Partition> {
+    const dropped = this.table.droppedColumns;
+    let rows: Row[] = [];
+    let first = true;
+    if (filter.rowLimit > 0) {
+      let live = 0;
+      for await (const stored of source.rows(filter.slices, filter.reversed)) {
+        live = keepRow(stored, rows, live, dropped, filter);
+        if (live >= filter.rowLimit) break;
+        if (rows.length < rowsPerPiece) continue;
+        yield first ? this.partitionWith(source, rows, dropped, filter) : laterPiece(source, rows);
+        first = false;
+        rows = [];
+      }
+    }
+    if (first) yield this.partitionWith(source, rows, dropped, filter);
+    else if (rows.length > 0) yield laterPiece(source, rows);
   }
 
   /** materialize() without waiting, when the source has its rows at hand; else undefined. */
