@@ -1,7 +1,7 @@
 /**
  * Streaming messages to and from protobuf bytes (protocol/streaming.proto), and the
- * chunk: whole partitions of one table as an encoded sibyl.Mutation plus the CRC32C
- * of those bytes.
+ * chunk: partitions (or pieces of wide ones) of one table as an encoded sibyl.Mutation
+ * plus the CRC32C of those bytes.
  *
  * A Mutation is a repeated field of partition updates, and protobuf concatenation of
  * two encoded messages appends their repeated fields: so a chunk is built by encoding
@@ -41,8 +41,16 @@ export interface PullRequest {
   /** Non-wrapping: start < end. */
   readonly range: TokenRange;
   /** Resume strictly after this partition; null for the start of the range. */
-  readonly after: { readonly token: bigint; readonly key: Buffer } | null;
+  readonly after: ResumePosition | null;
   readonly chunkBytesMax: number;
+}
+
+export interface ResumePosition {
+  readonly token: bigint;
+  readonly key: Buffer;
+  /** Non-null: resume inside the partition, with its rows strictly after this
+   *  clustering (the chunk ended between two pieces of it). */
+  readonly clustering: Buffer[] | null;
 }
 
 export interface PullResponse {
@@ -92,13 +100,15 @@ export function encodePartition(tableId: string, partition: Partition): Uint8Arr
 export class ChunkBuilder {
   private pieces: Uint8Array[] = [];
   private size = 0;
+  private partitionCount = 0;
 
   constructor(private readonly bytesMax: number) {
     if (!(bytesMax > 0)) throw new RangeError(`chunk byte limit must be > 0, got ${bytesMax}`);
   }
 
+  /** Partitions begun in this chunk (a piece continuing the one before does not count). */
   get partitions(): number {
-    return this.pieces.length;
+    return this.partitionCount;
   }
 
   get bytes(): number {
@@ -110,9 +120,10 @@ export class ChunkBuilder {
     return this.pieces.length === 0 || this.size + piece.length <= this.bytesMax;
   }
 
-  add(piece: Uint8Array): void {
+  add(piece: Uint8Array, startsPartition = true): void {
     this.pieces.push(piece);
     this.size += piece.length;
+    if (startsPartition) this.partitionCount++;
   }
 
   /** The chunk of every piece added since the last finish; the builder starts empty again. */
@@ -120,6 +131,7 @@ export class ChunkBuilder {
     const bytes = this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces, this.size);
     this.pieces = [];
     this.size = 0;
+    this.partitionCount = 0;
     return { bytes, crc: checksum(bytes) };
   }
 }
@@ -153,6 +165,8 @@ export function decodeChunk(chunk: StreamChunk, tableId: string, peer: string): 
 interface PositionMsg {
   token: string;
   key: Uint8Array;
+  within?: boolean;
+  clustering?: Uint8Array[];
 }
 interface RangeMsg {
   start: string;
@@ -164,7 +178,15 @@ export function encodePullRequest(request: PullRequest): Uint8Array {
     tableId: request.tableId,
     start: request.range.start.toString(),
     end: request.range.end.toString(),
-    after: request.after === null ? null : { token: request.after.token.toString(), key: request.after.key },
+    after:
+      request.after === null
+        ? null
+        : {
+            token: request.after.token.toString(),
+            key: request.after.key,
+            within: request.after.clustering !== null,
+            clustering: request.after.clustering ?? [],
+          },
     chunkBytesMax: request.chunkBytesMax,
   });
 }
@@ -180,7 +202,14 @@ export function decodePullRequest(bytes: Uint8Array): PullRequest {
   return {
     tableId: msg.tableId,
     range: { start: BigInt(msg.start), end: BigInt(msg.end) },
-    after: msg.after == null ? null : { token: BigInt(msg.after.token), key: toBuffer(msg.after.key) },
+    after:
+      msg.after == null
+        ? null
+        : {
+            token: BigInt(msg.after.token),
+            key: toBuffer(msg.after.key),
+            clustering: msg.after.within === true ? (msg.after.clustering ?? []).map(toBuffer) : null,
+          },
     chunkBytesMax: msg.chunkBytesMax,
   };
 }

@@ -5,34 +5,36 @@
  * Both directions are driven by the node that calls: pull() asks the peer for chunks
  * (STREAM_PULL) and applies them here, push() scans here and sends chunks (STREAM_PUSH)
  * that the peer applies. One chunk in flight per stream is the flow control; a chunk is
- * a CRC32C-checked encoded Mutation of whole partitions of at most STREAM_CHUNK_BYTES
- * (a partition larger than that travels alone) — lib/repair/stream-codec.ts. Received
+ * a CRC32C-checked encoded Mutation of partitions of at most STREAM_CHUNK_BYTES, a wide
+ * partition cut into pieces of STREAM_ROWS_PER_PIECE rows (a piece larger than the
+ * chunk limit travels alone) — lib/repair/stream-codec.ts. Received
  * chunks go through the normal write path (StorageEngine.apply: commit log, memtable),
  * so reconciliation with what the receiver holds is the usual last-write-wins, and
  * tombstones travel like any data. Sending is throttled to stream_throughput_outbound.
  *
  * A pull is stateless on the sender: each STREAM_PULL names the range and the last
- * partition received, and the sender scans on from there. So a sender holds at most one
- * chunk per puller, and a puller that dies leaves nothing behind. The price is that the
- * partition that did not fit in one chunk is read again for the next.
+ * partition received (with its last row, when a chunk may have ended inside it), and
+ * the sender scans on from there. So a sender holds at most one chunk per puller, and
+ * a puller that dies leaves nothing behind. The price is that the piece that did not
+ * fit in one chunk is read again for the next.
  *
  * A stream never hangs: it fails at once when the failure detector convicts the peer
  * (or the peer is down when it starts), and each chunk request has a timeout.
- * Limit: a partition is read and encoded whole, so memory per stream is one chunk or
- * one partition, whichever is larger.
+ * Memory per stream is one chunk, or one piece when a piece is larger.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ClusterView } from '../cluster/cluster-view.js';
 import { rangeContains, type Endpoint, type TokenRange } from '../cluster/ring.js';
 import { ServerError } from '../errors.js';
 import type { Clock } from '../model/clock.js';
-import { ALL_ROWS } from '../model/clustering.js';
+import { ALL_ROWS, UNBOUNDED_END, type Slice } from '../model/clustering.js';
 import { isEmptyPartition } from '../model/merge.js';
 import { emptyPartition, type Partition } from '../model/partition.js';
 import { compareKeys, MAX_TOKEN, MIN_TOKEN } from '../model/token.js';
 import type { NetLogger, Transport } from '../net/transport.js';
 import { SYSTEM_THROTTLE_CLOCK, Throttle, type ThrottleClock } from '../storage/compaction/throttle.js';
-import type { KeyRange, ReadFilter, StorageEngine, TableStore } from '../storage/engine.js';
+import type { TableMetadata } from '../schema/metadata.js';
+import { laterPiece, type KeyRange, type ReadFilter, type StorageEngine, type TableStore } from '../storage/engine.js';
 import {
   ChunkBuilder,
   decodeChunk,
@@ -49,6 +51,7 @@ import {
   encodePushRequest,
   STREAM_CHUNK_BYTES,
   type PullRequest,
+  type ResumePosition,
   type StreamChunk,
   type StreamSource,
 } from './stream-codec.js';
@@ -73,6 +76,9 @@ const STREAM_THROTTLED_CHUNK_SECONDS_MAX = 1;
 const STREAM_THROTTLED_CHUNK_BYTES_MIN = 64 * 1024;
 /** Partitions a scan encodes before letting the event loop run. */
 const STREAM_PARTITIONS_PER_TURN_MAX = 64;
+/** Rows of a wide partition per piece sent: 64 rows stay under the 16 MiB frame limit
+ *  while rows stay under 256 KiB, well past what Cassandra advises for a row. */
+const STREAM_ROWS_PER_PIECE = 64;
 
 /** What one stream moved. */
 export interface StreamStats {
@@ -170,12 +176,19 @@ export function nonWrappingRanges(ranges: readonly TokenRange[]): TokenRange[] {
   return pieces;
 }
 
-/** The partitions of the non-wrapping `range`, strictly after `after` when given. */
+/** A partition or piece of one, encoded to travel; `startsPartition` is false for a
+ *  piece continuing the partition before it (counted once in the stream's stats). */
+interface EncodedPiece {
+  readonly bytes: Uint8Array;
+  readonly startsPartition: boolean;
+}
+
+/** The partitions of the non-wrapping `range`, strictly after `after`'s partition when given. */
 function keyRangeOf(range: TokenRange, after: PullRequest['after']): KeyRange {
   // (start, end] by token: a null key after an exclusive start skips every key of the
   // start token; after an inclusive end it takes every key of the end token.
   return {
-    start: after ?? { token: range.start, key: null },
+    start: after === null ? { token: range.start, key: null } : { token: after.token, key: after.key },
     startInclusive: false,
     end: { token: range.end, key: null },
     endInclusive: true,
@@ -232,12 +245,15 @@ export class StreamService {
           const { chunk, done } = decodePullResponse(answer);
           if (chunk.bytes.length > 0) {
             const partitions = decodeChunk(chunk, tableId, peer.address);
-            checkPulled(partitions, range, after, peer, tableId);
+            checkPulled(partitions, range, after, peer, this.localTable(tableId).metadata, tableId);
             // Applied before the next chunk is asked for: one chunk in flight.
             await this.applyReceived(tableId, chunk, partitions);
             const last = partitions[partitions.length - 1];
-            after = { token: last.token, key: last.key };
-            session.record(partitions.length, chunk.bytes.length);
+            // The chunk may have ended between two pieces of the last partition: resume
+            // inside it, after its last row (nothing is sent again if no row is left).
+            session.record(partitionsIn(partitions, after), chunk.bytes.length);
+            const lastRow = last.rows.at(-1);
+            after = { token: last.token, key: last.key, clustering: lastRow === undefined ? null : lastRow.clustering };
           } else if (!done) {
             throw new Error(`/${peer.address} answered an empty chunk without ending the stream`);
           }
@@ -264,12 +280,12 @@ export class StreamService {
         await nextTurn();
       };
       for (const range of nonWrappingRanges(ranges)) {
-        for await (const piece of this.scanPieces(store, keyRangeOf(range, null))) {
-          if (!builder.fits(piece)) await send();
-          builder.add(piece);
+        for await (const { bytes, startsPartition } of this.scanPieces(store, keyRangeOf(range, null))) {
+          if (!builder.fits(bytes)) await send();
+          builder.add(bytes, startsPartition);
         }
       }
-      if (builder.partitions > 0) await send();
+      if (builder.bytes > 0) await send();
     });
   }
 
@@ -346,13 +362,13 @@ export class StreamService {
     }
     const builder = new ChunkBuilder(this.sendChunkBytesMax(request.chunkBytesMax));
     let done = true;
-    for await (const piece of this.scanPieces(store, keyRangeOf(range, after))) {
-      // The partition that does not fit is read again by the next request.
-      if (!builder.fits(piece)) {
+    for await (const { bytes } of this.piecesAfter(store, range, after)) {
+      // The piece that does not fit is read again by the next request.
+      if (!builder.fits(bytes)) {
         done = false;
         break;
       }
-      builder.add(piece);
+      builder.add(bytes);
     }
     const chunk: StreamChunk = builder.finish();
     await this.throttle.consume(chunk.bytes.length);
@@ -395,15 +411,39 @@ export class StreamService {
     return encodeFetchResponse(await this.fetchFromSources(sources, tableId, ranges));
   }
 
-  /** Encoded non-empty partitions of `store` in `keys`, with turns for the event loop. */
-  private async *scanPieces(store: TableStore, keys: KeyRange): AsyncGenerator<Uint8Array> {
+  /** What a pull resumes with: the rest of the partition it stopped inside, if any,
+   *  then the partitions of `range` after `after`. */
+  private async *piecesAfter(store: TableStore, range: TokenRange, after: ResumePosition | null): AsyncGenerator<EncodedPiece> {
+    if (after !== null && after.clustering !== null) {
+      const position = { token: after.token, key: after.key };
+      const rest: Slice = { start: { prefix: after.clustering, inclusive: false }, end: UNBOUNDED_END };
+      // Its partition-level parts went with its first piece: only rows now.
+      yield* this.scanPieces(store, { start: position, startInclusive: true, end: position, endInclusive: true }, [rest], true);
+    }
+    yield* this.scanPieces(store, keyRangeOf(range, after));
+  }
+
+  /**
+   * Encoded non-empty partitions of `store` in `keys`, a wide one in pieces of at most
+   * STREAM_ROWS_PER_PIECE rows (each under the transport's frame limit however wide the
+   * partition), with turns for the event loop. `rowsOnly`: pieces without rows are
+   * left out and the others carry rows only.
+   */
+  private async *scanPieces(store: TableStore, keys: KeyRange, slices: readonly Slice[] = [ALL_ROWS], rowsOnly = false): AsyncGenerator<EncodedPiece> {
     // Every row and every tombstone: nothing is dropped for being expired or shadowed
     // only on the sender, so the receiver reconciles exactly what the sender holds.
-    const filter: ReadFilter = { slices: [ALL_ROWS], reversed: false, rowLimit: Infinity, nowSeconds: this.options.clock.nowSeconds() };
+    const filter: ReadFilter = { slices, reversed: false, rowLimit: Infinity, nowSeconds: this.options.clock.nowSeconds() };
     const tableId = store.metadata.id;
     let sinceTurn = 0;
-    for await (const partition of store.scan(keys, filter)) {
-      if (!isEmptyPartition(partition)) yield encodePartition(tableId, partition);
+    let previous: Buffer | null = null;
+    for await (const piece of store.scan(keys, filter, { rowsPerPiece: STREAM_ROWS_PER_PIECE })) {
+      const startsPartition = !rowsOnly && (previous === null || !piece.key.equals(previous));
+      previous = piece.key;
+      if (rowsOnly) {
+        if (piece.rows.length > 0) yield { bytes: encodePartition(tableId, laterPiece(piece, piece.rows)), startsPartition };
+      } else if (!isEmptyPartition(piece)) {
+        yield { bytes: encodePartition(tableId, piece), startsPartition };
+      }
       if (++sinceTurn === STREAM_PARTITIONS_PER_TURN_MAX) {
         sinceTurn = 0;
         await nextTurn();
@@ -463,15 +503,38 @@ function* partitionPieces(tableId: string, partition: Partition, bytesMax: numbe
 /**
  * A pulled chunk must hold partitions of the requested range, in order, after the
  * resume position: a sender that broke this would make the pull apply data the caller
- * did not ask for, or loop forever on the same chunk.
+ * did not ask for, or loop forever on the same chunk. A piece may continue the
+ * partition before it (or the one the pull resumed inside) only with later rows.
  */
-function checkPulled(partitions: readonly Partition[], range: TokenRange, after: PullRequest['after'], peer: StreamPeer, tableId: string): void {
+function checkPulled(
+  partitions: readonly Partition[],
+  range: TokenRange,
+  after: PullRequest['after'],
+  peer: StreamPeer,
+  table: TableMetadata,
+  tableId: string,
+): void {
   let previous = after;
   for (const partition of partitions) {
-    const ordered = previous === null || compareKeys(partition.token, partition.key, previous.token, previous.key) > 0;
-    if (!ordered || !rangeContains(range, partition.token)) {
+    const order = previous === null ? 1 : compareKeys(partition.token, partition.key, previous.token, previous.key);
+    const first = partition.rows[0];
+    const continues =
+      order === 0 && previous!.clustering !== null && first !== undefined && table.comparator.compare(first.clustering, previous!.clustering) > 0;
+    if (!(order > 0 || continues) || !rangeContains(range, partition.token)) {
       throw new Error(`/${peer.address} sent a partition of table ${tableId} (token ${partition.token}) outside the requested range or out of order`);
     }
-    previous = partition;
+    const last = partition.rows.at(-1);
+    previous = { token: partition.token, key: partition.key, clustering: last === undefined ? null : last.clustering };
   }
+}
+
+/** How many partitions `pieces` hold: pieces continuing the one before count once. */
+function partitionsIn(pieces: readonly Partition[], after: PullRequest['after']): number {
+  let count = 0;
+  let previous: { token: bigint; key: Buffer } | null = after;
+  for (const piece of pieces) {
+    if (previous === null || !piece.key.equals(previous.key)) count++;
+    previous = piece;
+  }
+  return count;
 }

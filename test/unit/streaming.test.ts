@@ -155,6 +155,45 @@ t.test('a partition larger than the chunk limit travels alone', async (t) => {
   t.ok(progress.some((chunk) => chunk.bytes > 1000));
 });
 
+t.test('a wide partition travels in pieces of rows, a pull resuming inside it, and arrives whole', async (t) => {
+  const { nodes } = streamingCluster(t, { chunkBytesMax: 3000 });
+  const [a, b, c] = nodes;
+  const rows = Array.from({ length: 500 }, (_, ck) => [ck, `row ${ck} `.padEnd(60, '.')] as const);
+  const wide = update(7, rows);
+  wide.partition.deletion = { markedForDeleteAt: 10, localDeletionTime: NOW };
+  wide.partition.staticRow = emptyRow([]);
+  await a.storage.apply([wide, update(1, [[1, 'one']]), update(2, [[1, 'two']])]);
+  const whole = await readLocal(a, 7);
+  const chunks: StreamStats[] = [];
+  const pulled = await b.streams.pull(a.endpoint, table.id, [{ start: 0n, end: 0n }], (chunk) => void chunks.push(chunk));
+  t.same(await readLocal(b, 7), whole, 'pulled: every row, and the partition deletion');
+  t.equal(pulled.partitions, 3, 'the wide partition counts once');
+  // 500 rows of ~75 bytes: pieces of 64 rows (~4.8 KB) each travel alone in chunks of
+  // 3000 bytes, so the partition spans 8 chunks and every pull after the first of it
+  // resumed inside it.
+  t.ok(chunks.length >= 8, `${chunks.length} chunks`);
+  t.ok(chunks.every((chunk) => chunk.bytes < 64 * 100), 'no chunk over a piece of 64 rows');
+  const pushed = await a.streams.push(c.endpoint, table.id, [{ start: 0n, end: 0n }]);
+  t.same(await readLocal(c, 7), whole, 'pushed: the same');
+  t.equal(pushed.partitions, 3);
+});
+
+t.test('a pull refuses pieces that go back inside a partition', async (t) => {
+  const { nodes, join } = streamingCluster(t);
+  const [, b] = nodes;
+  const fake = join('127.0.0.7:7000');
+  const piece = (cks: number[]) => encodePartition(table.id, update(7, cks.map((ck) => [ck, 'x'] as const)).partition);
+  // The first piece ends at row 5; the next one of the same partition starts at row 3.
+  fake.onMessage('STREAM_PULL', async () => {
+    const builder = new ChunkBuilder(1 << 20);
+    builder.add(piece([1, 5]));
+    builder.add(piece([3, 9]), false);
+    return encodePullResponse({ chunk: builder.finish(), done: true });
+  });
+  await t.rejects(b.streams.pull({ id: 'fake', address: fake.address }, table.id, [{ start: 0n, end: 0n }]), /out of order/);
+  t.equal(await readLocal(b, 7), null, 'nothing of the chunk applied');
+});
+
 t.test('a partition deletion and a row tombstone travel and win on the receiver', async (t) => {
   const { nodes } = streamingCluster(t);
   const [a, b, c] = nodes;
