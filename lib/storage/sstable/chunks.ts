@@ -80,6 +80,15 @@ export class ChunkCache {
     return entry;
   }
 
+  /**
+   * A chunk's read finished: if reads in flight pushed the cache over its budget
+   * (they cannot be evicted while loading), evict down to it now, keeping `loaded`,
+   * which its reader is about to use. So the budget holds once reads settle.
+   */
+  loaded(entry: CachedChunk): void {
+    while (this.held > this.bytesMax && this.evictOne(entry));
+  }
+
   /** Evicts the first chunk, from the oldest, not read again since added or last
    *  passed; those read again are unmarked and moved to the back on the way. Skips
    *  `newest` and chunks still being read (a concurrent reader waits for that read).
@@ -169,6 +178,7 @@ export class ChunkReader {
     loading.then(
       (chunk) => {
         entry.value = chunk;
+        this.cache.loaded(entry);
       },
       () => this.cache.remove(entry),
     );
@@ -183,6 +193,8 @@ export class ChunkReader {
    */
   prefetch(index: number): void {
     if (index < 0 || index >= this.chunkCount || this.cached.has(index)) return;
+    // A cache with no room for two chunks would only evict the one being read.
+    if (this.cache.bytesMax < 2 * this.chunkLength) return;
     this.chunk(index).catch(() => undefined);
   }
 
