@@ -249,11 +249,8 @@ export class StreamService {
             // Applied before the next chunk is asked for: one chunk in flight.
             await this.applyReceived(tableId, chunk, partitions);
             const last = partitions[partitions.length - 1];
-            // The chunk may have ended between two pieces of the last partition: resume
-            // inside it, after its last row (nothing is sent again if no row is left).
             session.record(partitionsIn(partitions, after), chunk.bytes.length);
-            const lastRow = last.rows.at(-1);
-            after = { token: last.token, key: last.key, clustering: lastRow === undefined ? null : lastRow.clustering };
+            after = resumeAfter(last);
           } else if (!done) {
             throw new Error(`/${peer.address} answered an empty chunk without ending the stream`);
           }
@@ -414,7 +411,9 @@ export class StreamService {
   /** What a pull resumes with: the rest of the partition it stopped inside, if any,
    *  then the partitions of `range` after `after`. */
   private async *piecesAfter(store: TableStore, range: TokenRange, after: ResumePosition | null): AsyncGenerator<EncodedPiece> {
-    if (after !== null && after.clustering !== null) {
+    // An empty clustering would read the partition from its start again: only a
+    // puller's mistake, answered as a resume after the partition.
+    if (after !== null && after.clustering !== null && after.clustering.length > 0) {
       const position = { token: after.token, key: after.key };
       const rest: Slice = { start: { prefix: after.clustering, inclusive: false }, end: UNBOUNDED_END };
       // Its partition-level parts went with its first piece: only rows now.
@@ -523,9 +522,20 @@ function checkPulled(
     if (!(order > 0 || continues) || !rangeContains(range, partition.token)) {
       throw new Error(`/${peer.address} sent a partition of table ${tableId} (token ${partition.token}) outside the requested range or out of order`);
     }
-    const last = partition.rows.at(-1);
-    previous = { token: partition.token, key: partition.key, clustering: last === undefined ? null : last.clustering };
+    previous = resumeAfter(partition);
   }
+}
+
+/**
+ * Where a pull goes on after `last`, the last partition (or piece) received: inside it,
+ * after its last row, since the chunk may have ended between two of its pieces (nothing
+ * is sent again if no row is left); after it when it has no row, or its rows have no
+ * clustering (a table without clustering columns: one row, never cut in pieces, and an
+ * empty clustering would mean "from the partition's start" to the sender).
+ */
+function resumeAfter(last: Partition): ResumePosition {
+  const clustering = last.rows.at(-1)?.clustering;
+  return { token: last.token, key: last.key, clustering: clustering === undefined || clustering.length === 0 ? null : clustering };
 }
 
 /** How many partitions `pieces` hold: pieces continuing the one before count once. */

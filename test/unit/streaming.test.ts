@@ -1,6 +1,9 @@
 import t, { type Test } from 'tap';
 import { rangeContains, type TokenRange } from '../../lib/cluster/ring.js';
+import { liveCell } from '../../lib/model/cell.js';
 import { ManualClock } from '../../lib/model/clock.js';
+import { buildTable, DEFAULT_TABLE_OPTIONS } from '../../lib/schema/schema.js';
+import { parseTypeName } from '../../lib/schema/types.js';
 import { emptyPartition, emptyRow, type PartitionUpdate } from '../../lib/model/partition.js';
 import { MAX_TOKEN, MIN_TOKEN, murmur3Token } from '../../lib/model/token.js';
 import { MemoryNetwork, type MemoryTransport } from '../../lib/net/memory.js';
@@ -176,6 +179,36 @@ t.test('a wide partition travels in pieces of rows, a pull resuming inside it, a
   const pushed = await a.streams.push(c.endpoint, table.id, [{ start: 0n, end: 0n }]);
   t.same(await readLocal(c, 7), whole, 'pushed: the same');
   t.equal(pushed.partitions, 3);
+});
+
+t.test('a table without clustering columns streams over many chunks (its rows have an empty clustering)', async (t) => {
+  const { nodes } = streamingCluster(t, { chunkBytesMax: 200 });
+  const [a, b] = nodes;
+  const skinny = buildTable({
+    keyspace: 'ks',
+    name: 'skinny',
+    columns: [
+      { name: 'pk', type: intType, kind: 'partition_key' },
+      { name: 'v', type: parseTypeName('text'), kind: 'regular' },
+    ],
+    options: DEFAULT_TABLE_OPTIONS,
+  });
+  for (const node of [a, b]) node.storage.openTable(skinny);
+  const updates = Array.from({ length: 50 }, (_, pk) => {
+    const partition = emptyPartition(int(pk), tokenOf(pk));
+    const row = emptyRow([]);
+    row.cells.set('v', liveCell(1000, Buffer.from(`value ${pk}`), 0, NOW));
+    partition.rows.push(row);
+    return { tableId: skinny.id, partition };
+  });
+  await a.storage.apply(updates);
+  const chunks: StreamStats[] = [];
+  const stats = await b.streams.pull(a.endpoint, skinny.id, [{ start: 0n, end: 0n }], (chunk) => void chunks.push(chunk));
+  t.equal(stats.partitions, 50);
+  t.ok(chunks.length > 5, `${chunks.length} chunks`);
+  let held = 0;
+  for await (const _ of b.storage.table(skinny.id)!.scan(FULL_RANGE, ALL)) held++;
+  t.equal(held, 50);
 });
 
 t.test('a pull refuses pieces that go back inside a partition', async (t) => {

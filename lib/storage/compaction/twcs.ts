@@ -24,6 +24,10 @@ import {
 } from './plan.js';
 import { mostInterestingBucket, sizeTieredBuckets, sizeTieredPending } from './stcs.js';
 
+/** However often expired SSTables are looked for, other ones are not planned sooner
+ *  than this after the last (see TimeWindowStrategy.expiredPlanned). */
+const EXPIRED_REWRITE_WAIT_SECONDS_MIN = 60;
+
 /** The start (in seconds since the epoch) of the window a write timestamp falls in. */
 export function windowStart(timestamp: number, options: TimeWindowOptions): number {
   const seconds = timestamp / options.timestampsPerSecond;
@@ -58,6 +62,11 @@ export class TimeWindowStrategy implements CompactionStrategy {
    *  expired_sstable_check_frequency_seconds. Not set while one is found, so a repeated
    *  call at the same moment plans the same. */
   private expiredCheckedAt = -Infinity;
+  /** The last expired SSTables planned (generations) and when. Another set found
+   *  within the check frequency waits for it: data in a memtable the purge must keep
+   *  them for makes the compaction's output expired again, which must not be
+   *  rewritten at once, again and again. */
+  private expiredPlanned: { generations: string; at: number } | null = null;
 
   constructor(
     private readonly options: TimeWindowOptions,
@@ -70,8 +79,17 @@ export class TimeWindowStrategy implements CompactionStrategy {
     const gcBefore = nowSeconds - this.gcGraceSeconds;
     if (nowSeconds - this.expiredCheckedAt >= this.options.expiredCheckSeconds) {
       const expired = fullyExpired(sstables, compacting, gcBefore);
-      if (expired.length > 0) return singleOutputPlan(expired, `time-window: ${expired.length} fully expired SSTables`);
-      this.expiredCheckedAt = nowSeconds;
+      if (expired.length > 0) {
+        const generations = expired.map((sstable) => sstable.generation).join(',');
+        const planned = this.expiredPlanned;
+        const wait = Math.max(this.options.expiredCheckSeconds, EXPIRED_REWRITE_WAIT_SECONDS_MIN);
+        if (planned === null || planned.generations === generations || nowSeconds - planned.at >= wait) {
+          if (planned?.generations !== generations) this.expiredPlanned = { generations, at: nowSeconds };
+          return singleOutputPlan(expired, `time-window: ${expired.length} fully expired SSTables`);
+        }
+      } else {
+        this.expiredCheckedAt = nowSeconds;
+      }
     }
     const window = this.windowToCompact(sstables, compacting);
     if (window !== null) return window;
