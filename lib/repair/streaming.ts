@@ -236,7 +236,7 @@ export class StreamService {
    */
   pull(peer: StreamPeer, tableId: string, ranges: readonly TokenRange[], onProgress?: StreamProgress): Promise<StreamStats> {
     return this.run('pull from', peer, tableId, onProgress, async (session) => {
-      this.localTable(tableId);
+      const table = this.localTable(tableId).metadata;
       for (const range of nonWrappingRanges(ranges)) {
         let after: PullRequest['after'] = null;
         for (;;) {
@@ -245,7 +245,7 @@ export class StreamService {
           const { chunk, done } = decodePullResponse(answer);
           if (chunk.bytes.length > 0) {
             const partitions = decodeChunk(chunk, tableId, peer.address);
-            checkPulled(partitions, range, after, peer, this.localTable(tableId).metadata, tableId);
+            checkPulled(partitions, range, after, peer, table);
             // Applied before the next chunk is asked for: one chunk in flight.
             await this.applyReceived(tableId, chunk, partitions);
             const last = partitions[partitions.length - 1];
@@ -511,7 +511,6 @@ function checkPulled(
   after: PullRequest['after'],
   peer: StreamPeer,
   table: TableMetadata,
-  tableId: string,
 ): void {
   let previous = after;
   for (const partition of partitions) {
@@ -520,7 +519,7 @@ function checkPulled(
     const continues =
       order === 0 && previous!.clustering !== null && first !== undefined && table.comparator.compare(first.clustering, previous!.clustering) > 0;
     if (!(order > 0 || continues) || !rangeContains(range, partition.token)) {
-      throw new Error(`/${peer.address} sent a partition of table ${tableId} (token ${partition.token}) outside the requested range or out of order`);
+      throw new Error(`/${peer.address} sent a partition of table ${table.id} (token ${partition.token}) outside the requested range or out of order`);
     }
     previous = resumeAfter(partition);
   }

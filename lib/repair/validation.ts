@@ -63,7 +63,7 @@ export async function validate(
   let sinceTurn = 0;
   let hashed = 0;
   /** The partition being hashed: pieces after its first have its key. */
-  let open: Partition | null = null;
+  let open: { readonly key: Buffer; readonly token: bigint } | null = null;
   const add = (token: bigint, bytes: Buffer): void => {
     hashed += bytes.length;
     tree.add(token, bytes);
@@ -74,8 +74,9 @@ export async function validate(
     } else {
       if (open !== null) add(open.token, CANONICAL_END);
       // A partition holding nothing comes as one empty piece.
-      open = isEmptyPartition(piece) ? null : piece;
-      if (open !== null) {
+      open = null;
+      if (!isEmptyPartition(piece)) {
+        open = { key: piece.key, token: piece.token };
         add(piece.token, canonicalHead(piece));
         add(piece.token, canonicalRows(piece.rows));
       }

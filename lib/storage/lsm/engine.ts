@@ -231,13 +231,9 @@ export class LsmStorageEngine implements StorageEngine {
     engine.commitlog.onPressure((tableIds) => {
       for (const id of tableIds) void engine.flush(id).catch((error) => engine.logFailure('flush', id, error));
     });
-    for (const id of engine.tables.keys()) engine.maybeCompact(id);
+    engine.maybeCompactAll();
     const checkMs = options.compactionCheckIntervalMs ?? DEFAULT_COMPACTION_CHECK_MS;
-    if (checkMs > 0) {
-      engine.compactionCheckTimer = setInterval(() => {
-        for (const id of engine.tables.keys()) engine.maybeCompact(id);
-      }, checkMs).unref();
-    }
+    if (checkMs > 0) engine.compactionCheckTimer = setInterval(() => engine.maybeCompactAll(), checkMs).unref();
     return engine;
   }
 
@@ -612,6 +608,10 @@ export class LsmStorageEngine implements StorageEngine {
   }
 
   // ---- compaction ----
+
+  private maybeCompactAll(): void {
+    for (const id of this.tables.keys()) this.maybeCompact(id);
+  }
 
   private maybeCompact(tableId: string): void {
     if (this.options.autoCompaction === false || this.closing || this.replaying) return;
